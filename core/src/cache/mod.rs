@@ -1,0 +1,136 @@
+//! The [`Cache`] trait: bytes in, bytes out, with TTLs and invalidation.
+//!
+//! Backends store opaque bytes; typed access and a stampede-safe `get_or_load` live in
+//! [`TypedCache`], a facade over `Arc<dyn Cache>`. A cache is never the source of truth:
+//! [`TypedCache`] turns a cache failure into a miss, so a broken cache slows reads down but
+//! never fails them.
+
+mod typed;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use typed::TypedCache;
+
+use crate::Result;
+
+/// What a cache backend can do; the conformance suite reads it to pick its trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct CacheCapabilities {
+    /// Entries survive a restart of the application (a networked cache).
+    pub shared: bool,
+    /// `delete_pattern` is supported.
+    pub pattern_delete: bool,
+    /// The backend spans several nodes (a Redis Cluster).
+    pub cluster: bool,
+}
+
+impl CacheCapabilities {
+    /// Capabilities with the given `pattern_delete`, `shared` and `cluster` flags.
+    pub const fn new(pattern_delete: bool, shared: bool, cluster: bool) -> Self {
+        Self {
+            shared,
+            pattern_delete,
+            cluster,
+        }
+    }
+}
+
+/// Counters a cache keeps about itself since it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CacheStats {
+    /// Reads that found a live entry.
+    pub hits: u64,
+    /// Reads that found nothing (or an expired entry).
+    pub misses: u64,
+    /// Writes.
+    pub sets: u64,
+    /// Entries removed by `delete`, `delete_many` or `delete_pattern`.
+    pub deletes: u64,
+    /// Live entries now, as well as the backend can tell (`None` when it cannot).
+    pub entries: Option<u64>,
+}
+
+/// A byte cache with per-entry TTLs and invalidation.
+///
+/// Keys are UTF-8 strings; a backend prepends its configured key prefix, so two applications
+/// can share one server. Values are opaque bytes.
+#[async_trait]
+pub trait Cache: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend (`memory`, `redis`), used in health reports and metrics.
+    fn name(&self) -> &'static str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> CacheCapabilities;
+
+    /// The value stored under `key`, or `None` when it is absent or expired.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// The values of `keys`, one slot per key, in order.
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Stores `value` under `key`; `ttl` overrides the backend's default TTL (no default means
+    /// no expiry). A zero `ttl` is refused.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for a zero TTL or an empty key;
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()>;
+
+    /// Removes `key`; answers whether it was there.
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    async fn delete(&self, key: &str) -> Result<bool>;
+
+    /// Removes every key of `keys`; answers how many were there.
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    async fn delete_many(&self, keys: &[String]) -> Result<u64>;
+
+    /// Removes every key matching the glob `pattern` (`*` any run, `?` one character,
+    /// `[abc]` a class, as Redis `MATCH`); answers how many were removed. This visits every
+    /// key (on a cluster, every master): meant for administration, not the request path.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for a malformed pattern;
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when `pattern_delete` is false.
+    async fn delete_pattern(&self, pattern: &str) -> Result<u64>;
+
+    /// Checks that the backend answers.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when it does not.
+    async fn health(&self) -> Result<()>;
+
+    /// The counters since the cache was opened.
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    async fn stats(&self) -> Result<CacheStats>;
+}
+
+/// Checks a key and TTL the way every backend must: a helper so all backends refuse the
+/// same inputs with the same errors.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) for an empty key or a zero TTL.
+pub fn validate_entry(key: &str, ttl: Option<Duration>) -> Result<()> {
+    if key.is_empty() {
+        return Err(crate::Error::invalid("key", "must not be empty"));
+    }
+    if ttl == Some(Duration::ZERO) {
+        return Err(crate::Error::invalid("ttl", "must be positive (omit it for the default)"));
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Configuration: a YAML file plus `STACK__`-prefixed environment overrides, validated at
+//! start with errors that name the bad key.
+//!
+//! `STACK__DATABASE__URL=postgres://...` overrides `database.url`; a double underscore
+//! separates levels. Durations are written as `300s`, `5m` or `1h 30m`. Unknown keys are
+//! refused, so a typo does not silently fall back to a default.
+//!
+//! ```
+//! use stack_core::config::Config;
+//! let config = Config::from_yaml_str("workers:\n  count: 4\n").unwrap();
+//! assert_eq!(config.workers.count, 4);
+//! assert_eq!(config.database.max_open_conns, 25); // the default
+//!
+//! let err = Config::from_yaml_str("workers:\n  count: 0\n").unwrap_err();
+//! assert_eq!(err.problems()[0].key, "workers.count");
+//! ```
+
+mod load;
+mod validate;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, ConfigProblem, ENV_PREFIX};
+
+use crate::version::ApiVersion;
+
+/// The whole configuration of a STACK service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// The relational store.
+    pub database: DatabaseConfig,
+    /// The Redis connection shared by the Redis cache and queue.
+    pub redis: RedisConfig,
+    /// The cache backend.
+    pub cache: CacheConfig,
+    /// The job queue backend.
+    pub queue: QueueConfig,
+    /// The worker pool.
+    pub workers: WorkersConfig,
+    /// The REST API.
+    pub api: ApiConfig,
+}
+
+/// Where and how the HTTP server listens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The address to bind. Default `127.0.0.1`.
+    pub host: String,
+    /// The port to bind. Default `8080`.
+    pub port: u16,
+    /// How long in-flight requests may run after a shutdown signal. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (human-readable, the default) or `json`.
+    pub format: LogFormat,
+    /// A level (`info`) or a `tracing` filter (`info,stack_server=debug`). Default `info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The relational store and its pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://stack.db?mode=rwc` (the default), `sqlite::memory:` or `postgres://...`.
+    pub url: String,
+    /// The most connections the pool opens. Default `25`.
+    pub max_open_conns: u32,
+    /// Connections kept open while idle. Default `5`.
+    pub max_idle_conns: u32,
+    /// A connection is replaced after this long. Default `300s`.
+    #[serde(with = "humantime_serde")]
+    pub conn_max_lifetime: Duration,
+    /// An idle connection is closed after this long. Default `300s`.
+    #[serde(with = "humantime_serde")]
+    pub conn_max_idle_time: Duration,
+    /// PostgreSQL replicas that serve reads. Default none.
+    pub read_replicas: Vec<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://stack.db?mode=rwc".into(),
+            max_open_conns: 25,
+            max_idle_conns: 5,
+            conn_max_lifetime: Duration::from_secs(300),
+            conn_max_idle_time: Duration::from_secs(300),
+            read_replicas: Vec::new(),
+        }
+    }
+}
+
+/// The Redis server or Cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// A single node: `redis://127.0.0.1:6379` (the default).
+    pub url: String,
+    /// Connect to a Cluster through `cluster_addrs` instead of `url`. Default `false`.
+    pub cluster_mode: bool,
+    /// Seed nodes of the Cluster (`redis://127.0.0.1:7000`, ...). Default none.
+    pub cluster_addrs: Vec<String>,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            cluster_mode: false,
+            cluster_addrs: Vec::new(),
+        }
+    }
+}
+
+/// The cache backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// `memory://` (the default) or `redis://` (which uses the `redis` section).
+    pub backend: String,
+    /// TTL of entries stored without one; `null` keeps them until evicted. Default `5m`.
+    #[serde(with = "humantime_serde")]
+    pub default_ttl: Option<Duration>,
+    /// Prepended to every key, so applications can share a server. Default `stack:`.
+    pub key_prefix: String,
+    /// Most entries the in-memory cache holds before evicting. Default `100000`.
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            backend: "memory://".into(),
+            default_ttl: Some(Duration::from_secs(300)),
+            key_prefix: "stack:".into(),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// The job queue backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// `memory://` (the default); SQL and Redis queues join with their backends.
+    pub backend: String,
+    /// The queue's name. Default `default`.
+    pub name: String,
+    /// The first retry's largest backoff. Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// The largest backoff of any retry. Default `1h`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_cap: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            backend: "memory://".into(),
+            name: "default".into(),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The worker pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Jobs run at once. Default `10`.
+    pub count: u32,
+    /// A job running longer is failed (and retried). Default `300s`.
+    #[serde(with = "humantime_serde")]
+    pub job_timeout: Duration,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self {
+            count: 10,
+            job_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The REST API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Versions served. Default `[v1, v2]`.
+    pub supported_versions: Vec<ApiVersion>,
+    /// Version of requests that name none. Default `v1`.
+    pub default_version: ApiVersion,
+    /// Bearer token of the admin API; `null` disables it. At least 16 characters.
+    pub admin_token: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            supported_versions: vec![ApiVersion::new(1), ApiVersion::new(2)],
+            default_version: ApiVersion::new(1),
+            admin_token: None,
+        }
+    }
+}
+
+/// The scheme of a backend URL, lowercased (`postgres` for `postgres://...`); a
+/// comma-separated list of nodes reads as `redis+cluster`.
+///
+/// ```
+/// use stack_core::config::url_scheme;
+/// assert_eq!(url_scheme("Redis://127.0.0.1:6379").as_deref(), Some("redis"));
+/// assert_eq!(url_scheme("sqlite::memory:").as_deref(), Some("sqlite"));
+/// assert_eq!(url_scheme("redis://a:1,redis://b:2").as_deref(), Some("redis+cluster"));
+/// assert_eq!(url_scheme("nonsense"), None);
+/// ```
+pub fn url_scheme(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.contains(',') {
+        return Some("redis+cluster".into());
+    }
+    // `sqlite::memory:` and `sqlite:stack.db` have no `//`.
+    let scheme = match url.split_once("://") {
+        Some((scheme, _)) => scheme,
+        None => url.split_once(':').map(|(s, _)| s).filter(|s| s.eq_ignore_ascii_case("sqlite"))?,
+    };
+    let valid = !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    valid.then(|| scheme.to_ascii_lowercase())
+}

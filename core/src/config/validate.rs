@@ -1,0 +1,155 @@
+use std::time::Duration;
+
+use super::{Config, ConfigError, ConfigProblem, url_scheme};
+
+/// Collects problems, each under its dotted key.
+#[derive(Default)]
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, key: &str, reason: impl Into<String>) {
+        if !ok {
+            self.0.push(ConfigProblem {
+                key: key.to_owned(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    fn scheme(&mut self, key: &str, url: &str, allowed: &[&str]) -> Option<String> {
+        let scheme = url_scheme(url);
+        let ok = scheme.as_deref().is_some_and(|s| allowed.contains(&s));
+        self.check(
+            ok,
+            key,
+            format!("`{url}` must be a URL with one of the schemes {}", allowed.join(", ")),
+        );
+        scheme.filter(|_| ok)
+    }
+
+    fn positive(&mut self, key: &str, value: Duration) {
+        self.check(!value.is_zero(), key, "must be longer than zero");
+    }
+}
+
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+impl Config {
+    /// Checks every value; the error lists each bad key.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] with one problem per bad value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut p = Problems::default();
+
+        p.check(!self.server.host.trim().is_empty(), "server.host", "must not be empty");
+        p.check(self.server.port != 0, "server.port", "must be between 1 and 65535");
+        let level_ok = self.log.level.contains('=')
+            || LOG_LEVELS.contains(&self.log.level.to_ascii_lowercase().as_str());
+        p.check(
+            level_ok,
+            "log.level",
+            format!("`{}` must be one of {} or a filter like `info,stack=debug`", self.log.level, LOG_LEVELS.join(", ")),
+        );
+
+        let db = &self.database;
+        p.scheme("database.url", &db.url, &["sqlite", "postgres", "postgresql"]);
+        p.check(db.max_open_conns >= 1, "database.max_open_conns", "must be at least 1");
+        p.check(
+            db.max_idle_conns <= db.max_open_conns,
+            "database.max_idle_conns",
+            format!("must not exceed database.max_open_conns ({})", db.max_open_conns),
+        );
+        p.positive("database.conn_max_lifetime", db.conn_max_lifetime);
+        p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
+        for (i, replica) in db.read_replicas.iter().enumerate() {
+            p.scheme(&format!("database.read_replicas[{i}]"), replica, &["postgres", "postgresql"]);
+        }
+
+        let redis = &self.redis;
+        if redis.cluster_mode {
+            p.check(!redis.cluster_addrs.is_empty(), "redis.cluster_addrs", "must list at least one node when redis.cluster_mode is true");
+        } else {
+            p.scheme("redis.url", &redis.url, &["redis", "rediss"]);
+        }
+        for (i, node) in redis.cluster_addrs.iter().enumerate() {
+            p.scheme(&format!("redis.cluster_addrs[{i}]"), node, &["redis", "rediss"]);
+        }
+
+        let cache = &self.cache;
+        p.scheme("cache.backend", &cache.backend, &["memory", "redis", "redis+cluster"]);
+        if let Some(ttl) = cache.default_ttl {
+            p.positive("cache.default_ttl", ttl);
+        }
+        p.check(cache.max_entries >= 1, "cache.max_entries", "must be at least 1");
+
+        let queue = &self.queue;
+        p.scheme("queue.backend", &queue.backend, &["memory", "sqlite", "postgres", "postgresql", "redis", "redis+cluster"]);
+        p.check(!queue.name.trim().is_empty(), "queue.name", "must not be empty");
+        p.positive("queue.backoff_base", queue.backoff_base);
+        p.check(queue.backoff_cap >= queue.backoff_base, "queue.backoff_cap", "must be at least queue.backoff_base");
+
+        p.check((1..=1000).contains(&self.workers.count), "workers.count", "must be between 1 and 1000");
+        p.positive("workers.job_timeout", self.workers.job_timeout);
+
+        let api = &self.api;
+        p.check(!api.supported_versions.is_empty(), "api.supported_versions", "must name at least one version");
+        p.check(
+            api.supported_versions.contains(&api.default_version),
+            "api.default_version",
+            format!("{} is not among api.supported_versions", api.default_version),
+        );
+        if let Some(token) = &api.admin_token {
+            p.check(token.len() >= 16, "api.admin_token", "must be at least 16 characters (or null to disable the admin API)");
+        }
+
+        if p.0.is_empty() { Ok(()) } else { Err(ConfigError::new(p.0)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(yaml: &str) -> Vec<String> {
+        Config::from_yaml_str(yaml)
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(|p| p.key.clone())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_reference_service() {
+        let c = Config::from_yaml_str("{}").unwrap();
+        assert_eq!(c.database.max_open_conns, 25);
+        assert_eq!(c.database.max_idle_conns, 5);
+        assert_eq!(c.database.conn_max_lifetime, Duration::from_secs(300));
+        assert_eq!(c.workers.count, 10);
+        assert_eq!(c.workers.job_timeout, Duration::from_secs(300));
+        assert_eq!(c.api.default_version.to_string(), "v1");
+        assert!(!c.redis.cluster_mode);
+    }
+
+    #[test]
+    fn every_bad_key_is_named() {
+        let yaml = "database:\n  url: mysql://x\n  max_open_conns: 2\n  max_idle_conns: 3\nworkers:\n  count: 0\napi:\n  default_version: v3\n";
+        assert_eq!(keys(yaml), ["database.url", "database.max_idle_conns", "workers.count", "api.default_version"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let err = Config::from_yaml_str("database:\n  urll: x\n").unwrap_err();
+        assert!(err.to_string().contains("urll"), "{err}");
+        assert_eq!(keys("workers:\n  count: many\n"), ["workers.count"]);
+        assert_eq!(keys("database:\n  conn_max_lifetime: soon\n"), ["database.conn_max_lifetime"]);
+    }
+
+    #[test]
+    fn durations_read_humanly() {
+        let c = Config::from_yaml_str("database:\n  conn_max_lifetime: 10m\ncache:\n  default_ttl: null\n").unwrap();
+        assert_eq!(c.database.conn_max_lifetime, Duration::from_secs(600));
+        assert_eq!(c.cache.default_ttl, None);
+    }
+}

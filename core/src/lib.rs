@@ -1,0 +1,23 @@
+//! # stack-core
+//!
+//! The backend-neutral heart of STACK: the traits every backend implements
+//! ([`Cache`](cache::Cache), [`Queue`](queue::Queue), [`Scheduler`](scheduler::Scheduler),
+//! [`VersionResolver`](version::VersionResolver)), their domain types, and the logic that
+//! does not depend on where data lives: pagination, bulk processing, retry backoff, cron
+//! evaluation, API version resolution and configuration.
+//!
+//! This crate depends on no database or Redis client. Backends live in `stack-backends`,
+//! behind Cargo features, and are used through `Arc<dyn Trait>` so a host application can
+//! swap one without generics leaking into its code.
+
+pub mod bulk;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod page;
+pub mod queue;
+pub mod retry;
+pub mod scheduler;
+pub mod version;
+
+pub use error::{Error, ErrorKind, Result};

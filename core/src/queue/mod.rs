@@ -1,0 +1,221 @@
+//! The [`Queue`] trait: durable jobs with priorities, leases, retries and dead letters.
+//!
+//! Delivery is at least once. A worker [`reserve`](Queue::reserve)s jobs with a lease; it
+//! [`complete`](Queue::complete)s or [`fail`](Queue::fail)s each with the lease's
+//! [`LeaseToken`], and [`extend`](Queue::extend)s the lease while it works (a heartbeat at
+//! about a third of the lease). A worker that dies loses nothing: its lease lapses, the job
+//! becomes ready again and another worker runs it. The token fences the dead worker out: if
+//! it comes back and reports late, the queue refuses with a conflict.
+//!
+//! A failed job is retried after an exponential, jittered backoff that the queue stores as
+//! its next run time; after `max_attempts` starts, or on a permanent failure, it goes to the
+//! dead-letter queue with its error history, from where it can be requeued or purged.
+//!
+//! Priorities are strict; within one priority, jobs run in the order they became due.
+
+mod job;
+mod lease;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use job::{AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority};
+pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
+pub use stats::{PriorityStats, QueueStats};
+
+use crate::Result;
+use crate::page::{Page, PageRequest};
+use crate::retry::Backoff;
+
+/// What a queue backend can do; the conformance suite reads it to pick its trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct QueueCapabilities {
+    /// Jobs survive a restart of the application.
+    pub durable: bool,
+    /// A job can be enqueued inside the caller's database transaction.
+    pub transactional_enqueue: bool,
+    /// The backend spans several nodes.
+    pub cluster: bool,
+}
+
+impl QueueCapabilities {
+    /// Capabilities with the given flags.
+    pub const fn new(durable: bool, transactional_enqueue: bool, cluster: bool) -> Self {
+        Self {
+            durable,
+            transactional_enqueue,
+            cluster,
+        }
+    }
+}
+
+/// Settings every queue backend takes.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// The queue's name; backends keep queues of different names apart.
+    pub name: String,
+    /// How long to wait before each retry.
+    pub backoff: Arc<Backoff>,
+    /// How long a completed job (and so its unique key) is remembered. A cron tick's key must
+    /// outlive the slowest instance that could fire the same tick.
+    pub completed_retention: Duration,
+}
+
+impl QueueOptions {
+    /// Options for queue `name` with the default backoff and a day's retention.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            backoff: Arc::new(Backoff::default()),
+            completed_retention: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// Uses `backoff` between retries.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Arc::new(backoff);
+        self
+    }
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        Self::new("default")
+    }
+}
+
+/// A durable job queue. See the [module documentation](self) for its guarantees.
+#[async_trait]
+pub trait Queue: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend (`memory`, `postgres`, `redis`).
+    fn name(&self) -> &'static str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> QueueCapabilities;
+
+    /// Stores `job`. When a live job (pending, running, dead, or completed within the
+    /// retention) already holds its unique key, nothing is stored and
+    /// [`Enqueued::Duplicate`] names that job: enqueueing is idempotent per key.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) when the job fails [`NewJob::validate`].
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued>;
+
+    /// Stores every job of `jobs`, one result per job in order. The batch is checked first:
+    /// if any job is invalid, nothing is stored.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) naming the index of the first bad job.
+    async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>>;
+
+    /// Leases up to `max` ready jobs for `lease_for`, most urgent first, FIFO within a
+    /// priority. Returns at once, possibly with none. Each lease counts as an attempt.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for `max == 0` or a zero lease.
+    async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>>;
+
+    /// Marks the leased job done.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`](crate::Error::Conflict) when `token` no longer holds the job (its
+    /// lease lapsed and it was handed out again, or it was already finished);
+    /// [`Error::NotFound`](crate::Error::NotFound) when the job does not exist.
+    async fn complete(&self, token: &LeaseToken) -> Result<()>;
+
+    /// Records a failed attempt: the job is retried after the backoff, or dead-lettered when
+    /// its attempts are spent or the failure is permanent.
+    ///
+    /// # Errors
+    /// As [`Queue::complete`].
+    async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome>;
+
+    /// Extends the lease to `lease_for` from now; answers the new expiry.
+    ///
+    /// # Errors
+    /// As [`Queue::complete`].
+    async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>>;
+
+    /// Makes every job whose lease has lapsed ready again; answers how many. Backends may
+    /// also do this on their own (the memory queue does it on every reserve).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn recover_expired(&self) -> Result<u64>;
+
+    /// The job `id` in whatever state it is, `None` if unknown (or completed and forgotten).
+    ///
+    /// # Errors
+    /// As [`Queue::recover_expired`].
+    async fn get(&self, id: JobId) -> Result<Option<Job>>;
+
+    /// Counts by state and priority, and the age of the oldest ready job per priority.
+    ///
+    /// # Errors
+    /// As [`Queue::recover_expired`].
+    async fn stats(&self) -> Result<QueueStats>;
+
+    /// One page of the dead-letter queue, oldest death first, optionally of one job type.
+    ///
+    /// # Errors
+    /// As [`Queue::recover_expired`].
+    async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>>;
+
+    /// Moves dead job `id` back to ready with a fresh set of attempts.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when no dead job has that id.
+    async fn requeue_dead(&self, id: JobId) -> Result<()>;
+
+    /// Moves every dead job of `job_type` back to ready; answers how many.
+    ///
+    /// # Errors
+    /// As [`Queue::recover_expired`].
+    async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64>;
+
+    /// Deletes dead jobs, all or those of `job_type`; answers how many.
+    ///
+    /// # Errors
+    /// As [`Queue::recover_expired`].
+    async fn purge_dead(&self, job_type: Option<&str>) -> Result<u64>;
+
+    /// Checks that the backend answers.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when it does not.
+    async fn health(&self) -> Result<()>;
+}
+
+/// Checks `reserve`'s arguments the way every backend must.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for`.
+pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
+    if max == 0 {
+        return Err(crate::Error::invalid("max", "must be at least 1"));
+    }
+    if lease_for.is_zero() {
+        return Err(crate::Error::invalid("lease_for", "must be positive"));
+    }
+    Ok(())
+}
+
+/// Checks every job of a batch; the error names the index of the first bad one.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) with field `jobs[i].<field>`.
+pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
+    for (index, job) in jobs.iter().enumerate() {
+        if let Err(crate::Error::Invalid { field, reason }) = job.validate() {
+            return Err(crate::Error::invalid(format!("jobs[{index}].{field}"), reason));
+        }
+    }
+    Ok(())
+}

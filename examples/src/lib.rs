@@ -1,0 +1,1 @@
+//! Runnable examples of embedding STACK live beside this crate: see `examples/*.rs`.
