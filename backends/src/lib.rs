@@ -1,1 +1,17 @@
-//! placeholder
+//! # stack-backends
+//!
+//! Implementations of the `stack-core` traits, one module per backend family, each behind a
+//! Cargo feature:
+//!
+//! | feature  | module     | what it provides today |
+//! |----------|------------|------------------------|
+//! | `memory` | [`memory`] | a moka [`Cache`](stack_core::cache::Cache) and an in-process [`Queue`](stack_core::queue::Queue) |
+//! | `sqlite`, `postgres` | | the SeaORM store and SQL queue (arriving with the data layer) |
+//! | `redis`  | | the Redis cache and queue, single node and Cluster (arriving with the Redis work) |
+//!
+//! Features choose what is compiled; configuration chooses what runs: [`registry`] opens the
+//! backend a URL's scheme names, and names the missing feature when it was not compiled in.
+
+#[cfg(feature = "memory")]
+pub mod memory;
+pub mod registry;

@@ -1,0 +1,209 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use moka::Expiry;
+use moka::future::Cache as MokaCache;
+use stack_core::cache::{Cache, CacheCapabilities, CacheStats, validate_entry};
+use stack_core::{Error, Result};
+
+/// How often moka's pending maintenance (evictions, expirations) runs: moka has no
+/// background threads since 0.12, so without a ticker `entry_count` goes stale and expired
+/// entries wait for the next write to be reaped.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Settings of a [`MemoryCache`].
+#[derive(Debug, Clone)]
+pub struct MemoryCacheOptions {
+    /// Prepended to every key.
+    pub key_prefix: String,
+    /// TTL of entries stored without one; `None` keeps them until evicted.
+    pub default_ttl: Option<Duration>,
+    /// Most entries held before the least useful are evicted.
+    pub max_entries: u64,
+}
+
+impl Default for MemoryCacheOptions {
+    fn default() -> Self {
+        Self {
+            key_prefix: String::new(),
+            default_ttl: None,
+            max_entries: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Arc<[u8]>,
+    ttl: Option<Duration>,
+}
+
+/// Gives each entry the TTL it was stored with; a rewrite restarts the clock.
+struct PerEntryTtl;
+
+impl Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, value: &Entry, _at: Instant) -> Option<Duration> {
+        value.ttl
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Entry,
+        _at: Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        value.ttl
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    sets: AtomicU64,
+    deletes: AtomicU64,
+}
+
+/// Aborts the maintenance ticker when the last clone of the cache is dropped.
+#[derive(Debug)]
+struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An in-process cache on moka with per-entry TTLs, size-bounded eviction and pattern deletes.
+///
+/// Cloning is cheap and shares the entries.
+#[derive(Debug, Clone)]
+pub struct MemoryCache {
+    entries: MokaCache<String, Entry>,
+    options: Arc<MemoryCacheOptions>,
+    counters: Arc<Counters>,
+    _ticker: Option<Arc<Ticker>>,
+}
+
+impl MemoryCache {
+    /// A cache with `options`. Inside a tokio runtime it also starts the maintenance ticker.
+    pub fn new(options: MemoryCacheOptions) -> Self {
+        let entries = MokaCache::builder()
+            .max_capacity(options.max_entries)
+            .expire_after(PerEntryTtl)
+            .build();
+        let ticker = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let entries = entries.clone();
+            Arc::new(Ticker(runtime.spawn(async move {
+                let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
+                loop {
+                    interval.tick().await;
+                    entries.run_pending_tasks().await;
+                }
+            })))
+        });
+        Self {
+            entries,
+            options: Arc::new(options),
+            counters: Arc::default(),
+            _ticker: ticker,
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.options.key_prefix)
+    }
+
+    fn count(&self, found: bool) {
+        let counter = if found { &self.counters.hits } else { &self.counters.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> CacheCapabilities {
+        CacheCapabilities::new(true, false, false)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let found = self.entries.get(&self.key(key)).await.map(|e| e.value.to_vec());
+        self.count(found.is_some());
+        Ok(found)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
+        validate_entry(key, ttl)?;
+        let entry = Entry {
+            value: value.into(),
+            ttl: ttl.or(self.options.default_ttl),
+        };
+        self.entries.insert(self.key(key), entry).await;
+        self.counters.sets.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let removed = self.entries.remove(&self.key(key)).await.is_some();
+        if removed {
+            self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(removed)
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<u64> {
+        let mut removed = 0;
+        for key in keys {
+            removed += u64::from(self.delete(key).await?);
+        }
+        Ok(removed)
+    }
+
+    async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
+        let matcher = glob::Pattern::new(pattern)
+            .map_err(|e| Error::invalid("pattern", format!("`{pattern}` is not a valid glob: {e}")))?;
+        let prefix = &self.options.key_prefix;
+        let matching: Vec<Arc<String>> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.strip_prefix(prefix.as_str()).is_some_and(|k| matcher.matches(k)))
+            .map(|(key, _)| key)
+            .collect();
+        let mut removed = 0;
+        for key in matching {
+            removed += u64::from(self.entries.remove(key.as_str()).await.is_some());
+        }
+        self.counters.deletes.fetch_add(removed, Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    async fn health(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<CacheStats> {
+        self.entries.run_pending_tasks().await;
+        Ok(CacheStats {
+            hits: self.counters.hits.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            sets: self.counters.sets.load(Ordering::Relaxed),
+            deletes: self.counters.deletes.load(Ordering::Relaxed),
+            entries: Some(self.entries.entry_count()),
+        })
+    }
+}

@@ -1,0 +1,189 @@
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use stack_core::page::{Page, PageRequest};
+use stack_core::queue::{
+    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
+    Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_reserve,
+};
+use stack_core::{Error, Result};
+
+use super::queue_state::{State, after};
+
+/// An in-process job queue with the full semantics of [`Queue`]: strict priorities, FIFO
+/// within a priority, delayed jobs, batched leases with expiry and fencing, backoff stored as
+/// the next run time, dead letters and unique keys.
+///
+/// Jobs live in this process only: they do not survive a restart and are not shared between
+/// instances. Expired leases are recovered on every `reserve`, so no background task is needed.
+#[derive(Debug)]
+pub struct MemoryQueue {
+    options: QueueOptions,
+    state: Mutex<State>,
+}
+
+impl MemoryQueue {
+    /// An empty queue with `options`.
+    pub fn new(options: QueueOptions) -> Self {
+        Self {
+            options,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every transition completes under the lock before it is released; a panic cannot
+        // leave a half-made one, so a poisoned lock still guards consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enqueue_locked(&self, state: &mut State, job: NewJob, now: DateTime<Utc>) -> Enqueued {
+        if let Some(existing) = job.unique_key.as_ref().and_then(|k| state.unique.get(k)) {
+            return Enqueued::Duplicate(*existing);
+        }
+        let job = job.into_job(now);
+        let id = job.id;
+        state.insert(job);
+        Enqueued::Created(id)
+    }
+
+    fn dead_of_type(state: &State, job_type: Option<&str>) -> Vec<JobId> {
+        state
+            .dead
+            .values()
+            .filter(|id| {
+                job_type.is_none_or(|t| state.jobs.get(id).is_some_and(|s| s.job.job_type == t))
+            })
+            .copied()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> QueueCapabilities {
+        QueueCapabilities::new(false, false, false)
+    }
+
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        job.validate()?;
+        let now = Utc::now();
+        let mut state = self.state();
+        state.prune_completed(now, self.options.completed_retention);
+        Ok(self.enqueue_locked(&mut state, job, now))
+    }
+
+    async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        validate_batch(&jobs)?;
+        let now = Utc::now();
+        let mut state = self.state();
+        state.prune_completed(now, self.options.completed_retention);
+        Ok(jobs
+            .into_iter()
+            .map(|job| self.enqueue_locked(&mut state, job, now))
+            .collect())
+    }
+
+    async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
+        validate_reserve(max, lease_for)?;
+        let now = Utc::now();
+        let mut state = self.state();
+        state.recover_expired(now);
+        Ok(state.reserve(now, max, lease_for))
+    }
+
+    async fn complete(&self, token: &LeaseToken) -> Result<()> {
+        let now = Utc::now();
+        let mut state = self.state();
+        state.release_lease(token)?;
+        state.complete(token.job_id, now);
+        Ok(())
+    }
+
+    async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let slot = state.release_lease(token)?;
+        let attempts = slot.job.attempts;
+        let retry_at = (failure.retryable && attempts < slot.job.max_attempts)
+            .then(|| after(now, self.options.backoff.delay(attempts)));
+        state.record_failure(token.job_id, now, failure.message, retry_at);
+        Ok(retry_at.map_or(FailOutcome::Dead, |run_at| FailOutcome::Retrying { run_at }))
+    }
+
+    async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
+        if lease_for.is_zero() {
+            return Err(Error::invalid("lease_for", "must be positive"));
+        }
+        self.state().extend(token, Utc::now(), lease_for)
+    }
+
+    async fn recover_expired(&self) -> Result<u64> {
+        Ok(self.state().recover_expired(Utc::now()))
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>> {
+        Ok(self.state().jobs.get(&id).map(|slot| slot.job.clone()))
+    }
+
+    async fn stats(&self) -> Result<QueueStats> {
+        let now = Utc::now();
+        let state = self.state();
+        let mut stats = QueueStats {
+            running: state.running_total(),
+            dead: state.dead.len() as u64,
+            ..QueueStats::default()
+        };
+        let mut ready_total = 0;
+        for priority in Priority::URGENT_FIRST {
+            let (ready, oldest) = state.ready(priority, now);
+            ready_total += ready;
+            let age = oldest.map(|at| u64::try_from((now - at).num_milliseconds()).unwrap_or(0));
+            stats.by_priority.insert(priority, PriorityStats { ready, oldest_ready_age_ms: age });
+        }
+        stats.scheduled = state.pending_total() - ready_total;
+        Ok(stats)
+    }
+
+    async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
+        let state = self.state();
+        let jobs: Vec<Job> = Self::dead_of_type(&state, job_type)
+            .into_iter()
+            .filter_map(|id| state.jobs.get(&id).map(|s| s.job.clone()))
+            .collect();
+        Ok(Page::from_vec(jobs, page))
+    }
+
+    async fn requeue_dead(&self, id: JobId) -> Result<()> {
+        self.state().requeue_dead(id, Utc::now())
+    }
+
+    async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64> {
+        let now = Utc::now();
+        let mut state = self.state();
+        let ids = Self::dead_of_type(&state, Some(job_type));
+        for id in &ids {
+            state.requeue_dead(*id, now)?;
+        }
+        Ok(ids.len() as u64)
+    }
+
+    async fn purge_dead(&self, job_type: Option<&str>) -> Result<u64> {
+        let mut state = self.state();
+        let ids = Self::dead_of_type(&state, job_type);
+        for id in &ids {
+            state.purge(*id);
+        }
+        Ok(ids.len() as u64)
+    }
+
+    async fn health(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! `/health/live` and `/health/ready`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+
+use crate::backends::Backends;
+
+/// How long one backend may take to answer a readiness probe before it counts as down.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Tags)]
+enum Tag {
+    /// Liveness and readiness probes.
+    Health,
+}
+
+/// Whether a probe found something working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Status {
+    /// Working.
+    Up,
+    /// Not working.
+    Down,
+}
+
+/// The process is alive.
+#[derive(Debug, Object)]
+pub struct Liveness {
+    /// Always `up`.
+    pub status: Status,
+}
+
+/// One backend's readiness.
+#[derive(Debug, Object)]
+pub struct BackendCheck {
+    /// The role (`cache`, `queue`).
+    pub name: String,
+    /// The implementation (`memory`, `redis`, `postgres`).
+    pub backend: String,
+    /// Whether it answered its health check in time.
+    pub status: Status,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: f64,
+    /// Why it is down.
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+}
+
+/// Every backend's readiness; `up` only when all are up.
+#[derive(Debug, Object)]
+pub struct Readiness {
+    /// `up` when every check is up.
+    pub status: Status,
+    /// One entry per configured backend.
+    pub checks: Vec<BackendCheck>,
+}
+
+/// The readiness answer: 200 when ready, 503 when a backend is down.
+#[derive(Debug, ApiResponse)]
+pub enum ReadyResponse {
+    /// Every backend answered.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// At least one backend is down; do not route traffic here.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
+/// The health probes.
+#[derive(Debug)]
+pub struct HealthApi {
+    backends: Backends,
+}
+
+impl HealthApi {
+    /// Probes over `backends`.
+    pub fn new(backends: Backends) -> Self {
+        Self { backends }
+    }
+}
+
+async fn check(name: &str, backend: &str, probe: impl Future<Output = stack_core::Result<()>>) -> BackendCheck {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, probe).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some(format!("no answer within {CHECK_TIMEOUT:?}")),
+    };
+    if let Some(error) = &error {
+        tracing::warn!(name, backend, error, "readiness check failed");
+    }
+    BackendCheck {
+        name: name.to_owned(),
+        backend: backend.to_owned(),
+        status: if error.is_none() { Status::Up } else { Status::Down },
+        latency_ms,
+        error,
+    }
+}
+
+#[OpenApi(tag = "Tag::Health")]
+impl HealthApi {
+    /// Liveness: answers 200 while the process serves requests.
+    #[oai(path = "/health/live", method = "get")]
+    async fn live(&self) -> Json<Liveness> {
+        Json(Liveness { status: Status::Up })
+    }
+
+    /// Readiness: checks every configured backend (concurrently, each within 2 s); 503 when
+    /// one is down.
+    #[oai(path = "/health/ready", method = "get")]
+    async fn ready(&self) -> ReadyResponse {
+        let Backends { cache, queue, .. } = &self.backends;
+        let (cache, queue) = tokio::join!(
+            check("cache", cache.name(), cache.health()),
+            check("queue", queue.name(), queue.health()),
+        );
+        let checks = vec![cache, queue];
+        let all_up = checks.iter().all(|c| c.status == Status::Up);
+        let report = Readiness {
+            status: if all_up { Status::Up } else { Status::Down },
+            checks,
+        };
+        if all_up {
+            ReadyResponse::Ready(Json(report))
+        } else {
+            ReadyResponse::NotReady(Json(report))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The documented APIs served under `/openapi.json` and `/docs`.
+
+pub mod health;

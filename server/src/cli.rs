@@ -1,0 +1,109 @@
+//! The command line: `stack serve` and `stack config check FILE`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use stack_core::config::{Config, LogFormat};
+
+/// STACK: a versioned REST API, store, cache and job system for money-moving backends.
+#[derive(Debug, Parser)]
+#[command(name = "stack", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Work with configuration files.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// Options of `stack serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (YAML). Defaults to `configs/config.yaml` when it exists, else the
+    /// built-in defaults. `STACK__SECTION__KEY` variables override it.
+    #[arg(long, short, env = "STACK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format, overriding `log.format`.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    /// Port to listen on, overriding `server.port`.
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> Self {
+        match arg {
+            LogFormatArg::Text => Self::Text,
+            LogFormatArg::Json => Self::Json,
+        }
+    }
+}
+
+/// Subcommands of `stack config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (with environment overrides applied) and print every
+    /// problem, naming its key. Exits 1 when the file is invalid.
+    Check {
+        /// The YAML file to check.
+        file: PathBuf,
+    },
+}
+
+/// The default configuration file, used by `serve` when it exists and none is named.
+pub const DEFAULT_CONFIG: &str = "configs/config.yaml";
+
+/// Loads the configuration `serve` should use.
+///
+/// # Errors
+/// The configuration's problems.
+pub fn load_serve_config(args: &ServeArgs) -> Result<Config, stack_core::config::ConfigError> {
+    let path = args
+        .config
+        .clone()
+        .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| PathBuf::from(DEFAULT_CONFIG)));
+    let mut config = Config::load(path.as_deref())?;
+    if let Some(format) = args.log_format {
+        config.log.format = format.into();
+    }
+    if let Some(port) = args.port {
+        config.server.port = port;
+    }
+    Ok(config)
+}
+
+/// Runs `stack config check FILE`: prints `ok` or each problem; exit code 1 when invalid.
+pub fn check_config(file: &Path) -> ExitCode {
+    match Config::load(Some(file)) {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{}: {error}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}

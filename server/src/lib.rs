@@ -1,0 +1,15 @@
+//! # stack-server
+//!
+//! The STACK reference server: poem + poem-openapi serving health checks, the OpenAPI
+//! document and Swagger UI over the backends that configuration selects, with graceful
+//! shutdown and structured logs. The `stack` binary (`src/main.rs`) is a thin CLI over it.
+//!
+//! [`app::build`] reads like the architecture: open the backends, build the routes.
+
+pub mod api;
+pub mod app;
+pub mod backends;
+pub mod cli;
+pub mod http;
+pub mod logging;
+pub mod serve;

@@ -1,0 +1,97 @@
+//! The [`Queue`] conformance suite. Timings are short but generous: a trial waits for a
+//! condition with a deadline rather than sleeping a fixed time and hoping.
+
+mod delivery;
+mod enqueue;
+mod failures;
+mod leases;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use stack_core::queue::{Lease, NewJob, Queue, QueueOptions};
+use stack_core::retry::Backoff;
+
+pub use delivery::*;
+pub use enqueue::*;
+pub use failures::*;
+pub use leases::*;
+
+/// Builds a fresh, empty queue with the given options.
+pub type QueueFactory = Arc<dyn Fn(QueueOptions) -> BoxFuture<'static, Arc<dyn Queue>> + Send + Sync>;
+
+/// Wraps an async closure as a [`QueueFactory`].
+pub fn factory<F, Fut>(f: F) -> QueueFactory
+where
+    F: Fn(QueueOptions) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Arc<dyn Queue>> + Send + 'static,
+{
+    Arc::new(move |opts| Box::pin(f(opts)))
+}
+
+/// Options for a trial: a queue of its own and a fast, seeded backoff.
+pub fn options() -> QueueOptions {
+    QueueOptions::new(crate::unique("q")).backoff(
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(50)).with_seed(7),
+    )
+}
+
+/// A plain job of `job_type` carrying `n`.
+pub fn job(job_type: &str, n: u64) -> NewJob {
+    NewJob::new(job_type, serde_json::json!({ "n": n }))
+}
+
+/// The `n` a job made by [`job`] carries.
+pub fn n_of(lease: &Lease) -> u64 {
+    lease.job.payload["n"].as_u64().expect("payload has n")
+}
+
+/// Reserves until `want` leases arrive or `within` passes; answers what arrived.
+pub async fn reserve_until(queue: &dyn Queue, want: usize, lease_for: Duration, within: Duration) -> Vec<Lease> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut got = Vec::new();
+    while got.len() < want && tokio::time::Instant::now() < deadline {
+        got.extend(queue.reserve(want - got.len(), lease_for).await.expect("reserve"));
+        if got.len() < want {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    got
+}
+
+/// A lease long enough that no trial sees it lapse by accident.
+pub const LONG_LEASE: Duration = Duration::from_secs(60);
+
+/// Instantiates the queue suite for one backend: `queue_conformance!(name, factory_closure)`,
+/// where the closure takes [`QueueOptions`] and returns a future of `Arc<dyn Queue>`.
+#[macro_export]
+macro_rules! queue_conformance {
+    ($backend:ident, $factory:expr) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__trials!($crate::queue_suite, $crate::queue_suite::factory($factory);
+                enqueue_then_reserve_round_trips,
+                priorities_are_strict_and_fifo_within_a_priority,
+                delayed_job_is_never_delivered_early,
+                reserve_takes_at_most_max,
+                concurrent_reservers_never_share_a_job,
+                unique_key_is_merged_while_the_job_lives,
+                batch_enqueue_is_all_or_nothing_on_invalid_input,
+                invalid_input_is_refused_and_changes_nothing,
+                stats_count_states_and_age_of_oldest_ready_job,
+                expired_lease_is_redelivered,
+                late_complete_from_a_lost_lease_is_rejected,
+                extend_keeps_the_lease,
+                unknown_job_is_not_found,
+                failure_retries_with_backoff_stored_as_run_at,
+                max_attempts_moves_the_job_to_dead_letters_with_its_errors,
+                permanent_failure_dead_letters_at_once,
+                dead_letters_requeue_one_or_by_type_and_purge,
+                dead_letter_listing_pages_with_capped_limit,
+            );
+        }
+    };
+}

@@ -1,0 +1,79 @@
+//! The harness that gives tests the real services they need.
+//!
+//! For each service, in order:
+//! 1. the URL in its environment variable (`STACK_TEST_POSTGRES_URL`, `STACK_TEST_REDIS_URL`),
+//!    which `scripts/test.sh` exports after starting the service;
+//! 2. otherwise a container started with testcontainers, when a Docker engine answers;
+//! 3. otherwise the test fails with a message saying how to provide the service. A required
+//!    service that is missing is never a silent skip.
+
+use std::any::Any;
+
+use testcontainers_modules::postgres::Postgres;
+use testcontainers_modules::redis::Redis;
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::{ContainerAsync, Image};
+
+/// A running service: its URL, and the container that must outlive the test if one was started.
+pub struct Service {
+    /// Where to connect.
+    pub url: String,
+    _container: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// The PostgreSQL the tests use.
+///
+/// # Panics
+/// When neither `STACK_TEST_POSTGRES_URL` nor a Docker engine is available.
+pub async fn postgres() -> Service {
+    obtain("STACK_TEST_POSTGRES_URL", "PostgreSQL", Postgres::default(), 5432, |host, port| {
+        format!("postgres://postgres:postgres@{host}:{port}/postgres")
+    })
+    .await
+}
+
+/// The single-node Redis the tests use.
+///
+/// # Panics
+/// When neither `STACK_TEST_REDIS_URL` nor a Docker engine is available.
+pub async fn redis() -> Service {
+    obtain("STACK_TEST_REDIS_URL", "Redis", Redis::default(), 6379, |host, port| {
+        format!("redis://{host}:{port}")
+    })
+    .await
+}
+
+async fn obtain<I>(var: &str, what: &str, image: I, port: u16, url: impl Fn(&str, u16) -> String) -> Service
+where
+    I: Image + 'static,
+    ContainerAsync<I>: Send + Sync,
+{
+    if let Ok(url) = std::env::var(var) {
+        if !url.trim().is_empty() {
+            return Service { url, _container: None };
+        }
+    }
+    let failure = match image.start().await {
+        Ok(container) => match (container.get_host().await, container.get_host_port_ipv4(port).await) {
+            (Ok(host), Ok(mapped)) => {
+                let url = url(&host.to_string(), mapped);
+                return Service { url, _container: Some(Box::new(container)) };
+            }
+            (Err(e), _) | (_, Err(e)) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    };
+    panic!(
+        "{what} is required by this test and was not found.\n\
+         Provide it in one of these ways:\n\
+         - run `scripts/test.sh`, which installs and starts it and exports {var};\n\
+         - or set {var} to the URL of a running {what};\n\
+         - or run a Docker engine so testcontainers can start one (it said: {failure})."
+    );
+}
