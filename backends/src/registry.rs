@@ -24,7 +24,10 @@ fn check_compiled(key: &str, url: &str, scheme: &str, known: &[&str]) -> Result<
     if feature.is_empty() || !known.contains(&scheme) {
         return Err(Error::invalid(
             key,
-            format!("unknown backend `{scheme}://` (known: {})", known.join(", ")),
+            format!(
+                "unknown backend `{scheme}://` (known: {})",
+                known.join(", ")
+            ),
         ));
     }
     let compiled = match feature {
@@ -60,7 +63,12 @@ fn scheme_of(key: &str, url: &str) -> Result<String> {
 pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
     let url = &config.backend;
     let scheme = scheme_of("cache.backend", url)?;
-    check_compiled("cache.backend", url, &scheme, &["memory", "redis", "rediss", "redis+cluster"])?;
+    check_compiled(
+        "cache.backend",
+        url,
+        &scheme,
+        &["memory", "redis", "rediss", "redis+cluster"],
+    )?;
     match scheme.as_str() {
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryCache::new(
@@ -87,11 +95,21 @@ pub fn queue_options(config: &QueueConfig) -> QueueOptions {
 pub fn open_queue(config: &QueueConfig) -> Result<Arc<dyn Queue>> {
     let url = &config.backend;
     let scheme = scheme_of("queue.backend", url)?;
-    let known = ["memory", "sqlite", "postgres", "postgresql", "redis", "rediss", "redis+cluster"];
+    let known = [
+        "memory",
+        "sqlite",
+        "postgres",
+        "postgresql",
+        "redis",
+        "rediss",
+        "redis+cluster",
+    ];
     check_compiled("queue.backend", url, &scheme, &known)?;
     match scheme.as_str() {
         #[cfg(feature = "memory")]
-        "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(config)))),
+        "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(
+            config,
+        )))),
         _ => Err(not_yet("queue", url)),
     }
 }
@@ -102,11 +120,20 @@ mod tests {
 
     #[test]
     fn unknown_schemes_are_invalid_and_missing_backends_say_so() {
-        let cache = CacheConfig { backend: "memcached://x".into(), ..CacheConfig::default() };
+        let cache = CacheConfig {
+            backend: "memcached://x".into(),
+            ..CacheConfig::default()
+        };
         let err = open_cache(&cache).unwrap_err();
-        assert!(matches!(&err, Error::Invalid { field, .. } if field == "cache.backend"), "{err}");
+        assert!(
+            matches!(&err, Error::Invalid { field, .. } if field == "cache.backend"),
+            "{err}"
+        );
 
-        let queue = QueueConfig { backend: "postgres://db/x".into(), ..QueueConfig::default() };
+        let queue = QueueConfig {
+            backend: "postgres://db/x".into(),
+            ..QueueConfig::default()
+        };
         let err = open_queue(&queue).unwrap_err();
         assert_eq!(err.kind(), stack_core::ErrorKind::Unsupported, "{err}");
         if !cfg!(feature = "postgres") {

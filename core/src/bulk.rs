@@ -156,7 +156,10 @@ fn chunk<T>(items: Vec<T>, size: usize) -> Vec<(usize, Vec<T>)> {
         }
         current.push(item);
         if current.len() == size {
-            batches.push((start, std::mem::replace(&mut current, Vec::with_capacity(size))));
+            batches.push((
+                start,
+                std::mem::replace(&mut current, Vec::with_capacity(size)),
+            ));
         }
     }
     if !current.is_empty() {
@@ -165,9 +168,17 @@ fn chunk<T>(items: Vec<T>, size: usize) -> Vec<(usize, Vec<T>)> {
     batches
 }
 
-fn record<O>(slots: &mut [Option<BulkOutcome<O>>], start: usize, len: usize, results: Vec<Result<O>>) {
+fn record<O>(
+    slots: &mut [Option<BulkOutcome<O>>],
+    start: usize,
+    len: usize,
+    results: Vec<Result<O>>,
+) {
     if results.len() != len {
-        let reason = format!("the batch returned {} results for {len} items", results.len());
+        let reason = format!(
+            "the batch returned {} results for {len} items",
+            results.len()
+        );
         fail_all(&mut slots[start..start + len], &reason);
         return;
     }
@@ -178,7 +189,6 @@ fn record<O>(slots: &mut [Option<BulkOutcome<O>>], start: usize, len: usize, res
         });
     }
 }
-
 
 fn fail_all<O>(slots: &mut [Option<BulkOutcome<O>>], reason: &str) {
     for slot in slots {

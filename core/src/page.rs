@@ -35,7 +35,10 @@ impl PageRequest {
     /// [`Error::Invalid`] naming `page` or `limit` when either is zero.
     pub fn new(page: u32, limit: u32) -> Result<Self> {
         if page == 0 {
-            return Err(Error::invalid("page", "must be at least 1 (pages count from 1)"));
+            return Err(Error::invalid(
+                "page",
+                "must be at least 1 (pages count from 1)",
+            ));
         }
         if limit == 0 {
             return Err(Error::invalid("limit", "must be at least 1"));

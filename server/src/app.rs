@@ -12,7 +12,9 @@ use crate::http::problem;
 /// tracing, and problem+json for every error.
 pub fn build(backends: Backends) -> impl Endpoint {
     let api = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
-        .description("STACK reference service: health probes today; the rail API (v1, v2) joins them.");
+        .description(
+            "STACK reference service: health probes today; the rail API (v1, v2) joins them.",
+        );
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     Route::new()

@@ -80,10 +80,11 @@ pub const DEFAULT_CONFIG: &str = "configs/config.yaml";
 /// # Errors
 /// The configuration's problems.
 pub fn load_serve_config(args: &ServeArgs) -> Result<Config, stack_core::config::ConfigError> {
-    let path = args
-        .config
-        .clone()
-        .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| PathBuf::from(DEFAULT_CONFIG)));
+    let path = args.config.clone().or_else(|| {
+        Path::new(DEFAULT_CONFIG)
+            .is_file()
+            .then(|| PathBuf::from(DEFAULT_CONFIG))
+    });
     let mut config = Config::load(path.as_deref())?;
     if let Some(format) = args.log_format {
         config.log.format = format.into();

@@ -43,29 +43,53 @@ pub async fn set_then_get_round_trips(new_cache: CacheFactory) {
     assert_eq!(cache.get("missing").await.unwrap(), None);
     cache.set("a", b"alpha".to_vec(), None).await.unwrap();
     cache.set("b", vec![0, 159, 146, 150], None).await.unwrap();
-    assert_eq!(cache.get("a").await.unwrap().as_deref(), Some(&b"alpha"[..]));
-    let many = cache.get_many(&["b".into(), "zzz".into(), "a".into()]).await.unwrap();
-    assert_eq!(many, vec![Some(vec![0, 159, 146, 150]), None, Some(b"alpha".to_vec())]);
+    assert_eq!(
+        cache.get("a").await.unwrap().as_deref(),
+        Some(&b"alpha"[..])
+    );
+    let many = cache
+        .get_many(&["b".into(), "zzz".into(), "a".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        many,
+        vec![Some(vec![0, 159, 146, 150]), None, Some(b"alpha".to_vec())]
+    );
     cache.set("a", b"again".to_vec(), None).await.unwrap();
-    assert_eq!(cache.get("a").await.unwrap().as_deref(), Some(&b"again"[..]));
+    assert_eq!(
+        cache.get("a").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
     cache.health().await.unwrap();
 }
 
 /// An entry disappears once its TTL passes; one without a TTL stays.
 pub async fn entries_expire_after_their_ttl(new_cache: CacheFactory) {
     let cache = fresh(&new_cache).await;
-    cache.set("short", b"x".to_vec(), Some(Duration::from_millis(300))).await.unwrap();
+    cache
+        .set("short", b"x".to_vec(), Some(Duration::from_millis(300)))
+        .await
+        .unwrap();
     cache.set("forever", b"y".to_vec(), None).await.unwrap();
     assert!(cache.get("short").await.unwrap().is_some());
-    assert!(gone_within(cache.as_ref(), "short", Duration::from_secs(5)).await, "entry outlived its TTL");
+    assert!(
+        gone_within(cache.as_ref(), "short", Duration::from_secs(5)).await,
+        "entry outlived its TTL"
+    );
     assert!(cache.get("forever").await.unwrap().is_some());
 }
 
 /// Rewriting an entry replaces its TTL: a short-lived value rewritten without a TTL stays.
 pub async fn rewrite_replaces_the_ttl(new_cache: CacheFactory) {
     let cache = fresh(&new_cache).await;
-    cache.set("k", b"1".to_vec(), Some(Duration::from_millis(200))).await.unwrap();
-    cache.set("k", b"2".to_vec(), Some(Duration::from_secs(60))).await.unwrap();
+    cache
+        .set("k", b"1".to_vec(), Some(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    cache
+        .set("k", b"2".to_vec(), Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"2"[..]));
 }
@@ -78,17 +102,38 @@ pub async fn deletes_count_what_they_removed(new_cache: CacheFactory) {
     }
     assert!(cache.delete("a").await.unwrap());
     assert!(!cache.delete("a").await.unwrap());
-    assert_eq!(cache.delete_many(&["b".into(), "c".into(), "nope".into()]).await.unwrap(), 2);
-    assert_eq!(cache.get_many(&["a".into(), "b".into(), "c".into()]).await.unwrap(), vec![None, None, None]);
+    assert_eq!(
+        cache
+            .delete_many(&["b".into(), "c".into(), "nope".into()])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        cache
+            .get_many(&["a".into(), "b".into(), "c".into()])
+            .await
+            .unwrap(),
+        vec![None, None, None]
+    );
 }
 
 /// Pattern deletes remove exactly the matching keys (`*`, `?`, classes) and nothing else.
 pub async fn pattern_delete_removes_exactly_the_matches(new_cache: CacheFactory) {
     let cache = fresh(&new_cache).await;
     if !cache.capabilities().pattern_delete {
-        return crate::skip("pattern_delete_removes_exactly_the_matches", "pattern_delete");
+        return crate::skip(
+            "pattern_delete_removes_exactly_the_matches",
+            "pattern_delete",
+        );
     }
-    let keys = ["user:1:wallets", "user:1:profile", "user:2:wallets", "user:10:wallets", "deposit:1"];
+    let keys = [
+        "user:1:wallets",
+        "user:1:profile",
+        "user:2:wallets",
+        "user:10:wallets",
+        "deposit:1",
+    ];
     for key in keys {
         cache.set(key, b"v".to_vec(), None).await.unwrap();
     }
@@ -107,22 +152,41 @@ pub async fn key_prefixes_isolate_caches(new_cache: CacheFactory) {
     let two = fresh(&new_cache).await;
     one.set("shared-name", b"one".to_vec(), None).await.unwrap();
     two.set("shared-name", b"two".to_vec(), None).await.unwrap();
-    assert_eq!(one.get("shared-name").await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        one.get("shared-name").await.unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
     if one.capabilities().pattern_delete {
         assert_eq!(one.delete_pattern("*").await.unwrap(), 1);
     }
-    assert_eq!(two.get("shared-name").await.unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(
+        two.get("shared-name").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
 }
 
 /// Bad input (empty key, zero TTL, malformed pattern) is `Invalid` and stores nothing.
 pub async fn invalid_input_is_refused_and_changes_nothing(new_cache: CacheFactory) {
     let cache = fresh(&new_cache).await;
-    assert_eq!(cache.set("", b"v".to_vec(), None).await.unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(cache.set("k", b"v".to_vec(), Some(Duration::ZERO)).await.unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        cache.set("", b"v".to_vec(), None).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        cache
+            .set("k", b"v".to_vec(), Some(Duration::ZERO))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
     assert_eq!(cache.get("k").await.unwrap(), None);
     if cache.capabilities().pattern_delete {
         cache.set("k", b"v".to_vec(), None).await.unwrap();
-        assert_eq!(cache.delete_pattern("[unclosed").await.unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(
+            cache.delete_pattern("[unclosed").await.unwrap_err().kind(),
+            ErrorKind::Invalid
+        );
         assert!(cache.get("k").await.unwrap().is_some());
     }
 }

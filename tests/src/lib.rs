@@ -14,6 +14,11 @@
 //! reads their URLs from the environment or starts them with testcontainers, and fails with
 //! instructions when neither works.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "conformance trials are tests: a failed call must fail the trial"
+)]
+
 pub mod cache_suite;
 pub mod queue_suite;
 pub mod scheduler_suite;

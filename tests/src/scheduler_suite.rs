@@ -18,7 +18,10 @@ pub async fn two_instances_fire_each_tick_once(new_queue: QueueFactory) {
     let one = CronScheduler::new(Arc::clone(&queue));
     let two = CronScheduler::new(Arc::clone(&queue));
     for scheduler in [&one, &two] {
-        scheduler.add(ScheduleSpec::new("settle", "@yearly", "settle_batch")).await.unwrap();
+        scheduler
+            .add(ScheduleSpec::new("settle", "@yearly", "settle_batch"))
+            .await
+            .unwrap();
     }
     // Both instances' next tick is the coming 1 January: fire it as if that day had come.
     let now = Utc::now() + chrono::Duration::days(370);
@@ -27,21 +30,36 @@ pub async fn two_instances_fire_each_tick_once(new_queue: QueueFactory) {
     assert_eq!(first.len(), 1);
     let created = first[0].1.as_ref().unwrap();
     assert!(created.is_created());
-    assert_eq!(second[0].1.as_ref().unwrap(), &Enqueued::Duplicate(created.id()));
+    assert_eq!(
+        second[0].1.as_ref().unwrap(),
+        &Enqueued::Duplicate(created.id())
+    );
 
     let lease = queue.reserve(10, LONG_LEASE).await.unwrap();
     assert_eq!(lease.len(), 1);
     assert_eq!(lease[0].job.job_type, "settle_batch");
-    assert!(lease[0].job.unique_key.as_deref().is_some_and(|k| k.starts_with("cron:settle:")));
+    assert!(
+        lease[0]
+            .job
+            .unique_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("cron:settle:"))
+    );
 }
 
 /// Started for real, an every-second schedule enqueues one job per tick, each with its own
 /// `cron:<name>:<tick>` key, and lists its last and next fire times.
 pub async fn running_scheduler_enqueues_one_job_per_tick(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    let schedulers = [CronScheduler::new(Arc::clone(&queue)), CronScheduler::new(Arc::clone(&queue))];
+    let schedulers = [
+        CronScheduler::new(Arc::clone(&queue)),
+        CronScheduler::new(Arc::clone(&queue)),
+    ];
     for scheduler in &schedulers {
-        scheduler.add(ScheduleSpec::new("heartbeat", "* * * * * *", "beat")).await.unwrap();
+        scheduler
+            .add(ScheduleSpec::new("heartbeat", "* * * * * *", "beat"))
+            .await
+            .unwrap();
         scheduler.start().await.unwrap();
         scheduler.start().await.unwrap(); // starting twice is harmless
     }
@@ -52,8 +70,15 @@ pub async fn running_scheduler_enqueues_one_job_per_tick(new_queue: QueueFactory
     }
 
     let leases = queue.reserve(100, LONG_LEASE).await.unwrap();
-    assert!((2..=4).contains(&leases.len()), "{} ticks in 2.6 s", leases.len());
-    let keys: HashSet<String> = leases.iter().filter_map(|l| l.job.unique_key.clone()).collect();
+    assert!(
+        (2..=4).contains(&leases.len()),
+        "{} ticks in 2.6 s",
+        leases.len()
+    );
+    let keys: HashSet<String> = leases
+        .iter()
+        .filter_map(|l| l.job.unique_key.clone())
+        .collect();
     assert_eq!(keys.len(), leases.len(), "a tick was enqueued twice");
 
     let listed = schedulers[0].list().await.unwrap();
@@ -66,7 +91,10 @@ pub async fn running_scheduler_enqueues_one_job_per_tick(new_queue: QueueFactory
 /// `NotFound`; the next fire time follows the expression.
 pub async fn schedules_are_validated_and_listed(new_queue: QueueFactory) {
     let scheduler = CronScheduler::new(new_queue(options()).await);
-    let err = scheduler.add(ScheduleSpec::new("bad", "* * *", "t")).await.unwrap_err();
+    let err = scheduler
+        .add(ScheduleSpec::new("bad", "* * *", "t"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(scheduler.list().await.unwrap().is_empty());
 
@@ -76,17 +104,32 @@ pub async fn schedules_are_validated_and_listed(new_queue: QueueFactory) {
         .unwrap();
     let next = added.next_fire.unwrap();
     let london = next.with_timezone(&chrono_tz::Europe::London);
-    assert_eq!((chrono::Datelike::day(&london), chrono::Timelike::hour(&london)), (1, 0));
+    assert_eq!(
+        (
+            chrono::Datelike::day(&london),
+            chrono::Timelike::hour(&london)
+        ),
+        (1, 0)
+    );
     assert!(next > Utc::now());
 
-    let dup = scheduler.add(ScheduleSpec::new("monthly", "@daily", "t")).await.unwrap_err();
+    let dup = scheduler
+        .add(ScheduleSpec::new("monthly", "@daily", "t"))
+        .await
+        .unwrap_err();
     assert_eq!(dup.kind(), ErrorKind::Conflict);
-    assert_eq!(scheduler.remove("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        scheduler.remove("nope").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     scheduler.remove("monthly").await.unwrap();
     assert!(scheduler.list().await.unwrap().is_empty());
     // A tick key is stable and readable.
     let tick = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    assert_eq!(tick_key("monthly", tick), "cron:monthly:2026-01-01T00:00:00Z");
+    assert_eq!(
+        tick_key("monthly", tick),
+        "cron:monthly:2026-01-01T00:00:00Z"
+    );
 }
 
 /// Instantiates the scheduler suite over one queue backend.

@@ -23,7 +23,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,9 +34,13 @@ impl std::fmt::Debug for Service {
 /// # Panics
 /// When neither `STACK_TEST_POSTGRES_URL` nor a Docker engine is available.
 pub async fn postgres() -> Service {
-    obtain("STACK_TEST_POSTGRES_URL", "PostgreSQL", Postgres::default(), 5432, |host, port| {
-        format!("postgres://postgres:postgres@{host}:{port}/postgres")
-    })
+    obtain(
+        "STACK_TEST_POSTGRES_URL",
+        "PostgreSQL",
+        Postgres::default(),
+        5432,
+        |host, port| format!("postgres://postgres:postgres@{host}:{port}/postgres"),
+    )
     .await
 }
 
@@ -43,27 +49,46 @@ pub async fn postgres() -> Service {
 /// # Panics
 /// When neither `STACK_TEST_REDIS_URL` nor a Docker engine is available.
 pub async fn redis() -> Service {
-    obtain("STACK_TEST_REDIS_URL", "Redis", Redis::default(), 6379, |host, port| {
-        format!("redis://{host}:{port}")
-    })
+    obtain(
+        "STACK_TEST_REDIS_URL",
+        "Redis",
+        Redis::default(),
+        6379,
+        |host, port| format!("redis://{host}:{port}"),
+    )
     .await
 }
 
-async fn obtain<I>(var: &str, what: &str, image: I, port: u16, url: impl Fn(&str, u16) -> String) -> Service
+async fn obtain<I>(
+    var: &str,
+    what: &str,
+    image: I,
+    port: u16,
+    url: impl Fn(&str, u16) -> String,
+) -> Service
 where
     I: Image + 'static,
     ContainerAsync<I>: Send + Sync,
 {
     if let Ok(url) = std::env::var(var) {
         if !url.trim().is_empty() {
-            return Service { url, _container: None };
+            return Service {
+                url,
+                _container: None,
+            };
         }
     }
     let failure = match image.start().await {
-        Ok(container) => match (container.get_host().await, container.get_host_port_ipv4(port).await) {
+        Ok(container) => match (
+            container.get_host().await,
+            container.get_host_port_ipv4(port).await,
+        ) {
             (Ok(host), Ok(mapped)) => {
                 let url = url(&host.to_string(), mapped);
-                return Service { url, _container: Some(Box::new(container)) };
+                return Service {
+                    url,
+                    _container: Some(Box::new(container)),
+                };
             }
             (Err(e), _) | (_, Err(e)) => e.to_string(),
         },

@@ -7,10 +7,15 @@ use stack_core::cache::Cache;
 use stack_core::queue::Queue;
 
 stack_tests::cache_conformance!(cache, |prefix: String| async move {
-    Arc::new(MemoryCache::new(MemoryCacheOptions { key_prefix: prefix, ..Default::default() })) as Arc<dyn Cache>
+    Arc::new(MemoryCache::new(MemoryCacheOptions {
+        key_prefix: prefix,
+        ..Default::default()
+    })) as Arc<dyn Cache>
 });
 
-stack_tests::queue_conformance!(queue, |opts| async move { Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue> });
+stack_tests::queue_conformance!(queue, |opts| async move {
+    Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
+});
 
 stack_tests::scheduler_conformance!(scheduler, |opts| async move {
     Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>

@@ -6,10 +6,15 @@ use sea_orm::{ConnectionTrait, Database};
 #[tokio::test]
 async fn postgres_answers_a_query() {
     let service = stack_tests::services::postgres().await;
-    let db = Database::connect(&service.url).await.unwrap_or_else(|e| panic!("connect {}: {e}", service.url));
+    let db = Database::connect(&service.url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", service.url));
     db.ping().await.unwrap();
     let row = db
-        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT 1 AS one"))
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT 1 AS one",
+        ))
         .await
         .unwrap()
         .expect("a row");

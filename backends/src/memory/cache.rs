@@ -118,7 +118,11 @@ impl MemoryCache {
     }
 
     fn count(&self, found: bool) {
-        let counter = if found { &self.counters.hits } else { &self.counters.misses };
+        let counter = if found {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -134,7 +138,11 @@ impl Cache for MemoryCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let found = self.entries.get(&self.key(key)).await.map(|e| e.value.to_vec());
+        let found = self
+            .entries
+            .get(&self.key(key))
+            .await
+            .map(|e| e.value.to_vec());
         self.count(found.is_some());
         Ok(found)
     }
@@ -175,13 +183,17 @@ impl Cache for MemoryCache {
     }
 
     async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
-        let matcher = glob::Pattern::new(pattern)
-            .map_err(|e| Error::invalid("pattern", format!("`{pattern}` is not a valid glob: {e}")))?;
+        let matcher = glob::Pattern::new(pattern).map_err(|e| {
+            Error::invalid("pattern", format!("`{pattern}` is not a valid glob: {e}"))
+        })?;
         let prefix = &self.options.key_prefix;
         let matching: Vec<Arc<String>> = self
             .entries
             .iter()
-            .filter(|(key, _)| key.strip_prefix(prefix.as_str()).is_some_and(|k| matcher.matches(k)))
+            .filter(|(key, _)| {
+                key.strip_prefix(prefix.as_str())
+                    .is_some_and(|k| matcher.matches(k))
+            })
             .map(|(key, _)| key)
             .collect();
         let mut removed = 0;

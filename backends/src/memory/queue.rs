@@ -145,7 +145,13 @@ impl Queue for MemoryQueue {
             let (ready, oldest) = state.ready(priority, now);
             ready_total += ready;
             let age = oldest.map(|at| u64::try_from((now - at).num_milliseconds()).unwrap_or(0));
-            stats.by_priority.insert(priority, PriorityStats { ready, oldest_ready_age_ms: age });
+            stats.by_priority.insert(
+                priority,
+                PriorityStats {
+                    ready,
+                    oldest_ready_age_ms: age,
+                },
+            );
         }
         stats.scheduled = state.pending_total() - ready_total;
         Ok(stats)

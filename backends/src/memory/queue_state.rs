@@ -66,14 +66,24 @@ impl State {
             self.unique.insert(key.clone(), job.id);
         }
         let id = job.id;
-        self.jobs.insert(id, Slot { job, due: None, lease: None, dead_seq: None });
+        self.jobs.insert(
+            id,
+            Slot {
+                job,
+                due: None,
+                lease: None,
+                dead_seq: None,
+            },
+        );
         self.make_pending(id);
     }
 
     /// Files job `id` (already in `jobs`) under its priority and run time.
     fn make_pending(&mut self, id: JobId) {
         let seq = self.next_seq();
-        let Some(slot) = self.jobs.get_mut(&id) else { return };
+        let Some(slot) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let key = (slot.job.run_at, seq);
         slot.job.state = JobState::Pending;
         slot.due = Some(key);
@@ -81,18 +91,27 @@ impl State {
     }
 
     /// Leases up to `max` due jobs, most urgent first.
-    pub(super) fn reserve(&mut self, now: DateTime<Utc>, max: usize, lease_for: Duration) -> Vec<Lease> {
+    pub(super) fn reserve(
+        &mut self,
+        now: DateTime<Utc>,
+        max: usize,
+        lease_for: Duration,
+    ) -> Vec<Lease> {
         let mut leases = Vec::new();
         for level in 0..self.pending.len() {
             while leases.len() < max {
-                let Some((&key, &id)) = self.pending[level].first_key_value() else { break };
+                let Some((&key, &id)) = self.pending[level].first_key_value() else {
+                    break;
+                };
                 if key.0 > now {
                     break;
                 }
                 self.pending[level].remove(&key);
                 let expires_at = after(now, lease_for);
                 let lease_key = (expires_at, self.next_seq());
-                let Some(slot) = self.jobs.get_mut(&id) else { continue };
+                let Some(slot) = self.jobs.get_mut(&id) else {
+                    continue;
+                };
                 let lease_id = Uuid::new_v4();
                 slot.due = None;
                 slot.lease = Some((lease_id, lease_key));
@@ -100,7 +119,11 @@ impl State {
                 slot.job.attempts += 1;
                 self.running.insert(lease_key, id);
                 leases.push(Lease {
-                    token: LeaseToken { job_id: id, attempt: slot.job.attempts, lease_id },
+                    token: LeaseToken {
+                        job_id: id,
+                        attempt: slot.job.attempts,
+                        lease_id,
+                    },
                     job: slot.job.clone(),
                     expires_at,
                 });
@@ -129,7 +152,12 @@ impl State {
     }
 
     /// Moves the lease of `token` to expire `lease_for` after `now`.
-    pub(super) fn extend(&mut self, token: &LeaseToken, now: DateTime<Utc>, lease_for: Duration) -> Result<DateTime<Utc>> {
+    pub(super) fn extend(
+        &mut self,
+        token: &LeaseToken,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> Result<DateTime<Utc>> {
         self.release_lease(token)?;
         let expires_at = after(now, lease_for);
         let key = (expires_at, self.next_seq());
@@ -142,7 +170,9 @@ impl State {
 
     /// Marks a released job completed; remembers it only while its unique key must hold.
     pub(super) fn complete(&mut self, id: JobId, now: DateTime<Utc>) {
-        let Some(slot) = self.jobs.get_mut(&id) else { return };
+        let Some(slot) = self.jobs.get_mut(&id) else {
+            return;
+        };
         slot.job.state = JobState::Completed;
         if slot.job.unique_key.is_some() {
             self.completed.push_back((now, id));
@@ -153,9 +183,21 @@ impl State {
 
     /// Records a failed attempt of a released job, then retries it at `retry_at` or, with
     /// `retry_at` `None`, dead-letters it.
-    pub(super) fn record_failure(&mut self, id: JobId, now: DateTime<Utc>, message: String, retry_at: Option<DateTime<Utc>>) {
-        let Some(slot) = self.jobs.get_mut(&id) else { return };
-        slot.job.errors.push(AttemptError { attempt: slot.job.attempts, at: now, message: message.clone() });
+    pub(super) fn record_failure(
+        &mut self,
+        id: JobId,
+        now: DateTime<Utc>,
+        message: String,
+        retry_at: Option<DateTime<Utc>>,
+    ) {
+        let Some(slot) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        slot.job.errors.push(AttemptError {
+            attempt: slot.job.attempts,
+            at: now,
+            message: message.clone(),
+        });
         slot.job.last_error = Some(message);
         match retry_at {
             Some(at) => {
@@ -182,7 +224,9 @@ impl State {
                 break;
             }
             self.running.remove(&key);
-            let Some(slot) = self.jobs.get_mut(&id) else { continue };
+            let Some(slot) = self.jobs.get_mut(&id) else {
+                continue;
+            };
             slot.lease = None;
             let spent = slot.job.attempts >= slot.job.max_attempts;
             let message = format!("lease expired at {} (worker lost or too slow)", key.0);
@@ -194,7 +238,10 @@ impl State {
 
     /// Moves dead job `id` back to pending with fresh attempts.
     pub(super) fn requeue_dead(&mut self, id: JobId, now: DateTime<Utc>) -> Result<()> {
-        let slot = self.jobs.get_mut(&id).filter(|s| s.job.state == JobState::Dead);
+        let slot = self
+            .jobs
+            .get_mut(&id)
+            .filter(|s| s.job.state == JobState::Dead);
         let Some(slot) = slot else {
             return Err(Error::not_found(format!("dead job {id}")));
         };
@@ -209,7 +256,9 @@ impl State {
 
     /// Deletes dead job `id` and frees its unique key.
     pub(super) fn purge(&mut self, id: JobId) {
-        let Some(slot) = self.jobs.remove(&id) else { return };
+        let Some(slot) = self.jobs.remove(&id) else {
+            return;
+        };
         if let Some(seq) = slot.dead_seq {
             self.dead.remove(&seq);
         }
@@ -226,7 +275,9 @@ impl State {
 
     /// Forgets completed jobs (and their unique keys) older than `retention`.
     pub(super) fn prune_completed(&mut self, now: DateTime<Utc>, retention: Duration) {
-        let Ok(retention) = chrono::Duration::from_std(retention) else { return };
+        let Ok(retention) = chrono::Duration::from_std(retention) else {
+            return;
+        };
         while let Some(&(at, id)) = self.completed.front() {
             if now.signed_duration_since(at) < retention {
                 break;
@@ -239,10 +290,17 @@ impl State {
     }
 
     /// Per priority: how many are due and when the oldest became due.
-    pub(super) fn ready(&self, priority: Priority, now: DateTime<Utc>) -> (u64, Option<DateTime<Utc>>) {
+    pub(super) fn ready(
+        &self,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> (u64, Option<DateTime<Utc>>) {
         let queue = &self.pending[rank(priority)];
         let due = queue.range(..=(now, u64::MAX)).count() as u64;
-        let oldest = queue.first_key_value().map(|(k, _)| k.0).filter(|at| *at <= now);
+        let oldest = queue
+            .first_key_value()
+            .map(|(k, _)| k.0)
+            .filter(|at| *at <= now);
         (due, oldest)
     }
 

@@ -130,7 +130,10 @@ pub fn validate_entry(key: &str, ttl: Option<Duration>) -> Result<()> {
         return Err(crate::Error::invalid("key", "must not be empty"));
     }
     if ttl == Some(Duration::ZERO) {
-        return Err(crate::Error::invalid("ttl", "must be positive (omit it for the default)"));
+        return Err(crate::Error::invalid(
+            "ttl",
+            "must be positive (omit it for the default)",
+        ));
     }
     Ok(())
 }

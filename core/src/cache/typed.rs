@@ -59,7 +59,12 @@ impl TypedCache {
     /// # Errors
     /// As [`Cache::set`]; [`Error::Invalid`](crate::Error::Invalid) if `value` does not
     /// serialize.
-    pub async fn set<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()> {
+    pub async fn set<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| crate::Error::invalid("value", format!("does not serialize: {e}")))?;
         self.inner.set(key, bytes, ttl).await
@@ -74,7 +79,12 @@ impl TypedCache {
     ///
     /// # Errors
     /// Whatever `load` returns.
-    pub async fn get_or_load<T, F, Fut>(&self, key: &str, ttl: Option<Duration>, load: F) -> Result<T>
+    pub async fn get_or_load<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        load: F,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Sync,
         F: FnOnce() -> Fut,

@@ -59,7 +59,11 @@ impl std::error::Error for ConfigError {}
 
 impl From<ConfigError> for crate::Error {
     fn from(err: ConfigError) -> Self {
-        let key = err.problems.first().map(|p| p.key.clone()).unwrap_or_default();
+        let key = err
+            .problems
+            .first()
+            .map(|p| p.key.clone())
+            .unwrap_or_default();
         crate::Error::invalid(key, err.to_string())
     }
 }
@@ -103,7 +107,8 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_yaml_str(yaml: &str) -> Result<Self, ConfigError> {
-        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Yaml::string(yaml));
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Yaml::string(yaml));
         Self::extract(&figment)
     }
 

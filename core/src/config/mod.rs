@@ -269,9 +269,14 @@ pub fn url_scheme(url: &str) -> Option<String> {
     // `sqlite::memory:` and `sqlite:stack.db` have no `//`.
     let scheme = match url.split_once("://") {
         Some((scheme, _)) => scheme,
-        None => url.split_once(':').map(|(s, _)| s).filter(|s| s.eq_ignore_ascii_case("sqlite"))?,
+        None => url
+            .split_once(':')
+            .map(|(s, _)| s)
+            .filter(|s| s.eq_ignore_ascii_case("sqlite"))?,
     };
     let valid = !scheme.is_empty()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     valid.then(|| scheme.to_ascii_lowercase())
 }

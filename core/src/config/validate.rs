@@ -22,7 +22,10 @@ impl Problems {
         self.check(
             ok,
             key,
-            format!("`{url}` must be a URL with one of the schemes {}", allowed.join(", ")),
+            format!(
+                "`{url}` must be a URL with one of the schemes {}",
+                allowed.join(", ")
+            ),
         );
         scheme.filter(|_| ok)
     }
@@ -42,68 +45,149 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Problems::default();
 
-        p.check(!self.server.host.trim().is_empty(), "server.host", "must not be empty");
-        p.check(self.server.port != 0, "server.port", "must be between 1 and 65535");
+        p.check(
+            !self.server.host.trim().is_empty(),
+            "server.host",
+            "must not be empty",
+        );
+        p.check(
+            self.server.port != 0,
+            "server.port",
+            "must be between 1 and 65535",
+        );
         let level_ok = self.log.level.contains('=')
             || LOG_LEVELS.contains(&self.log.level.to_ascii_lowercase().as_str());
         p.check(
             level_ok,
             "log.level",
-            format!("`{}` must be one of {} or a filter like `info,stack=debug`", self.log.level, LOG_LEVELS.join(", ")),
+            format!(
+                "`{}` must be one of {} or a filter like `info,stack=debug`",
+                self.log.level,
+                LOG_LEVELS.join(", ")
+            ),
         );
 
         let db = &self.database;
-        p.scheme("database.url", &db.url, &["sqlite", "postgres", "postgresql"]);
-        p.check(db.max_open_conns >= 1, "database.max_open_conns", "must be at least 1");
+        p.scheme(
+            "database.url",
+            &db.url,
+            &["sqlite", "postgres", "postgresql"],
+        );
+        p.check(
+            db.max_open_conns >= 1,
+            "database.max_open_conns",
+            "must be at least 1",
+        );
         p.check(
             db.max_idle_conns <= db.max_open_conns,
             "database.max_idle_conns",
-            format!("must not exceed database.max_open_conns ({})", db.max_open_conns),
+            format!(
+                "must not exceed database.max_open_conns ({})",
+                db.max_open_conns
+            ),
         );
         p.positive("database.conn_max_lifetime", db.conn_max_lifetime);
         p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
         for (i, replica) in db.read_replicas.iter().enumerate() {
-            p.scheme(&format!("database.read_replicas[{i}]"), replica, &["postgres", "postgresql"]);
+            p.scheme(
+                &format!("database.read_replicas[{i}]"),
+                replica,
+                &["postgres", "postgresql"],
+            );
         }
 
         let redis = &self.redis;
         if redis.cluster_mode {
-            p.check(!redis.cluster_addrs.is_empty(), "redis.cluster_addrs", "must list at least one node when redis.cluster_mode is true");
+            p.check(
+                !redis.cluster_addrs.is_empty(),
+                "redis.cluster_addrs",
+                "must list at least one node when redis.cluster_mode is true",
+            );
         } else {
             p.scheme("redis.url", &redis.url, &["redis", "rediss"]);
         }
         for (i, node) in redis.cluster_addrs.iter().enumerate() {
-            p.scheme(&format!("redis.cluster_addrs[{i}]"), node, &["redis", "rediss"]);
+            p.scheme(
+                &format!("redis.cluster_addrs[{i}]"),
+                node,
+                &["redis", "rediss"],
+            );
         }
 
         let cache = &self.cache;
-        p.scheme("cache.backend", &cache.backend, &["memory", "redis", "redis+cluster"]);
+        p.scheme(
+            "cache.backend",
+            &cache.backend,
+            &["memory", "redis", "redis+cluster"],
+        );
         if let Some(ttl) = cache.default_ttl {
             p.positive("cache.default_ttl", ttl);
         }
-        p.check(cache.max_entries >= 1, "cache.max_entries", "must be at least 1");
+        p.check(
+            cache.max_entries >= 1,
+            "cache.max_entries",
+            "must be at least 1",
+        );
 
         let queue = &self.queue;
-        p.scheme("queue.backend", &queue.backend, &["memory", "sqlite", "postgres", "postgresql", "redis", "redis+cluster"]);
-        p.check(!queue.name.trim().is_empty(), "queue.name", "must not be empty");
+        p.scheme(
+            "queue.backend",
+            &queue.backend,
+            &[
+                "memory",
+                "sqlite",
+                "postgres",
+                "postgresql",
+                "redis",
+                "redis+cluster",
+            ],
+        );
+        p.check(
+            !queue.name.trim().is_empty(),
+            "queue.name",
+            "must not be empty",
+        );
         p.positive("queue.backoff_base", queue.backoff_base);
-        p.check(queue.backoff_cap >= queue.backoff_base, "queue.backoff_cap", "must be at least queue.backoff_base");
+        p.check(
+            queue.backoff_cap >= queue.backoff_base,
+            "queue.backoff_cap",
+            "must be at least queue.backoff_base",
+        );
 
-        p.check((1..=1000).contains(&self.workers.count), "workers.count", "must be between 1 and 1000");
+        p.check(
+            (1..=1000).contains(&self.workers.count),
+            "workers.count",
+            "must be between 1 and 1000",
+        );
         p.positive("workers.job_timeout", self.workers.job_timeout);
 
         let api = &self.api;
-        p.check(!api.supported_versions.is_empty(), "api.supported_versions", "must name at least one version");
+        p.check(
+            !api.supported_versions.is_empty(),
+            "api.supported_versions",
+            "must name at least one version",
+        );
         p.check(
             api.supported_versions.contains(&api.default_version),
             "api.default_version",
-            format!("{} is not among api.supported_versions", api.default_version),
+            format!(
+                "{} is not among api.supported_versions",
+                api.default_version
+            ),
         );
         if let Some(token) = &api.admin_token {
-            p.check(token.len() >= 16, "api.admin_token", "must be at least 16 characters (or null to disable the admin API)");
+            p.check(
+                token.len() >= 16,
+                "api.admin_token",
+                "must be at least 16 characters (or null to disable the admin API)",
+            );
         }
 
-        if p.0.is_empty() { Ok(()) } else { Err(ConfigError::new(p.0)) }
+        if p.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(p.0))
+        }
     }
 }
 
@@ -135,7 +219,15 @@ mod tests {
     #[test]
     fn every_bad_key_is_named() {
         let yaml = "database:\n  url: mysql://x\n  max_open_conns: 2\n  max_idle_conns: 3\nworkers:\n  count: 0\napi:\n  default_version: v3\n";
-        assert_eq!(keys(yaml), ["database.url", "database.max_idle_conns", "workers.count", "api.default_version"]);
+        assert_eq!(
+            keys(yaml),
+            [
+                "database.url",
+                "database.max_idle_conns",
+                "workers.count",
+                "api.default_version"
+            ]
+        );
     }
 
     #[test]
@@ -143,12 +235,18 @@ mod tests {
         let err = Config::from_yaml_str("database:\n  urll: x\n").unwrap_err();
         assert!(err.to_string().contains("urll"), "{err}");
         assert_eq!(keys("workers:\n  count: many\n"), ["workers.count"]);
-        assert_eq!(keys("database:\n  conn_max_lifetime: soon\n"), ["database.conn_max_lifetime"]);
+        assert_eq!(
+            keys("database:\n  conn_max_lifetime: soon\n"),
+            ["database.conn_max_lifetime"]
+        );
     }
 
     #[test]
     fn durations_read_humanly() {
-        let c = Config::from_yaml_str("database:\n  conn_max_lifetime: 10m\ncache:\n  default_ttl: null\n").unwrap();
+        let c = Config::from_yaml_str(
+            "database:\n  conn_max_lifetime: 10m\ncache:\n  default_ttl: null\n",
+        )
+        .unwrap();
         assert_eq!(c.database.conn_max_lifetime, Duration::from_secs(600));
         assert_eq!(c.cache.default_ttl, None);
     }

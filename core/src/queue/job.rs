@@ -12,7 +12,9 @@ use crate::{Error, Result};
 pub type JobId = Uuid;
 
 /// How urgent a job is. Priorities are strict: no Normal job starts while a High one is ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Runs when nothing else is ready.
@@ -182,7 +184,11 @@ impl NewJob {
     #[must_use]
     pub fn delay(mut self, delay: Duration) -> Self {
         let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        self.run_at = Some(Utc::now().checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC));
+        self.run_at = Some(
+            Utc::now()
+                .checked_add_signed(delay)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
         self
     }
 

@@ -214,7 +214,10 @@ pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
 pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
     for (index, job) in jobs.iter().enumerate() {
         if let Err(crate::Error::Invalid { field, reason }) = job.validate() {
-            return Err(crate::Error::invalid(format!("jobs[{index}].{field}"), reason));
+            return Err(crate::Error::invalid(
+                format!("jobs[{index}].{field}"),
+                reason,
+            ));
         }
     }
     Ok(())

@@ -140,7 +140,10 @@ impl Scheduler for CronScheduler {
         {
             let mut entries = self.lock();
             if entries.contains_key(&entry.spec.name) {
-                return Err(Error::conflict(format!("schedule {} already exists", entry.spec.name)));
+                return Err(Error::conflict(format!(
+                    "schedule {} already exists",
+                    entry.spec.name
+                )));
             }
             entries.insert(entry.spec.name.clone(), entry);
         }

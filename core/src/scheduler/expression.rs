@@ -143,7 +143,9 @@ fn parse_fields(source: &str) -> Result<Vec<cron::Schedule>> {
             )));
         }
     }
-    let [sec, min, hour, dom, month, dow] = [fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]];
+    let [sec, min, hour, dom, month, dow] = [
+        fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
+    ];
     let unrestricted = |field: &str| field.starts_with('*') || field.starts_with('?');
     let dow_translated = translate_day_of_week(dow)?;
     let dom = if unrestricted(dom) { "*" } else { dom };
@@ -185,6 +187,8 @@ fn place_on_timeline(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     let minute = local.with_second(0)?.with_nanosecond(0)?;
     (1..=24 * 60).find_map(|m| {
         let probe = minute + chrono::Duration::minutes(m);
-        tz.from_local_datetime(&probe).earliest().map(|t| t.with_timezone(&Utc))
+        tz.from_local_datetime(&probe)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
     })
 }

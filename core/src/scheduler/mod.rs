@@ -52,7 +52,11 @@ pub struct ScheduleSpec {
 
 impl ScheduleSpec {
     /// A UTC schedule `name` firing `expression`, enqueuing `job_type` with a null payload.
-    pub fn new(name: impl Into<String>, expression: impl Into<String>, job_type: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        expression: impl Into<String>,
+        job_type: impl Into<String>,
+    ) -> Self {
         Self {
             name: name.into(),
             expression: expression.into(),
@@ -85,7 +89,10 @@ impl ScheduleSpec {
     pub fn validate(&self) -> Result<(CronExpr, chrono_tz::Tz)> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 100
-            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !name_ok {
             return Err(Error::invalid(
                 "name",
@@ -101,9 +108,9 @@ impl ScheduleSpec {
         let expr = CronExpr::parse(&self.expression)?;
         let tz = match &self.timezone {
             None => chrono_tz::UTC,
-            Some(name) => name
-                .parse()
-                .map_err(|_| Error::invalid("timezone", format!("`{name}` is not an IANA time zone")))?,
+            Some(name) => name.parse().map_err(|_| {
+                Error::invalid("timezone", format!("`{name}` is not an IANA time zone"))
+            })?,
         };
         Ok((expr, tz))
     }
@@ -130,7 +137,10 @@ pub struct ScheduledJob {
 /// assert_eq!(stack_core::scheduler::tick_key("nightly", tick), "cron:nightly:2026-01-01T00:00:00Z");
 /// ```
 pub fn tick_key(name: &str, tick: DateTime<Utc>) -> String {
-    format!("cron:{name}:{}", tick.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    format!(
+        "cron:{name}:{}",
+        tick.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 /// Named cron schedules that enqueue a job per tick.

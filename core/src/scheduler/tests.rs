@@ -11,7 +11,10 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
 }
 
 fn next(expr: &str, after: DateTime<Utc>) -> DateTime<Utc> {
-    CronExpr::parse(expr).unwrap().next_after(after, chrono_tz::UTC).unwrap()
+    CronExpr::parse(expr)
+        .unwrap()
+        .next_after(after, chrono_tz::UTC)
+        .unwrap()
 }
 
 fn ticks(expr: &str, tz: Tz, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
@@ -30,9 +33,15 @@ const WED: (i32, u32, u32) = (2026, 11, 25);
 
 #[test]
 fn five_fields_are_accepted_with_seconds_zero() {
-    assert_eq!(next("*/15 * * * *", utc(2026, 11, 25, 10, 7, 30)), utc(2026, 11, 25, 10, 15, 0));
+    assert_eq!(
+        next("*/15 * * * *", utc(2026, 11, 25, 10, 7, 30)),
+        utc(2026, 11, 25, 10, 15, 0)
+    );
     // Six fields put seconds first, as robfig/cron with seconds does.
-    assert_eq!(next("30 */15 * * * *", utc(2026, 11, 25, 10, 7, 30)), utc(2026, 11, 25, 10, 15, 30));
+    assert_eq!(
+        next("30 */15 * * * *", utc(2026, 11, 25, 10, 7, 30)),
+        utc(2026, 11, 25, 10, 15, 30)
+    );
 }
 
 #[test]
@@ -48,16 +57,28 @@ fn sunday_is_zero_or_seven_and_monday_is_one() {
     // Ranges and steps in classic numbering: 5-7 is Friday to Sunday.
     assert_eq!(
         ticks("0 0 * * 5-7", chrono_tz::UTC, wed, 3),
-        vec![utc(2026, 11, 27, 0, 0, 0), utc(2026, 11, 28, 0, 0, 0), utc(2026, 11, 29, 0, 0, 0)]
+        vec![
+            utc(2026, 11, 27, 0, 0, 0),
+            utc(2026, 11, 28, 0, 0, 0),
+            utc(2026, 11, 29, 0, 0, 0)
+        ]
     );
     assert_eq!(
         ticks("0 0 * * MON-FRI", chrono_tz::UTC, wed, 3),
-        vec![utc(2026, 11, 26, 0, 0, 0), utc(2026, 11, 27, 0, 0, 0), utc(2026, 11, 30, 0, 0, 0)]
+        vec![
+            utc(2026, 11, 26, 0, 0, 0),
+            utc(2026, 11, 27, 0, 0, 0),
+            utc(2026, 11, 30, 0, 0, 0)
+        ]
     );
     // */2 is Sun, Tue, Thu, Sat.
     assert_eq!(
         ticks("0 0 * * */2", chrono_tz::UTC, wed, 3),
-        vec![utc(2026, 11, 26, 0, 0, 0), utc(2026, 11, 28, 0, 0, 0), utc(2026, 11, 29, 0, 0, 0)]
+        vec![
+            utc(2026, 11, 26, 0, 0, 0),
+            utc(2026, 11, 28, 0, 0, 0),
+            utc(2026, 11, 29, 0, 0, 0)
+        ]
     );
 }
 
@@ -67,11 +88,21 @@ fn day_of_month_or_day_of_week_when_both_are_restricted() {
     let got = ticks("0 0 1 * 1", chrono_tz::UTC, utc(2026, 11, 25, 12, 0, 0), 3);
     assert_eq!(
         got,
-        vec![utc(2026, 11, 30, 0, 0, 0), utc(2026, 12, 1, 0, 0, 0), utc(2026, 12, 7, 0, 0, 0)]
+        vec![
+            utc(2026, 11, 30, 0, 0, 0),
+            utc(2026, 12, 1, 0, 0, 0),
+            utc(2026, 12, 7, 0, 0, 0)
+        ]
     );
     // With one field unrestricted, the other alone decides.
-    assert_eq!(next("0 0 1 * *", utc(2026, 11, 25, 0, 0, 0)), utc(2026, 12, 1, 0, 0, 0));
-    assert_eq!(next("0 0 ? * 1", utc(2026, 11, 25, 0, 0, 0)), utc(2026, 11, 30, 0, 0, 0));
+    assert_eq!(
+        next("0 0 1 * *", utc(2026, 11, 25, 0, 0, 0)),
+        utc(2026, 12, 1, 0, 0, 0)
+    );
+    assert_eq!(
+        next("0 0 ? * 1", utc(2026, 11, 25, 0, 0, 0)),
+        utc(2026, 11, 30, 0, 0, 0)
+    );
 }
 
 #[test]
@@ -79,7 +110,10 @@ fn fall_back_fold_fires_once_and_never_goes_backwards() {
     let ny: Tz = "America/New_York".parse().unwrap();
     // 2026-11-01: 02:00 EDT becomes 01:00 EST; 01:30 happens twice.
     let got = ticks("0 30 1 * * *", ny, utc(2026, 11, 1, 0, 0, 0), 2);
-    assert_eq!(got, vec![utc(2026, 11, 1, 5, 30, 0), utc(2026, 11, 2, 6, 30, 0)]);
+    assert_eq!(
+        got,
+        vec![utc(2026, 11, 1, 5, 30, 0), utc(2026, 11, 2, 6, 30, 0)]
+    );
 
     // Every 15 minutes through the fold: strictly increasing, and the repeated hour once.
     let got = ticks("0 */15 * * * *", ny, utc(2026, 11, 1, 4, 50, 0), 8);
@@ -90,7 +124,9 @@ fn fall_back_fold_fires_once_and_never_goes_backwards() {
 
     // Starting inside the second pass of the fold waits for the next new wall-clock time.
     assert_eq!(
-        CronExpr::parse("0 */15 * * * *").unwrap().next_after(utc(2026, 11, 1, 6, 10, 0), ny),
+        CronExpr::parse("0 */15 * * * *")
+            .unwrap()
+            .next_after(utc(2026, 11, 1, 6, 10, 0), ny),
         Some(utc(2026, 11, 1, 7, 0, 0))
     );
 }
@@ -100,29 +136,71 @@ fn spring_forward_gap_fires_at_the_end_of_the_gap() {
     let ny: Tz = "America/New_York".parse().unwrap();
     // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 02:30 does not exist.
     let got = ticks("0 30 2 * * *", ny, utc(2026, 3, 7, 12, 0, 0), 2);
-    assert_eq!(got, vec![utc(2026, 3, 8, 7, 0, 0), utc(2026, 3, 9, 6, 30, 0)]);
+    assert_eq!(
+        got,
+        vec![utc(2026, 3, 8, 7, 0, 0), utc(2026, 3, 9, 6, 30, 0)]
+    );
     // Two skipped times in one gap fire once, at the gap's end.
     let got = ticks("0 15,45 2 * * *", ny, utc(2026, 3, 8, 6, 0, 0), 2);
-    assert_eq!(got, vec![utc(2026, 3, 8, 7, 0, 0), utc(2026, 3, 9, 6, 15, 0)]);
+    assert_eq!(
+        got,
+        vec![utc(2026, 3, 8, 7, 0, 0), utc(2026, 3, 9, 6, 15, 0)]
+    );
 }
 
 #[test]
 fn descriptors_and_every() {
-    assert_eq!(next("@daily", utc(2026, 11, 25, 10, 0, 0)), utc(2026, 11, 26, 0, 0, 0));
-    assert_eq!(next("@weekly", utc(2026, 11, 25, 10, 0, 0)), utc(2026, 11, 29, 0, 0, 0));
-    assert_eq!(next("@hourly", utc(2026, 11, 25, 10, 0, 0)), utc(2026, 11, 25, 11, 0, 0));
-    assert_eq!(next("@every 90s", utc(2026, 11, 25, 10, 0, 0)), utc(2026, 11, 25, 10, 1, 30));
+    assert_eq!(
+        next("@daily", utc(2026, 11, 25, 10, 0, 0)),
+        utc(2026, 11, 26, 0, 0, 0)
+    );
+    assert_eq!(
+        next("@weekly", utc(2026, 11, 25, 10, 0, 0)),
+        utc(2026, 11, 29, 0, 0, 0)
+    );
+    assert_eq!(
+        next("@hourly", utc(2026, 11, 25, 10, 0, 0)),
+        utc(2026, 11, 25, 11, 0, 0)
+    );
+    assert_eq!(
+        next("@every 90s", utc(2026, 11, 25, 10, 0, 0)),
+        utc(2026, 11, 25, 10, 1, 30)
+    );
 }
 
 #[test]
 fn bad_expressions_are_invalid_and_say_why() {
-    for bad in ["* * * *", "0 0 0 1 1 * 2030", "61 * * * *", "0 0 * * 8", "0 0 * * FUNDAY", "0 0 * * 5-2", "@every 0s", "@fortnightly", "0 0 * * */0"] {
+    for bad in [
+        "* * * *",
+        "0 0 0 1 1 * 2030",
+        "61 * * * *",
+        "0 0 * * 8",
+        "0 0 * * FUNDAY",
+        "0 0 * * 5-2",
+        "@every 0s",
+        "@fortnightly",
+        "0 0 * * */0",
+    ] {
         let err = CronExpr::parse(bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{bad}: {err}");
-        assert!(matches!(&err, crate::Error::Invalid { field, .. } if field == "expression"), "{bad}");
+        assert!(
+            matches!(&err, crate::Error::Invalid { field, .. } if field == "expression"),
+            "{bad}"
+        );
     }
-    let err = ScheduleSpec::new("x", "* * * * *", "t").timezone("Mars/Olympus").validate().unwrap_err();
-    assert!(matches!(&err, crate::Error::Invalid { field, .. } if field == "timezone"), "{err}");
-    let err = ScheduleSpec::new("bad name", "* * * * *", "t").validate().unwrap_err();
-    assert!(matches!(&err, crate::Error::Invalid { field, .. } if field == "name"), "{err}");
+    let err = ScheduleSpec::new("x", "* * * * *", "t")
+        .timezone("Mars/Olympus")
+        .validate()
+        .unwrap_err();
+    assert!(
+        matches!(&err, crate::Error::Invalid { field, .. } if field == "timezone"),
+        "{err}"
+    );
+    let err = ScheduleSpec::new("bad name", "* * * * *", "t")
+        .validate()
+        .unwrap_err();
+    assert!(
+        matches!(&err, crate::Error::Invalid { field, .. } if field == "name"),
+        "{err}"
+    );
 }

@@ -41,7 +41,9 @@ fn bad(part: &str, why: &str) -> Error {
 fn expand(part: &str) -> Result<Vec<usize>> {
     let (range, step) = match part.split_once('/') {
         Some((range, step)) => {
-            let step: usize = step.parse().map_err(|_| bad(part, "step is not a number"))?;
+            let step: usize = step
+                .parse()
+                .map_err(|_| bad(part, "step is not a number"))?;
             if step == 0 {
                 return Err(bad(part, "step must be at least 1"));
             }

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use super::{ApiVersion, HeaderResolver, PathResolver, QueryResolver, VersionRequest, VersionResolver};
+use super::{
+    ApiVersion, HeaderResolver, PathResolver, QueryResolver, VersionRequest, VersionResolver,
+};
 use crate::{Error, Result};
 
 /// Asks resolvers in order, checks the answer against the supported versions and falls back
@@ -28,7 +30,10 @@ impl ResolverChain {
         default: ApiVersion,
     ) -> Result<Self> {
         if supported.is_empty() {
-            return Err(Error::invalid("supported_versions", "must name at least one version"));
+            return Err(Error::invalid(
+                "supported_versions",
+                "must name at least one version",
+            ));
         }
         if !supported.contains(&default) {
             return Err(Error::invalid(
@@ -83,10 +88,14 @@ impl VersionResolver for ResolverChain {
         for resolver in &self.resolvers {
             if let Some(version) = resolver.resolve(req)? {
                 if !self.supported.contains(&version) {
-                    let list: Vec<String> = self.supported.iter().map(ToString::to_string).collect();
+                    let list: Vec<String> =
+                        self.supported.iter().map(ToString::to_string).collect();
                     return Err(Error::invalid(
                         "version",
-                        format!("{version} is not supported (supported: {})", list.join(", ")),
+                        format!(
+                            "{version} is not supported (supported: {})",
+                            list.join(", ")
+                        ),
                     ));
                 }
                 return Ok(Some(version));

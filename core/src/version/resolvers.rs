@@ -58,10 +58,9 @@ impl VersionResolver for HeaderResolver {
             let text = value
                 .to_str()
                 .map_err(|_| Error::invalid("API-Version", "header is not visible ASCII"))?;
-            return text
-                .parse()
-                .map(Some)
-                .map_err(|_| Error::invalid("API-Version", format!("`{text}` is not an API version")));
+            return text.parse().map(Some).map_err(|_| {
+                Error::invalid("API-Version", format!("`{text}` is not an API version"))
+            });
         }
         for value in req.headers.get_all(http::header::ACCEPT) {
             let Ok(text) = value.to_str() else { continue };

@@ -4,8 +4,11 @@ use super::*;
 use crate::ErrorKind;
 
 fn chain() -> ResolverChain {
-    ResolverChain::standard(vec![ApiVersion::new(1), ApiVersion::new(2)], ApiVersion::new(1))
-        .unwrap()
+    ResolverChain::standard(
+        vec![ApiVersion::new(1), ApiVersion::new(2)],
+        ApiVersion::new(1),
+    )
+    .unwrap()
 }
 
 fn req<'a>(path: &'a str, query: Option<&'a str>, headers: &'a HeaderMap) -> VersionRequest<'a> {
@@ -28,13 +31,23 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 fn path_header_accept_and_query_are_read() {
     let none = HeaderMap::new();
     let c = chain();
-    assert_eq!(c.resolve(&req("/api/v2/users", None, &none)).unwrap(), Some(ApiVersion::new(2)));
-    let h = headers(&[("api-version", "2")]);
-    assert_eq!(c.resolve(&req("/api/users", None, &h)).unwrap(), Some(ApiVersion::new(2)));
-    let h = headers(&[("accept", "text/html, application/vnd.stack.v2+json;q=0.9")]);
-    assert_eq!(c.resolve(&req("/api/users", None, &h)).unwrap(), Some(ApiVersion::new(2)));
     assert_eq!(
-        c.resolve(&req("/api/users", Some("page=1&version=2"), &none)).unwrap(),
+        c.resolve(&req("/api/v2/users", None, &none)).unwrap(),
+        Some(ApiVersion::new(2))
+    );
+    let h = headers(&[("api-version", "2")]);
+    assert_eq!(
+        c.resolve(&req("/api/users", None, &h)).unwrap(),
+        Some(ApiVersion::new(2))
+    );
+    let h = headers(&[("accept", "text/html, application/vnd.stack.v2+json;q=0.9")]);
+    assert_eq!(
+        c.resolve(&req("/api/users", None, &h)).unwrap(),
+        Some(ApiVersion::new(2))
+    );
+    assert_eq!(
+        c.resolve(&req("/api/users", Some("page=1&version=2"), &none))
+            .unwrap(),
         Some(ApiVersion::new(2))
     );
 }
@@ -43,16 +56,32 @@ fn path_header_accept_and_query_are_read() {
 fn no_indication_gives_the_default() {
     let none = HeaderMap::new();
     let h = headers(&[("accept", "application/json")]);
-    assert_eq!(chain().resolve_or_default(&req("/api/users", None, &none)).unwrap(), ApiVersion::new(1));
-    assert_eq!(chain().resolve_or_default(&req("/health", Some("a=b"), &h)).unwrap(), ApiVersion::new(1));
+    assert_eq!(
+        chain()
+            .resolve_or_default(&req("/api/users", None, &none))
+            .unwrap(),
+        ApiVersion::new(1)
+    );
+    assert_eq!(
+        chain()
+            .resolve_or_default(&req("/health", Some("a=b"), &h))
+            .unwrap(),
+        ApiVersion::new(1)
+    );
 }
 
 #[test]
 fn path_wins_over_header_and_header_over_query() {
     let h = headers(&[("api-version", "1")]);
     let c = chain();
-    assert_eq!(c.resolve(&req("/api/v2/x", Some("version=1"), &h)).unwrap(), Some(ApiVersion::new(2)));
-    assert_eq!(c.resolve(&req("/api/x", Some("version=2"), &h)).unwrap(), Some(ApiVersion::new(1)));
+    assert_eq!(
+        c.resolve(&req("/api/v2/x", Some("version=1"), &h)).unwrap(),
+        Some(ApiVersion::new(2))
+    );
+    assert_eq!(
+        c.resolve(&req("/api/x", Some("version=2"), &h)).unwrap(),
+        Some(ApiVersion::new(1))
+    );
 }
 
 #[test]
@@ -65,10 +94,18 @@ fn unsupported_and_malformed_versions_are_invalid_and_name_where() {
 
     let h = headers(&[("api-version", "two")]);
     let err = c.resolve(&req("/api/users", None, &h)).unwrap_err();
-    assert!(matches!(err, crate::Error::Invalid { ref field, .. } if field == "API-Version"), "{err}");
+    assert!(
+        matches!(err, crate::Error::Invalid { ref field, .. } if field == "API-Version"),
+        "{err}"
+    );
 
-    let err = c.resolve(&req("/api/users", Some("version=v0"), &none)).unwrap_err();
-    assert!(matches!(err, crate::Error::Invalid { ref field, .. } if field == "version"), "{err}");
+    let err = c
+        .resolve(&req("/api/users", Some("version=v0"), &none))
+        .unwrap_err();
+    assert!(
+        matches!(err, crate::Error::Invalid { ref field, .. } if field == "version"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -83,7 +83,11 @@ impl HealthApi {
     }
 }
 
-async fn check(name: &str, backend: &str, probe: impl Future<Output = stack_core::Result<()>>) -> BackendCheck {
+async fn check(
+    name: &str,
+    backend: &str,
+    probe: impl Future<Output = stack_core::Result<()>>,
+) -> BackendCheck {
     let started = Instant::now();
     let outcome = tokio::time::timeout(CHECK_TIMEOUT, probe).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -98,7 +102,11 @@ async fn check(name: &str, backend: &str, probe: impl Future<Output = stack_core
     BackendCheck {
         name: name.to_owned(),
         backend: backend.to_owned(),
-        status: if error.is_none() { Status::Up } else { Status::Down },
+        status: if error.is_none() {
+            Status::Up
+        } else {
+            Status::Down
+        },
         latency_ms,
         error,
     }

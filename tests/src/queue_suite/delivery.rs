@@ -13,7 +13,11 @@ use super::{LONG_LEASE, QueueFactory, job, n_of, options, reserve_until};
 pub async fn enqueue_then_reserve_round_trips(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let payload = serde_json::json!({ "deposit": 42, "amount": "10.50" });
-    let id = queue.enqueue(NewJob::new("receipt", payload.clone())).await.unwrap().id();
+    let id = queue
+        .enqueue(NewJob::new("receipt", payload.clone()))
+        .await
+        .unwrap()
+        .id();
     let leases = queue.reserve(10, LONG_LEASE).await.unwrap();
     assert_eq!(leases.len(), 1);
     let lease = &leases[0];
@@ -23,7 +27,10 @@ pub async fn enqueue_then_reserve_round_trips(new_queue: QueueFactory) {
     assert_eq!(lease.job.attempts, 1);
     assert_eq!(lease.token.attempt, 1);
     assert!(lease.expires_at > Utc::now());
-    assert_eq!(queue.get(id).await.unwrap().unwrap().state, JobState::Running);
+    assert_eq!(
+        queue.get(id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
     queue.complete(&lease.token).await.unwrap();
     assert!(queue.reserve(10, LONG_LEASE).await.unwrap().is_empty());
 }
@@ -32,7 +39,12 @@ pub async fn enqueue_then_reserve_round_trips(new_queue: QueueFactory) {
 /// start in the order they were enqueued.
 pub async fn priorities_are_strict_and_fifo_within_a_priority(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    let levels = [Priority::Low, Priority::Critical, Priority::Normal, Priority::High];
+    let levels = [
+        Priority::Low,
+        Priority::Critical,
+        Priority::Normal,
+        Priority::High,
+    ];
     let jobs: Vec<NewJob> = (0..400u64)
         .map(|n| job("work", n).priority(levels[(n * 7 % 4) as usize]))
         .collect();
@@ -60,7 +72,11 @@ pub async fn priorities_are_strict_and_fifo_within_a_priority(new_queue: QueueFa
 pub async fn delayed_job_is_never_delivered_early(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let delay = Duration::from_millis(600);
-    let id = queue.enqueue(job("later", 1).delay(delay)).await.unwrap().id();
+    let id = queue
+        .enqueue(job("later", 1).delay(delay))
+        .await
+        .unwrap()
+        .id();
     let run_at = queue.get(id).await.unwrap().unwrap().run_at;
     assert!(queue.reserve(10, LONG_LEASE).await.unwrap().is_empty());
     assert_eq!(queue.stats().await.unwrap().scheduled, 1);
@@ -73,7 +89,10 @@ pub async fn delayed_job_is_never_delivered_early(new_queue: QueueFactory) {
 /// `reserve(max)` hands out at most `max` jobs and the rest on the next call.
 pub async fn reserve_takes_at_most_max(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    queue.enqueue_batch((0..10).map(|n| job("w", n)).collect()).await.unwrap();
+    queue
+        .enqueue_batch((0..10).map(|n| job("w", n)).collect())
+        .await
+        .unwrap();
     assert_eq!(queue.reserve(4, LONG_LEASE).await.unwrap().len(), 4);
     assert_eq!(queue.reserve(100, LONG_LEASE).await.unwrap().len(), 6);
     assert!(queue.reserve(100, LONG_LEASE).await.unwrap().is_empty());
@@ -82,7 +101,10 @@ pub async fn reserve_takes_at_most_max(new_queue: QueueFactory) {
 /// Workers reserving at the same time never receive the same job.
 pub async fn concurrent_reservers_never_share_a_job(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    queue.enqueue_batch((0..200).map(|n| job("w", n)).collect()).await.unwrap();
+    queue
+        .enqueue_batch((0..200).map(|n| job("w", n)).collect())
+        .await
+        .unwrap();
     let mut workers = Vec::new();
     for _ in 0..4 {
         let queue = Arc::clone(&queue);

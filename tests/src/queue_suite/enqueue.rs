@@ -11,18 +11,31 @@ use super::{LONG_LEASE, QueueFactory, job, options};
 /// including after that job completed (within the retention) and inside one batch.
 pub async fn unique_key_is_merged_while_the_job_lives(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    let first = queue.enqueue(job("receipt", 1).unique_key("receipt:1")).await.unwrap();
+    let first = queue
+        .enqueue(job("receipt", 1).unique_key("receipt:1"))
+        .await
+        .unwrap();
     assert!(first.is_created());
-    let again = queue.enqueue(job("receipt", 2).unique_key("receipt:1")).await.unwrap();
+    let again = queue
+        .enqueue(job("receipt", 2).unique_key("receipt:1"))
+        .await
+        .unwrap();
     assert_eq!(again, Enqueued::Duplicate(first.id()));
 
     let lease = queue.reserve(10, LONG_LEASE).await.unwrap().remove(0);
     queue.complete(&lease.token).await.unwrap();
-    let after_done = queue.enqueue(job("receipt", 3).unique_key("receipt:1")).await.unwrap();
+    let after_done = queue
+        .enqueue(job("receipt", 3).unique_key("receipt:1"))
+        .await
+        .unwrap();
     assert_eq!(after_done, Enqueued::Duplicate(first.id()));
 
     let batch = queue
-        .enqueue_batch(vec![job("r", 4).unique_key("k2"), job("r", 5).unique_key("k2"), job("r", 6)])
+        .enqueue_batch(vec![
+            job("r", 4).unique_key("k2"),
+            job("r", 5).unique_key("k2"),
+            job("r", 6),
+        ])
         .await
         .unwrap();
     assert!(batch[0].is_created() && batch[2].is_created());
@@ -36,10 +49,16 @@ pub async fn batch_enqueue_is_all_or_nothing_on_invalid_input(new_queue: QueueFa
     let mut jobs: Vec<NewJob> = (0..5).map(|n| job("w", n)).collect();
     jobs[3] = NewJob::new("", serde_json::Value::Null);
     let err = queue.enqueue_batch(jobs).await.unwrap_err();
-    assert!(matches!(&err, stack_core::Error::Invalid { field, .. } if field == "jobs[3].type"), "{err}");
+    assert!(
+        matches!(&err, stack_core::Error::Invalid { field, .. } if field == "jobs[3].type"),
+        "{err}"
+    );
     assert_eq!(queue.stats().await.unwrap().ready(), 0);
 
-    let ids = queue.enqueue_batch((0..50).map(|n| job("w", n)).collect()).await.unwrap();
+    let ids = queue
+        .enqueue_batch((0..50).map(|n| job("w", n)).collect())
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 50);
     assert!(ids.iter().all(|e| e.is_created()));
     assert_eq!(queue.stats().await.unwrap().ready(), 50);
@@ -54,11 +73,20 @@ pub async fn invalid_input_is_refused_and_changes_nothing(new_queue: QueueFactor
         job("w", 1).unique_key(""),
     ];
     for job in bad {
-        assert_eq!(queue.enqueue(job).await.unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(
+            queue.enqueue(job).await.unwrap_err().kind(),
+            ErrorKind::Invalid
+        );
     }
     queue.enqueue(job("w", 1)).await.unwrap();
-    assert_eq!(queue.reserve(0, LONG_LEASE).await.unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(queue.reserve(1, Duration::ZERO).await.unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        queue.reserve(0, LONG_LEASE).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        queue.reserve(1, Duration::ZERO).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
     let stats = queue.stats().await.unwrap();
     assert_eq!((stats.ready(), stats.running), (1, 0));
 }
@@ -67,10 +95,22 @@ pub async fn invalid_input_is_refused_and_changes_nothing(new_queue: QueueFactor
 /// the oldest ready job of each priority has waited.
 pub async fn stats_count_states_and_age_of_oldest_ready_job(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    queue.enqueue(job("w", 1).priority(Priority::Low)).await.unwrap();
-    queue.enqueue(job("w", 2).priority(Priority::High)).await.unwrap();
-    queue.enqueue(job("w", 3).priority(Priority::High)).await.unwrap();
-    queue.enqueue(job("w", 4).delay(Duration::from_secs(3600))).await.unwrap();
+    queue
+        .enqueue(job("w", 1).priority(Priority::Low))
+        .await
+        .unwrap();
+    queue
+        .enqueue(job("w", 2).priority(Priority::High))
+        .await
+        .unwrap();
+    queue
+        .enqueue(job("w", 3).priority(Priority::High))
+        .await
+        .unwrap();
+    queue
+        .enqueue(job("w", 4).delay(Duration::from_secs(3600)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
 
     let stats = queue.stats().await.unwrap();
@@ -79,9 +119,14 @@ pub async fn stats_count_states_and_age_of_oldest_ready_job(new_queue: QueueFact
     assert_eq!(stats.ready_at(Priority::Normal), 0);
     assert_eq!(stats.scheduled, 1);
     assert_eq!(stats.running, 0);
-    let low_age = stats.by_priority[&Priority::Low].oldest_ready_age_ms.unwrap();
+    let low_age = stats.by_priority[&Priority::Low]
+        .oldest_ready_age_ms
+        .unwrap();
     assert!(low_age >= 100, "oldest low job waited {low_age} ms");
-    assert_eq!(stats.by_priority[&Priority::Normal].oldest_ready_age_ms, None);
+    assert_eq!(
+        stats.by_priority[&Priority::Normal].oldest_ready_age_ms,
+        None
+    );
     assert_eq!(stats.by_priority.len(), 4);
 
     queue.reserve(1, LONG_LEASE).await.unwrap();

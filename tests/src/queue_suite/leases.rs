@@ -12,8 +12,15 @@ use super::{LONG_LEASE, QueueFactory, job, options, reserve_until};
 pub async fn expired_lease_is_redelivered(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let id = queue.enqueue(job("w", 1)).await.unwrap().id();
-    let first = queue.reserve(1, Duration::from_millis(200)).await.unwrap().remove(0);
-    assert!(queue.reserve(1, LONG_LEASE).await.unwrap().is_empty(), "leased job handed out twice");
+    let first = queue
+        .reserve(1, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        queue.reserve(1, LONG_LEASE).await.unwrap().is_empty(),
+        "leased job handed out twice"
+    );
 
     let again = reserve_until(queue.as_ref(), 1, LONG_LEASE, Duration::from_secs(10)).await;
     assert_eq!(again.len(), 1, "the expired job was never redelivered");
@@ -22,7 +29,10 @@ pub async fn expired_lease_is_redelivered(new_queue: QueueFactory) {
     assert_eq!(second.job.attempts, 2);
     assert_ne!(second.token, first.token);
     let job = queue.get(id).await.unwrap().unwrap();
-    assert!(job.last_error.is_some_and(|e| e.contains("lease")), "the lapse is recorded");
+    assert!(
+        job.last_error.is_some_and(|e| e.contains("lease")),
+        "the lapse is recorded"
+    );
 }
 
 /// A worker whose lease lapsed and whose job went to another worker cannot complete, fail or
@@ -30,18 +40,44 @@ pub async fn expired_lease_is_redelivered(new_queue: QueueFactory) {
 pub async fn late_complete_from_a_lost_lease_is_rejected(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     queue.enqueue(job("w", 1)).await.unwrap();
-    let stale = queue.reserve(1, Duration::from_millis(100)).await.unwrap().remove(0);
-    let current = reserve_until(queue.as_ref(), 1, LONG_LEASE, Duration::from_secs(10)).await.remove(0);
+    let stale = queue
+        .reserve(1, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .remove(0);
+    let current = reserve_until(queue.as_ref(), 1, LONG_LEASE, Duration::from_secs(10))
+        .await
+        .remove(0);
 
     let conflict = |r: Result<(), stack_core::Error>| r.unwrap_err().kind();
-    assert_eq!(conflict(queue.complete(&stale.token).await), ErrorKind::Conflict);
-    assert_eq!(queue.fail(&stale.token, Failure::retry("late")).await.unwrap_err().kind(), ErrorKind::Conflict);
-    assert_eq!(queue.extend(&stale.token, LONG_LEASE).await.unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(
+        conflict(queue.complete(&stale.token).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        queue
+            .fail(&stale.token, Failure::retry("late"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        queue
+            .extend(&stale.token, LONG_LEASE)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
 
     queue.complete(&current.token).await.unwrap();
     // Finishing twice is refused too (the job may already be forgotten), never a silent success.
     let twice = conflict(queue.complete(&current.token).await);
-    assert!(matches!(twice, ErrorKind::Conflict | ErrorKind::NotFound), "{twice:?}");
+    assert!(
+        matches!(twice, ErrorKind::Conflict | ErrorKind::NotFound),
+        "{twice:?}"
+    );
     assert_eq!(queue.stats().await.unwrap().running, 0);
 }
 
@@ -49,7 +85,11 @@ pub async fn late_complete_from_a_lost_lease_is_rejected(new_queue: QueueFactory
 pub async fn extend_keeps_the_lease(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     queue.enqueue(job("w", 1)).await.unwrap();
-    let lease = queue.reserve(1, Duration::from_millis(400)).await.unwrap().remove(0);
+    let lease = queue
+        .reserve(1, Duration::from_millis(400))
+        .await
+        .unwrap()
+        .remove(0);
     let new_expiry = queue.extend(&lease.token, LONG_LEASE).await.unwrap();
     assert!(new_expiry > lease.expires_at);
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -61,7 +101,14 @@ pub async fn extend_keeps_the_lease(new_queue: QueueFactory) {
 /// A token for a job the queue never had is `NotFound`.
 pub async fn unknown_job_is_not_found(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
-    let token = LeaseToken { job_id: uuid::Uuid::now_v7(), attempt: 1, lease_id: uuid::Uuid::new_v4() };
-    assert_eq!(queue.complete(&token).await.unwrap_err().kind(), ErrorKind::NotFound);
+    let token = LeaseToken {
+        job_id: uuid::Uuid::now_v7(),
+        attempt: 1,
+        lease_id: uuid::Uuid::new_v4(),
+    };
+    assert_eq!(
+        queue.complete(&token).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert!(queue.get(token.job_id).await.unwrap().is_none());
 }

@@ -20,7 +20,8 @@ pub use failures::*;
 pub use leases::*;
 
 /// Builds a fresh, empty queue with the given options.
-pub type QueueFactory = Arc<dyn Fn(QueueOptions) -> BoxFuture<'static, Arc<dyn Queue>> + Send + Sync>;
+pub type QueueFactory =
+    Arc<dyn Fn(QueueOptions) -> BoxFuture<'static, Arc<dyn Queue>> + Send + Sync>;
 
 /// Wraps an async closure as a [`QueueFactory`].
 pub fn factory<F, Fut>(f: F) -> QueueFactory
@@ -33,9 +34,8 @@ where
 
 /// Options for a trial: a queue of its own and a fast, seeded backoff.
 pub fn options() -> QueueOptions {
-    QueueOptions::new(crate::unique("q")).backoff(
-        Backoff::new(Duration::from_millis(20), Duration::from_millis(50)).with_seed(7),
-    )
+    QueueOptions::new(crate::unique("q"))
+        .backoff(Backoff::new(Duration::from_millis(20), Duration::from_millis(50)).with_seed(7))
 }
 
 /// A plain job of `job_type` carrying `n`.
@@ -49,11 +49,21 @@ pub fn n_of(lease: &Lease) -> u64 {
 }
 
 /// Reserves until `want` leases arrive or `within` passes; answers what arrived.
-pub async fn reserve_until(queue: &dyn Queue, want: usize, lease_for: Duration, within: Duration) -> Vec<Lease> {
+pub async fn reserve_until(
+    queue: &dyn Queue,
+    want: usize,
+    lease_for: Duration,
+    within: Duration,
+) -> Vec<Lease> {
     let deadline = tokio::time::Instant::now() + within;
     let mut got = Vec::new();
     while got.len() < want && tokio::time::Instant::now() < deadline {
-        got.extend(queue.reserve(want - got.len(), lease_for).await.expect("reserve"));
+        got.extend(
+            queue
+                .reserve(want - got.len(), lease_for)
+                .await
+                .expect("reserve"),
+        );
         if got.len() < want {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs (apt-get) and starts the services the tests talk to, then exports their URLs:
+#   STACK_TEST_POSTGRES_URL  PostgreSQL on 127.0.0.1:5432, database stack_test
+#   STACK_TEST_REDIS_URL     Redis on 127.0.0.1:6379
+# Source it (`. scripts/services.sh`) or run it to print the exports.
+# Installing and starting services needs root, as on CI; a service that is already running
+# on its port is used as it is.
+
+set -euo pipefail
+
+PG_PORT="${STACK_PG_PORT:-5432}"
+REDIS_PORT="${STACK_REDIS_PORT:-6379}"
+PG_DB="${STACK_PG_DB:-stack_test}"
+APT_UPDATED=""
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# Waits up to 30 s for "$@" to succeed.
+wait_for() {
+  for _ in $(seq 1 60); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+ensure_postgres() {
+  if ! command -v pg_isready >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt_install postgresql postgresql-client
+  fi
+  if ! pg_ready; then
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$version" ]; then
+      version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+      log "creating PostgreSQL $version cluster main"
+      pg_createcluster "$version" main -p "$PG_PORT" >&2
+    fi
+    log "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+    wait_for pg_ready || { log "PostgreSQL did not become ready on port $PG_PORT"; return 1; }
+  fi
+  # A fresh Debian install asks TCP clients for a password: give postgres a known one.
+  # (Where the server trusts local clients, this changes nothing that matters.)
+  as_postgres psql -q -p "$PG_PORT" -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
+  if ! as_postgres psql -p "$PG_PORT" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
+    log "creating database $PG_DB"
+    as_postgres createdb -p "$PG_PORT" "$PG_DB"
+  fi
+  export STACK_TEST_POSTGRES_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/$PG_DB"
+}
+
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
+
+ensure_redis() {
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-server redis-tools
+  fi
+  if ! redis_ready; then
+    local dir
+    dir=$(mktemp -d /tmp/stack-redis.XXXXXX)
+    log "starting Redis on port $REDIS_PORT"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+      --dir "$dir" --logfile "$dir/redis.log" >&2
+    wait_for redis_ready || { log "Redis did not answer on port $REDIS_PORT"; return 1; }
+  fi
+  export STACK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+}
+
+ensure_postgres
+ensure_redis
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
+  echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
+fi
