@@ -16,6 +16,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+echo "== doc tests"
+cargo test --workspace --all-features --locked --doc
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --locked --no-fail-fast "$@"
@@ -23,8 +26,5 @@ else
   echo "(cargo-nextest not found: using cargo test)"
   cargo test --workspace --all-features --locked --no-fail-fast --lib --bins --tests "$@"
 fi
-
-echo "== doc tests"
-cargo test --workspace --all-features --locked --doc
 
 echo "== all checks passed in $(( $(date +%s) - started ))s"

@@ -195,3 +195,146 @@ fn fail_all<O>(slots: &mut [Option<BulkOutcome<O>>], reason: &str) {
         *slot = Some(BulkOutcome::Failed(Error::backend(reason)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn outcomes(results: &[BulkItem<u32>]) -> Vec<String> {
+        results
+            .iter()
+            .map(|r| match &r.outcome {
+                BulkOutcome::Ok(v) => format!("ok {v}"),
+                BulkOutcome::Failed(e) => format!("failed {:?}", e.kind()),
+                BulkOutcome::Cancelled => "cancelled".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn options_refuse_zero() {
+        assert!(BulkOptions::new(0, 1).is_err());
+        assert!(BulkOptions::new(1, 0).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_come_back_in_input_order_with_per_item_errors() {
+        let opts = BulkOptions::new(3, 4).unwrap();
+        let items: Vec<u32> = (0..20).collect();
+        let results = run_bulk(
+            items,
+            opts,
+            CancellationToken::new(),
+            |batch: Vec<u32>| async move {
+                // Later batches finish first, to prove the order is restored.
+                let first = u64::from(batch[0]);
+                tokio::time::sleep(Duration::from_millis(40 - first * 2)).await;
+                batch
+                    .into_iter()
+                    .map(|n| {
+                        if n % 7 == 3 {
+                            Err(Error::invalid("n", "bad"))
+                        } else {
+                            Ok(n * 10)
+                        }
+                    })
+                    .collect()
+            },
+        )
+        .await;
+        assert_eq!(results.len(), 20);
+        for (i, result) in results.iter().enumerate() {
+            assert_eq!(result.index, i);
+        }
+        let got = outcomes(&results);
+        assert_eq!(got[2], "ok 20");
+        assert_eq!(got[3], "failed Invalid");
+        assert_eq!(got[10], "failed Invalid");
+        assert_eq!(got[19], "ok 190");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_is_bounded() {
+        let running = std::sync::Arc::new(AtomicUsize::new(0));
+        let peak = std::sync::Arc::new(AtomicUsize::new(0));
+        let (r, p) = (running.clone(), peak.clone());
+        let opts = BulkOptions::new(2, 3).unwrap();
+        let results = run_bulk(
+            (0..40).collect::<Vec<u32>>(),
+            opts,
+            CancellationToken::new(),
+            move |batch| {
+                let (running, peak) = (r.clone(), p.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    batch.into_iter().map(Ok).collect()
+                }
+            },
+        )
+        .await;
+        assert!(results.iter().all(|r| r.outcome.is_ok()));
+        let peak = peak.load(Ordering::SeqCst);
+        assert!((1..=3).contains(&peak), "peak concurrency {peak}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancellation_stops_new_batches_and_reports_the_rest_cancelled() {
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let opts = BulkOptions::new(5, 1).unwrap();
+        let results = run_bulk(
+            (0..50).collect::<Vec<u32>>(),
+            opts,
+            cancel,
+            move |batch: Vec<u32>| {
+                let trigger = trigger.clone();
+                async move {
+                    if batch[0] == 5 {
+                        trigger.cancel(); // cancelled while the second batch runs
+                    }
+                    batch.into_iter().map(Ok).collect()
+                }
+            },
+        )
+        .await;
+        let got = outcomes(&results);
+        assert!(got[..10].iter().all(|o| o.starts_with("ok")), "{got:?}");
+        assert!(got[10..].iter().all(|o| o == "cancelled"), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_result_count_or_a_panic_fails_only_that_batch() {
+        let opts = BulkOptions::new(2, 2).unwrap();
+        let results = run_bulk(
+            (0..6).collect::<Vec<u32>>(),
+            opts,
+            CancellationToken::new(),
+            |batch: Vec<u32>| async move {
+                match batch[0] {
+                    0 => vec![Ok(0)],
+                    2 => panic!("handler bug"),
+                    _ => batch.into_iter().map(Ok).collect(),
+                }
+            },
+        )
+        .await;
+        let got = outcomes(&results);
+        assert_eq!(
+            got,
+            [
+                "failed Backend",
+                "failed Backend",
+                "failed Backend",
+                "failed Backend",
+                "ok 4",
+                "ok 5"
+            ]
+        );
+    }
+}

@@ -151,3 +151,65 @@ impl<T> Page<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_page_or_limit_is_invalid_and_names_the_field() {
+        for (page, limit, field) in [(0, 10, "page"), (1, 0, "limit")] {
+            let err = PageRequest::new(page, limit).unwrap_err();
+            assert!(
+                matches!(err, Error::Invalid { field: ref f, .. } if f == field),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_cap() {
+        let req = PageRequest::from_query(None, None).unwrap();
+        assert_eq!(
+            (req.page(), req.limit(), req.offset()),
+            (1, DEFAULT_LIMIT, 0)
+        );
+        assert_eq!(PageRequest::new(1, 1000).unwrap().limit(), MAX_LIMIT);
+        assert_eq!(
+            PageRequest::new(u32::MAX, 100).unwrap().offset(),
+            (u64::from(u32::MAX) - 1) * 100
+        );
+    }
+
+    #[test]
+    fn totals_and_neighbours() {
+        let page = Page::from_vec(
+            (0..45).collect::<Vec<u32>>(),
+            PageRequest::new(3, 20).unwrap(),
+        );
+        assert_eq!(page.items, (40..45).collect::<Vec<_>>());
+        assert_eq!((page.total_items, page.total_pages), (45, 3));
+        assert!(!page.has_next && page.has_prev);
+
+        let past = Page::from_vec(
+            (0..45).collect::<Vec<u32>>(),
+            PageRequest::new(7, 20).unwrap(),
+        );
+        assert!(past.items.is_empty());
+        assert_eq!(
+            (
+                past.total_items,
+                past.total_pages,
+                past.has_next,
+                past.has_prev
+            ),
+            (45, 3, false, true)
+        );
+
+        let empty = Page::<u32>::new(vec![], PageRequest::default(), 0);
+        assert_eq!(
+            (empty.total_pages, empty.has_next, empty.has_prev),
+            (0, false, false)
+        );
+    }
+}

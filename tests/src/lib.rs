@@ -5,7 +5,7 @@
 //! `Arc<dyn Trait>` that asserts what must hold. A backend joins a suite with one line in
 //! `tests/tests/<backend>.rs`:
 //!
-//! ```ignore
+//! ```text
 //! stack_tests::queue_conformance!(memory, |opts| async move { Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue> });
 //! ```
 //!

@@ -127,3 +127,78 @@ impl TypedCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::Error;
+    use crate::cache::{CacheCapabilities, CacheStats};
+
+    /// A cache whose server is unreachable: every call fails.
+    #[derive(Debug)]
+    struct Down;
+
+    fn down() -> Error {
+        Error::unavailable(
+            "cache",
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        )
+    }
+
+    #[async_trait]
+    impl Cache for Down {
+        fn name(&self) -> &'static str {
+            "down"
+        }
+        fn capabilities(&self) -> CacheCapabilities {
+            CacheCapabilities::default()
+        }
+        async fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            Err(down())
+        }
+        async fn get_many(&self, _: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+            Err(down())
+        }
+        async fn set(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<()> {
+            Err(down())
+        }
+        async fn delete(&self, _: &str) -> Result<bool> {
+            Err(down())
+        }
+        async fn delete_many(&self, _: &[String]) -> Result<u64> {
+            Err(down())
+        }
+        async fn delete_pattern(&self, _: &str) -> Result<u64> {
+            Err(down())
+        }
+        async fn health(&self) -> Result<()> {
+            Err(down())
+        }
+        async fn stats(&self) -> Result<CacheStats> {
+            Err(down())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_degrades_to_the_loader() {
+        let cache = TypedCache::new(Arc::new(Down));
+        assert_eq!(cache.get::<u32>("k").await, None);
+        let value = cache
+            .get_or_load("k", None, || async { Ok(7u32) })
+            .await
+            .unwrap();
+        assert_eq!(value, 7);
+        let failed: Result<u32> = cache
+            .get_or_load("k", None, || async { Err(Error::not_found("k")) })
+            .await;
+        assert_eq!(failed.unwrap_err().kind(), crate::ErrorKind::NotFound);
+        assert!(
+            cache.loading.lock().unwrap().is_empty(),
+            "gates are released"
+        );
+    }
+}
