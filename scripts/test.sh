@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started=$(date +%s)
-phase_started=$started
+phase_started=""
+# Prints how long the previous phase took, then the next phase's title.
 phase() {
   local now
   now=$(date +%s)
-  [ "$phase_started" = "$started" ] || echo "   (took $((now - phase_started))s)"
+  [ -z "$phase_started" ] || echo "   (took $((now - phase_started))s)"
   phase_started=$now
   echo "== $*"
 }
