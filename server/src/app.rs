@@ -13,7 +13,7 @@ use crate::http::problem;
 pub fn build(backends: Backends) -> impl Endpoint {
     let api = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
         .description(
-            "STACK reference service: health probes today; the rail API (v1, v2) joins them.",
+            "STACK reference service. Today: health probes. The rail API (v1, v2) will be added here.",
         );
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
