@@ -2,9 +2,22 @@
 # Installs (apt-get) and starts the services the tests talk to, then exports their URLs:
 #   STACK_TEST_POSTGRES_URL  PostgreSQL on 127.0.0.1:5432, database stack_test
 #   STACK_TEST_REDIS_URL     Redis on 127.0.0.1:6379
-# Source it (`. scripts/services.sh`) or run it to print the exports.
+# Run it to print the exports (`eval "$(scripts/services.sh)"`), or source it
+# (`. scripts/services.sh`): sourced, it runs itself in a child shell and only the exports
+# reach yours, so no shell option (`set -e`) leaks into it and a failure cannot close it.
 # Installing and starting services needs root, as on CI; a service that is already running
 # on its port is used as it is.
+
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+  if _stack_exports=$(bash "${BASH_SOURCE[0]}"); then
+    eval "$_stack_exports"
+    unset _stack_exports
+    return 0
+  fi
+  unset _stack_exports
+  echo "[services] failed; see the messages above" >&2
+  return 1
+fi
 
 set -euo pipefail
 
@@ -84,7 +97,5 @@ ensure_redis() {
 ensure_postgres
 ensure_redis
 
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
-  echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
-fi
+echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
+echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"

@@ -1,75 +1,187 @@
 //! Opens the backend a configuration names: the URL scheme picks the implementation, the
 //! Cargo features decide which were compiled in.
 //!
-//! Asking for a backend that was not compiled in is an [`Error::Unsupported`] naming the
-//! feature to enable, reported at startup rather than at the first request.
+//! [`SCHEMES`] is the one list of what each scheme serves; [`check_config`] (which
+//! `stack config check` and `stack serve` both run) and the `open_*` functions read it, so a
+//! configuration that checks out is one that opens. Asking for a backend that was not
+//! compiled in names the feature to enable.
 
 use std::sync::Arc;
 
 use stack_core::cache::Cache;
-use stack_core::config::{CacheConfig, QueueConfig, url_scheme};
+use stack_core::config::{CacheConfig, Config, ConfigProblem, QueueConfig, url_scheme};
 use stack_core::queue::{Queue, QueueOptions};
 use stack_core::retry::Backoff;
 use stack_core::{Error, Result};
 
-/// Checks that `scheme` is one of `known` and that its feature was compiled in.
-fn check_compiled(key: &str, url: &str, scheme: &str, known: &[&str]) -> Result<()> {
-    let feature = match scheme {
-        "memory" => "memory",
-        "sqlite" => "sqlite",
-        "postgres" | "postgresql" => "postgres",
-        "redis" | "rediss" | "redis+cluster" => "redis",
-        _ => "",
-    };
-    if feature.is_empty() || !known.contains(&scheme) {
+/// What a backend URL is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `cache.backend`.
+    Cache,
+    /// `queue.backend`.
+    Queue,
+    /// `database.url` and `database.read_replicas`: what the store will open.
+    Database,
+    /// `redis.url` and `redis.cluster_addrs`: a Redis node.
+    RedisNode,
+}
+
+/// One URL scheme: the feature that compiles it and the roles it serves in this release.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheme {
+    /// The scheme, lowercase (`memory`).
+    pub name: &'static str,
+    /// The Cargo feature of stack-backends that compiles it.
+    pub feature: &'static str,
+    /// The roles it can be opened for.
+    pub roles: &'static [Role],
+}
+
+/// Every scheme this release can open, and for what. TLS (`rediss://`) is not among them.
+pub const SCHEMES: &[Scheme] = &[
+    Scheme {
+        name: "memory",
+        feature: "memory",
+        roles: &[Role::Cache, Role::Queue],
+    },
+    Scheme {
+        name: "sqlite",
+        feature: "sqlite",
+        roles: &[Role::Database],
+    },
+    Scheme {
+        name: "postgres",
+        feature: "postgres",
+        roles: &[Role::Database],
+    },
+    Scheme {
+        name: "postgresql",
+        feature: "postgres",
+        roles: &[Role::Database],
+    },
+    Scheme {
+        name: "redis",
+        feature: "redis",
+        roles: &[Role::RedisNode],
+    },
+];
+
+fn compiled(feature: &str) -> bool {
+    let built: [(&str, bool); 4] = [
+        ("memory", cfg!(feature = "memory")),
+        ("sqlite", cfg!(feature = "sqlite")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("redis", cfg!(feature = "redis")),
+    ];
+    built.iter().any(|&(name, on)| name == feature && on)
+}
+
+/// Checks that `url` names a scheme that serves `role` and was compiled in; the scheme.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `key` for a URL no backend of this release serves in `role`;
+/// [`Error::Unsupported`] naming the feature for one that was not compiled in.
+pub fn resolve(key: &str, url: &str, role: Role) -> Result<&'static Scheme> {
+    let scheme = url_scheme(url).ok_or_else(|| {
+        Error::invalid(
+            key,
+            format!("`{url}` is not a URL of the form scheme://..."),
+        )
+    })?;
+    let known: Vec<&str> = SCHEMES
+        .iter()
+        .filter(|s| s.roles.contains(&role))
+        .map(|s| s.name)
+        .collect();
+    let Some(found) = SCHEMES
+        .iter()
+        .find(|s| s.name == scheme && s.roles.contains(&role))
+    else {
         return Err(Error::invalid(
             key,
             format!(
-                "unknown backend `{scheme}://` (known: {})",
+                "`{scheme}://` is not served here; use one of: {}",
                 known.join(", ")
             ),
         ));
-    }
-    let compiled = match feature {
-        "memory" => cfg!(feature = "memory"),
-        "sqlite" => cfg!(feature = "sqlite"),
-        "postgres" => cfg!(feature = "postgres"),
-        _ => cfg!(feature = "redis"),
     };
-    if compiled {
-        Ok(())
+    if compiled(found.feature) {
+        Ok(found)
     } else {
         Err(Error::unsupported(format!(
-            "{key} `{url}` needs stack-backends built with feature `{feature}`"
+            "{key} `{url}` needs stack-backends built with feature {}",
+            found.feature
         )))
     }
 }
 
-fn not_yet(what: &str, url: &str) -> Error {
-    Error::unsupported(format!(
-        "{what} backend `{url}` is not available in this release; use `memory://`"
-    ))
-}
-
-fn scheme_of(key: &str, url: &str) -> Result<String> {
-    url_scheme(url).ok_or_else(|| Error::invalid(key, format!("`{url}` is not a backend URL")))
+/// Every backend URL of `config` checked against [`SCHEMES`] and the compiled features: the
+/// check that makes `config check` say ok only to what `serve` opens.
+///
+/// `serve` opens the cache and the queue today; the `database` and `redis` sections are
+/// checked for their schemes only, since nothing opens them yet (their features are not
+/// required until something does).
+pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
+    let mut urls = vec![
+        (
+            "cache.backend".to_owned(),
+            config.cache.backend.clone(),
+            Role::Cache,
+        ),
+        (
+            "queue.backend".to_owned(),
+            config.queue.backend.clone(),
+            Role::Queue,
+        ),
+        (
+            "database.url".to_owned(),
+            config.database.url.clone(),
+            Role::Database,
+        ),
+    ];
+    for (i, url) in config.database.read_replicas.iter().enumerate() {
+        urls.push((
+            format!("database.read_replicas[{i}]"),
+            url.clone(),
+            Role::Database,
+        ));
+    }
+    if !config.redis.cluster_mode {
+        urls.push((
+            "redis.url".to_owned(),
+            config.redis.url.clone(),
+            Role::RedisNode,
+        ));
+    }
+    for (i, url) in config.redis.cluster_addrs.iter().enumerate() {
+        urls.push((
+            format!("redis.cluster_addrs[{i}]"),
+            url.clone(),
+            Role::RedisNode,
+        ));
+    }
+    urls.into_iter()
+        .filter_map(|(key, url, role)| {
+            let error = resolve(&key, &url, role).err()?;
+            let opened = matches!(role, Role::Cache | Role::Queue);
+            let reason = match error {
+                Error::Invalid { reason, .. } => reason,
+                Error::Unsupported { .. } if !opened => return None,
+                other => other.to_string(),
+            };
+            Some(ConfigProblem::new(key, reason))
+        })
+        .collect()
 }
 
 /// Opens the cache `config.backend` names (`memory://`).
 ///
 /// # Errors
-/// [`Error::Invalid`] for an unknown scheme, [`Error::Unsupported`] for a backend that was
-/// not compiled in or is not available yet.
+/// As [`resolve`].
 pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
-    let url = &config.backend;
-    let scheme = scheme_of("cache.backend", url)?;
-    check_compiled(
-        "cache.backend",
-        url,
-        &scheme,
-        &["memory", "redis", "rediss", "redis+cluster"],
-    )?;
-    match scheme.as_str() {
+    let scheme = resolve("cache.backend", &config.backend, Role::Cache)?;
+    match scheme.name {
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryCache::new(
             crate::memory::MemoryCacheOptions {
@@ -78,7 +190,7 @@ pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
                 max_entries: config.max_entries,
             },
         ))),
-        _ => Err(not_yet("cache", url)),
+        other => Err(Error::unsupported(format!("cache backend `{other}://`"))),
     }
 }
 
@@ -91,26 +203,15 @@ pub fn queue_options(config: &QueueConfig) -> QueueOptions {
 /// Opens the queue `config.backend` names (`memory://`).
 ///
 /// # Errors
-/// As [`open_cache`].
+/// As [`resolve`].
 pub fn open_queue(config: &QueueConfig) -> Result<Arc<dyn Queue>> {
-    let url = &config.backend;
-    let scheme = scheme_of("queue.backend", url)?;
-    let known = [
-        "memory",
-        "sqlite",
-        "postgres",
-        "postgresql",
-        "redis",
-        "rediss",
-        "redis+cluster",
-    ];
-    check_compiled("queue.backend", url, &scheme, &known)?;
-    match scheme.as_str() {
+    let scheme = resolve("queue.backend", &config.backend, Role::Queue)?;
+    match scheme.name {
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(
             config,
         )))),
-        _ => Err(not_yet("queue", url)),
+        other => Err(Error::unsupported(format!("queue backend `{other}://`"))),
     }
 }
 
@@ -119,7 +220,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_schemes_are_invalid_and_missing_backends_say_so() {
+    fn unknown_schemes_are_invalid_and_the_list_is_the_one_the_check_reads() {
         let cache = CacheConfig {
             backend: "memcached://x".into(),
             ..CacheConfig::default()
@@ -129,15 +230,36 @@ mod tests {
             matches!(&err, Error::Invalid { field, .. } if field == "cache.backend"),
             "{err}"
         );
-
-        let queue = QueueConfig {
-            backend: "postgres://db/x".into(),
-            ..QueueConfig::default()
+        let config = Config {
+            cache: cache.clone(),
+            ..Config::default()
         };
-        let err = open_queue(&queue).unwrap_err();
-        assert_eq!(err.kind(), stack_core::ErrorKind::Unsupported, "{err}");
+        let problems = check_config(&config);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "cache.backend");
+    }
+
+    #[test]
+    fn rediss_is_refused_everywhere_alike() {
+        let mut config = Config::default();
+        config.redis.url = "rediss://127.0.0.1:6380".into();
+        config.redis.cluster_addrs = vec!["rediss://127.0.0.1:7000".into()];
+        let keys: Vec<String> = check_config(&config).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["redis.url", "redis.cluster_addrs[0]"]);
+    }
+
+    #[test]
+    fn a_backend_not_compiled_in_names_its_feature() {
+        let mut config = Config::default();
+        config.database.url = "postgres://db/x".into();
+        let problems = check_config(&config);
+        assert!(
+            problems.is_empty(),
+            "the store is not opened yet: {problems:?}"
+        );
+        let err = resolve("database.url", "postgres://db/x", Role::Database);
         if !cfg!(feature = "postgres") {
-            assert!(err.to_string().contains("feature `postgres`"), "{err}");
+            assert!(err.unwrap_err().to_string().contains("feature postgres"));
         }
     }
 }

@@ -1,27 +1,43 @@
 //! The HTTP application: routes, documentation and error rendering in one place.
 
 use poem::middleware::Tracing;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
+use stack_core::config::ApiConfig;
+use stack_core::version::ResolverChain;
 
 use crate::api::health::HealthApi;
 use crate::backends::Backends;
+use crate::http::guards::{Guards, RouteTable};
 use crate::http::problem;
 
-/// Builds the app over `backends`: the probes, `/openapi.json`, Swagger UI at `/docs`, request
-/// tracing, and problem+json for every error.
-pub fn build(backends: Backends) -> impl Endpoint {
-    let api = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
+/// Builds the app over `backends`: the probes, `/openapi.json`, Swagger UI at `/docs`, the
+/// request guards (undecodable paths, `Allow` on 405, API version negotiation per `api`),
+/// request tracing, and problem+json for every error.
+///
+/// # Errors
+/// When `api` names no supported version or a default outside them.
+pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
+    let service = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
         .description(
             "STACK reference service. Today: health probes. The rail API (v1, v2) will be added here.",
         );
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
-    Route::new()
-        .nest("/", api)
-        .at("/openapi.json", spec)
+    let routes = RouteTable::from_openapi(&service.spec())
+        .get("/openapi.json")
+        .get_under("/docs");
+    let versions = ResolverChain::standard(api.supported_versions.clone(), api.default_version)?;
+    let guards = Guards::new(routes, versions);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Ok(Route::new()
+        .nest("/", service)
+        .at("/openapi.json", get(spec))
         .nest("/docs", docs)
+        .around(move |next, req| {
+            let guards = guards.clone();
+            async move { guards.call(&next, req).await }
+        })
         .with(Tracing)
         .catch_all_error(problem::render)
-        .into_endpoint()
+        .into_endpoint())
 }

@@ -1,10 +1,13 @@
 //! The command line: `stack serve` and `stack config check FILE`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use stack_core::config::{Config, LogFormat};
+use stack_core::config::{Config, ConfigError, LogFormat};
+
+use crate::config;
 
 /// STACK: a versioned REST API, store, cache and job system for money-moving backends.
 #[derive(Debug, Parser)]
@@ -75,35 +78,42 @@ pub enum ConfigCommand {
 /// The default configuration file, used by `serve` when it exists and none is named.
 pub const DEFAULT_CONFIG: &str = "configs/config.yaml";
 
-/// Loads the configuration `serve` should use.
-///
-/// # Errors
-/// The configuration's problems.
-pub fn load_serve_config(args: &ServeArgs) -> Result<Config, stack_core::config::ConfigError> {
-    let path = args.config.clone().or_else(|| {
+/// The configuration file `serve` reads: the one named, else [`DEFAULT_CONFIG`] when it
+/// exists, else none (built-in defaults).
+pub fn serve_config_file(args: &ServeArgs) -> Option<PathBuf> {
+    args.config.clone().or_else(|| {
         Path::new(DEFAULT_CONFIG)
             .is_file()
             .then(|| PathBuf::from(DEFAULT_CONFIG))
-    });
-    let mut config = Config::load(path.as_deref())?;
+    })
+}
+
+/// Loads the configuration `serve` should use: the file, the environment, then the flags,
+/// through the same checks as `config check`.
+///
+/// # Errors
+/// Every problem of the configuration.
+pub fn load_serve_config(args: &ServeArgs) -> Result<Config, ConfigError> {
+    let mut loader = config::loader(serve_config_file(args).as_deref());
     if let Some(format) = args.log_format {
-        config.log.format = format.into();
+        loader = loader.set("log.format", LogFormat::from(format), "--log-format");
     }
     if let Some(port) = args.port {
-        config.server.port = port;
+        loader = loader.set("server.port", port, "--port");
     }
-    Ok(config)
+    loader.load()
 }
 
 /// Runs `stack config check FILE`: prints `ok` or each problem; exit code 1 when invalid.
+/// It accepts exactly what `serve` accepts.
 pub fn check_config(file: &Path) -> ExitCode {
-    match Config::load(Some(file)) {
+    match config::loader(Some(file)).load() {
         Ok(_) => {
-            println!("{}: ok", file.display());
+            let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("{}: {error}", file.display());
+            let _ = writeln!(std::io::stderr(), "{error}");
             ExitCode::FAILURE
         }
     }

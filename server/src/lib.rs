@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod backends;
 pub mod cli;
+pub mod config;
 pub mod http;
 pub mod logging;
 pub mod serve;

@@ -1,24 +1,76 @@
-//! Logs through `tracing`: human-readable by default, JSON lines with `log.format: json`.
+//! Logs through `tracing`: human-readable by default, JSON lines with `log.format: json`,
+//! written to stdout by a writer that never fails the server.
 
-use stack_core::config::{LogConfig, LogFormat};
-use tracing_subscriber::EnvFilter;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides `log.level`.
+use stack_core::config::{LogConfig, LogFormat, log_filter};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides `log.level`. Text logs
+/// are coloured only on a terminal and never when `NO_COLOR` is set.
 ///
 /// # Errors
-/// When the level is not a valid filter or a subscriber is already installed.
+/// When the filter is refused (naming `RUST_LOG` or `log.level`, whichever gave it) or a
+/// subscriber is already installed.
 pub fn init(config: &LogConfig) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives),
-        _ => EnvFilter::try_new(&config.level),
-    }
-    .map_err(|e| format!("log.level: {e}"))?;
+        Ok(directives) if !directives.is_empty() => {
+            log_filter(&directives).map_err(|e| format!("RUST_LOG: {e}"))
+        }
+        _ => log_filter(&config.level).map_err(|e| format!("log.level: {e}")),
+    }?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stdout().is_terminal() && !no_color;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(true);
+        .with_target(true)
+        .with_ansi(ansi)
+        .with_writer(LogOutput::default())
+        .log_internal_errors(false);
     let installed = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     installed.map_err(|e| e.to_string())
+}
+
+/// Standard output for log lines. A write that fails (the reader went away: `| head`, a
+/// closed pipe) is dropped, and after the first failure nothing more is tried: losing logs
+/// must not take the server down, nor flood stderr with complaints.
+#[derive(Debug, Default)]
+pub struct LogOutput {
+    closed: AtomicBool,
+}
+
+impl<'a> MakeWriter<'a> for LogOutput {
+    type Writer = LogLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogLine {
+            closed: &self.closed,
+        }
+    }
+}
+
+/// One log event on its way to stdout; see [`LogOutput`].
+#[derive(Debug)]
+pub struct LogLine<'a> {
+    closed: &'a AtomicBool,
+}
+
+impl Write for LogLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.closed.load(Ordering::Relaxed) {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(buf).and_then(|()| stdout.flush()).is_err() {
+                self.closed.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,28 +1,38 @@
-//! `stack serve`: open the backends, serve until a signal, shut down gracefully.
+//! `stack serve`: open the backends, bind, serve until a signal, shut down gracefully.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use poem::Server;
-use poem::listener::TcpListener;
 use stack_core::config::Config;
 use stack_core::scheduler::Scheduler;
+use tokio::net::TcpListener;
 
 use crate::backends::Backends;
-use crate::cli::{ServeArgs, load_serve_config};
+use crate::cli::{ServeArgs, load_serve_config, serve_config_file};
+use crate::http::server::ServeOptions;
+use crate::http::shutdown::Signals;
 use crate::{app, http, logging};
 
-/// Runs the server described by `args`; the process's exit code.
+/// Runs the server described by `args`; the process's exit code (2 for a configuration
+/// that is refused, 1 for a failure after start).
 pub fn run(args: ServeArgs) -> ExitCode {
     let config = match load_serve_config(&args) {
         Ok(config) => config,
         Err(error) => {
-            eprintln!("{error}");
+            // stderr may be closed: a failed report must not panic.
+            let _ = writeln!(std::io::stderr(), "{error}");
             return ExitCode::from(2);
         }
     };
     if let Err(error) = logging::init(&config.log) {
-        eprintln!("cannot start logging: {error}");
+        let _ = writeln!(std::io::stderr(), "cannot start logging: {error}");
         return ExitCode::from(2);
+    }
+    match serve_config_file(&args) {
+        Some(file) => tracing::info!(file = %file.display(), "configuration loaded"),
+        None => tracing::info!(
+            "no configuration file found; built-in defaults and STACK__ variables apply"
+        ),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -34,7 +44,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let outcome = runtime.block_on(serve(config));
+    // Connections cut at the end of the grace are tasks still parked; do not wait on them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server stopped with an error");
@@ -44,14 +57,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 /// Serves `config` until SIGINT or SIGTERM, then lets in-flight requests finish within
-/// `server.shutdown_grace` and stops the scheduler.
+/// `server.shutdown_grace` (a second signal cuts it short) and stops the scheduler.
 ///
 /// # Errors
 /// A backend that cannot be opened, or an address that cannot be bound.
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut signals = Signals::listen()?;
     let backends = Backends::open(&config)?;
+    let app = app::build(backends.clone(), &config.api)?;
+    let (host, port) = (config.server.host.as_str(), config.server.port);
+    let listener = TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let addr = listener.local_addr()?;
     backends.scheduler.start().await?;
-    let addr = format!("{}:{}", config.server.host, config.server.port);
     tracing::info!(
         %addr,
         cache = backends.cache.name(),
@@ -59,15 +78,12 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Sen
         docs = %format!("http://{addr}/docs"),
         "STACK listening"
     );
-    let served = Server::new(TcpListener::bind(addr))
-        .run_with_graceful_shutdown(
-            app::build(backends.clone()),
-            http::shutdown::signal(),
-            Some(config.server.shutdown_grace),
-        )
-        .await;
+    let options = ServeOptions {
+        header_read_timeout: config.server.header_read_timeout,
+        shutdown_grace: config.server.shutdown_grace,
+    };
+    http::server::serve(listener, app, options, &mut signals).await;
     backends.scheduler.stop().await?;
-    served?;
     tracing::info!("STACK stopped");
     Ok(())
 }

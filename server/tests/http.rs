@@ -16,9 +16,13 @@ fn backends() -> Backends {
     Backends::open(&Config::default()).expect("memory backends open")
 }
 
+fn app(backends: Backends) -> impl poem::Endpoint {
+    app::build(backends, &Config::default().api).expect("the default API configuration is valid")
+}
+
 #[tokio::test]
 async fn live_and_ready_answer_with_one_entry_per_backend() {
-    let client = TestClient::new(app::build(backends()));
+    let client = TestClient::new(app(backends()));
     let live = client.get("/health/live").send().await;
     live.assert_status_is_ok();
     live.assert_json(serde_json::json!({ "status": "up" }))
@@ -93,7 +97,7 @@ impl Cache for UnreachableCache {
 async fn ready_is_503_and_names_the_backend_that_is_down() {
     let mut backends = backends();
     backends.cache = Arc::new(UnreachableCache);
-    let client = TestClient::new(app::build(backends));
+    let client = TestClient::new(app(backends));
     let ready = client.get("/health/ready").send().await;
     ready.assert_status(StatusCode::SERVICE_UNAVAILABLE);
     let body = ready.json().await;
@@ -113,7 +117,7 @@ async fn ready_is_503_and_names_the_backend_that_is_down() {
 
 #[tokio::test]
 async fn openapi_document_and_swagger_ui_are_served() {
-    let client = TestClient::new(app::build(backends()));
+    let client = TestClient::new(app(backends()));
     let spec = client.get("/openapi.json").send().await;
     spec.assert_status_is_ok();
     let spec = spec.json().await;
@@ -129,7 +133,7 @@ async fn openapi_document_and_swagger_ui_are_served() {
 
 #[tokio::test]
 async fn unknown_routes_answer_problem_json() {
-    let client = TestClient::new(app::build(backends()));
+    let client = TestClient::new(app(backends()));
     let missing = client.get("/no/such/thing").send().await;
     missing.assert_status(StatusCode::NOT_FOUND);
     missing.assert_content_type("application/problem+json");

@@ -1,84 +1,26 @@
 //! `stack serve` as an operator runs it: it answers on its port and exits cleanly on SIGINT
-//! and SIGTERM.
+//! and SIGTERM; half-sent requests cannot hold it; a second signal cuts the grace short;
+//! connections cut are logged.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "helpers of tests: a failed call must fail the test"
-)]
+#![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
 
-fn start(port: u16) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stack"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("STACK") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .args(["serve", "--log-format", "json", "--port", &port.to_string()])
-        .arg("--config")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../configs/config.yaml"
-        ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use common::{LogTail, free_port, get, serve, signal, wait_exit, wait_until_serving};
 
-/// A raw HTTP/1.1 GET; answers the status line, or `None` while nothing listens.
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.lines().next().map(str::to_owned)
-}
-
-fn wait_until_serving(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(status) = get(port, "/health/ready") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("stack serve never answered on port {port}");
-}
-
-fn signal_and_wait(child: Child, signal: &str) {
-    let pid = child.id().to_string();
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "exit {:?}; logs:\n{logs}",
-        output.status
-    );
-    assert!(logs.contains("shutting down"), "{logs}");
-    assert!(logs.contains("STACK stopped"), "{logs}");
+fn signal_and_wait(mut child: std::process::Child, name: &str) {
+    signal(&child, name);
+    let logs = LogTail::new(&mut child);
+    let status = wait_exit(&mut child, Duration::from_secs(30)).expect("exits");
+    assert!(status.success(), "exit {status:?}; logs:\n{}", logs.all());
+    logs.wait_for("shutting down");
+    logs.wait_for("STACK stopped");
     // Logs are JSON lines with --log-format json.
-    for line in logs.lines() {
+    for line in logs.all().lines() {
         assert!(
             line.starts_with('{') && line.ends_with('}'),
             "not JSON: {line}"
@@ -89,7 +31,7 @@ fn signal_and_wait(child: Child, signal: &str) {
 #[test]
 fn serve_answers_then_stops_cleanly_on_sigterm() {
     let port = free_port();
-    let child = start(port);
+    let child = serve(port, &[]);
     assert_eq!(wait_until_serving(port), "HTTP/1.1 200 OK");
     signal_and_wait(child, "TERM");
     assert!(
@@ -101,7 +43,94 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
 #[test]
 fn serve_stops_cleanly_on_sigint() {
     let port = free_port();
-    let child = start(port);
+    let child = serve(port, &[]);
     wait_until_serving(port);
     signal_and_wait(child, "INT");
+}
+
+/// Opens a connection and sends half a request's headers.
+fn half_request(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHos")
+        .unwrap();
+    stream
+}
+
+#[test]
+fn a_half_sent_request_is_closed_and_does_not_hold_a_shutdown() {
+    let port = free_port();
+    let mut child = serve(
+        port,
+        &[
+            ("STACK__SERVER__HEADER_READ_TIMEOUT", "1s"),
+            ("STACK__SERVER__SHUTDOWN_GRACE", "5m"),
+        ],
+    );
+    wait_until_serving(port);
+    let mut stalled = half_request(port);
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let read = std::io::Read::read(&mut stalled, &mut buf);
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the stalled connection was closed by the server"
+    );
+    assert!(
+        !matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "the server held the connection: {read:?}"
+    );
+
+    let _another = half_request(port);
+    signal(&child, "INT");
+    // The grace is five minutes; the half-sent request is cut by its header deadline.
+    let status =
+        wait_exit(&mut child, Duration::from_secs(60)).expect("exits long before the grace");
+    assert!(status.success());
+}
+
+#[test]
+fn a_second_signal_cuts_the_grace_short_and_says_so() {
+    let port = free_port();
+    let mut child = serve(
+        port,
+        &[
+            ("STACK__SERVER__HEADER_READ_TIMEOUT", "5m"),
+            ("STACK__SERVER__SHUTDOWN_GRACE", "5m"),
+        ],
+    );
+    let logs = LogTail::new(&mut child);
+    wait_until_serving(port);
+    let _stalled = half_request(port);
+    signal(&child, "INT");
+    logs.wait_for("shutting down");
+    signal(&child, "INT");
+    let status =
+        wait_exit(&mut child, Duration::from_secs(60)).expect("a second signal exits promptly");
+    assert!(status.success());
+    let line = logs.wait_for("second signal");
+    assert!(line.contains("\"connections_cut\":1"), "{line}");
+}
+
+#[test]
+fn connections_cut_when_the_grace_runs_out_are_logged() {
+    let port = free_port();
+    let mut child = serve(
+        port,
+        &[
+            ("STACK__SERVER__HEADER_READ_TIMEOUT", "5m"),
+            ("STACK__SERVER__SHUTDOWN_GRACE", "1s"),
+        ],
+    );
+    let logs = LogTail::new(&mut child);
+    wait_until_serving(port);
+    let _stalled = half_request(port);
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(60)).expect("exits after the grace");
+    assert!(status.success());
+    let line = logs.wait_for("grace ran out");
+    assert!(line.contains("\"connections_cut\":1"), "{line}");
+    logs.wait_for("STACK stopped");
 }

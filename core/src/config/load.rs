@@ -1,120 +1,260 @@
-use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::providers::{Format, Serialized, Yaml};
+use figment::value::{Dict, Value};
+use serde::Serialize;
 
 use super::Config;
+use super::problem::{ConfigError, ConfigProblem, key_of, path_of, reason_of};
+use super::sources::{ENV_SOURCE, EnvOverrides, FLAG_SOURCE, FlagOverride, remove};
 
 /// The prefix of environment overrides: `STACK__DATABASE__URL` sets `database.url`.
 pub const ENV_PREFIX: &str = "STACK__";
 
-/// One thing wrong with a configuration, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The dotted key (`database.max_open_conns`), or empty for the document as a whole.
-    pub key: String,
-    /// What is wrong and, where it helps, what is accepted.
-    pub reason: String,
+/// A check beyond the configuration's own, added by a crate that knows more (which backends
+/// were compiled in, what the log filter accepts at run time).
+pub type ExtraCheck = Box<dyn Fn(&Config) -> Vec<ConfigProblem> + Send + Sync>;
+
+/// Reads a configuration from its layers and validates it in one pass, so that every caller
+/// (`stack config check`, `stack serve`, a host application) accepts exactly the same
+/// configurations.
+///
+/// Layers, each overriding the one before: built-in defaults, the YAML file, `STACK__`
+/// environment variables, values set with [`ConfigLoader::set`] (command-line flags).
+/// Every problem is reported, each with its key and, when it came from a variable or a flag,
+/// that variable or flag.
+///
+/// ```
+/// use stack_core::config::ConfigLoader;
+/// let vars = [("STACK__API__ADMIN_TOKEN".to_owned(), "1234567890123456".to_owned())];
+/// let config = ConfigLoader::new().env_vars(vars).set("server.port", 9090, "--port").load().unwrap();
+/// assert_eq!(config.api.admin_token.as_deref(), Some("1234567890123456"));
+/// assert_eq!(config.server.port, 9090);
+///
+/// let err = ConfigLoader::new().env_vars([]).set("server.port", 0, "--port").load().unwrap_err();
+/// assert_eq!(err.problems()[0].to_string(), "server.port (from --port): must be between 1 and 65535");
+/// ```
+pub struct ConfigLoader {
+    file: Option<PathBuf>,
+    yaml: Option<String>,
+    env: Vec<(String, String)>,
+    flags: Vec<FlagOverride>,
+    checks: Vec<ExtraCheck>,
 }
 
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "{}: {}", self.key, self.reason)
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for ConfigLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigLoader")
+            .field("file", &self.file)
+            .field("checks", &self.checks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigLoader {
+    /// Defaults and this process's `STACK__` variables; no file.
+    pub fn new() -> Self {
+        Self {
+            file: None,
+            yaml: None,
+            env: std::env::vars().collect(),
+            flags: Vec::new(),
+            checks: Vec::new(),
         }
     }
-}
 
-/// Everything wrong with a configuration; never empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    problems: Vec<ConfigProblem>,
-}
-
-impl ConfigError {
-    pub(super) fn new(problems: Vec<ConfigProblem>) -> Self {
-        Self { problems }
+    /// Reads the YAML file at `path` (when given) over the defaults.
+    pub fn file(mut self, path: Option<&Path>) -> Self {
+        self.file = path.map(Path::to_path_buf);
+        self
     }
 
-    /// The problems, in the order they were found.
-    pub fn problems(&self) -> &[ConfigProblem] {
-        &self.problems
+    /// Uses `vars` instead of this process's environment.
+    pub fn env_vars(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env = vars.into_iter().collect();
+        self
     }
-}
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration:")?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
+    /// Sets `key` (dotted) to `value`, above every other layer; problems with it name
+    /// `source` (such as `--port`).
+    pub fn set(mut self, key: &str, value: impl Serialize, source: &str) -> Self {
+        let value = Value::serialize(value).unwrap_or_else(|e| Value::from(e.to_string()));
+        self.flags.push(FlagOverride {
+            path: path_of(key),
+            value,
+            flag: source.to_owned(),
+        });
+        self
+    }
+
+    /// Adds a check that runs after the configuration's own.
+    pub fn check(
+        mut self,
+        check: impl Fn(&Config) -> Vec<ConfigProblem> + Send + Sync + 'static,
+    ) -> Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
+    /// The file this loader reads, if any.
+    pub fn file_path(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Reads every layer, then validates.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] listing every problem found: a file that cannot be read or parsed
+    /// (a duplicate key is an error), a key that does not exist, a value of the wrong type,
+    /// a value out of range, or a problem an added check reports.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError::new(self.file.clone(), problems);
+        let defaults = Figment::from(Serialized::defaults(Config::default()));
+        let default_dict: Dict = defaults.extract().map_err(|e| fail(from_figment(e)))?;
+        let mut figment = defaults;
+        let text = match (&self.file, &self.yaml) {
+            (Some(path), _) => Some(read_file(path).map_err(|p| fail(vec![p]))?),
+            (None, Some(yaml)) => Some(yaml.clone()),
+            (None, None) => None,
+        };
+        if let Some(text) = text {
+            // figment keeps the last of two equal keys; serde_yaml's own mapping refuses them.
+            if let Err(error) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+                let reason = format!("not valid YAML: {error}");
+                return Err(fail(vec![ConfigProblem::new("", reason)]));
+            }
+            figment = figment.merge(Yaml::string(&text));
         }
-        Ok(())
-    }
-}
+        figment = figment.merge(EnvOverrides::new(ENV_PREFIX, &self.env, &default_dict));
+        for flag in &self.flags {
+            figment = figment.merge(FlagOverride {
+                path: flag.path.clone(),
+                value: flag.value.clone(),
+                flag: flag.flag.clone(),
+            });
+        }
+        let mut data: Dict = figment.extract().map_err(|e| fail(from_figment(e)))?;
 
-impl std::error::Error for ConfigError {}
-
-impl From<ConfigError> for crate::Error {
-    fn from(err: ConfigError) -> Self {
-        let key = err
-            .problems
-            .first()
-            .map(|p| p.key.clone())
+        let mut problems = Vec::new();
+        let config = loop {
+            match Figment::from(Serialized::defaults(&data)).extract::<Config>() {
+                Ok(config) => break config,
+                Err(error) => {
+                    let (path, problem) = problem_at(&error);
+                    let removed = remove(&mut data, &path);
+                    problems.push(problem);
+                    if !removed {
+                        return Err(fail(self.attribute(&figment, problems)));
+                    }
+                }
+            }
+        };
+        let typed_keys: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+        let mut semantic = config
+            .validate()
+            .err()
+            .map(|e| e.problems().to_vec())
             .unwrap_or_default();
-        crate::Error::invalid(key, err.to_string())
+        for check in &self.checks {
+            semantic.extend(check(&config));
+        }
+        problems.extend(
+            semantic
+                .into_iter()
+                .filter(|p| !typed_keys.contains(&p.key)),
+        );
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(self.attribute(&figment, problems)))
+        }
     }
-}
 
-fn from_figment(error: figment::Error) -> ConfigError {
-    ConfigError::new(
-        error
-            .into_iter()
-            .map(|e| ConfigProblem {
-                key: e.path.join("."),
-                reason: e.kind.to_string(),
-            })
-            .collect(),
-    )
+    /// Names the variable or flag behind each problem's key.
+    fn attribute(&self, figment: &Figment, mut problems: Vec<ConfigProblem>) -> Vec<ConfigProblem> {
+        for problem in &mut problems {
+            if problem.source.is_some() || problem.key.is_empty() {
+                continue;
+            }
+            let path = path_of(&problem.key);
+            // An item of a list is set by the list's variable.
+            let lookup: Vec<&str> = path
+                .iter()
+                .map(String::as_str)
+                .take_while(|s| !s.bytes().all(|b| b.is_ascii_digit()))
+                .collect();
+            let Some(metadata) = figment.find_metadata(&lookup.join(".")) else {
+                continue;
+            };
+            if metadata.name == ENV_SOURCE || metadata.name == FLAG_SOURCE {
+                problem.source = Some(metadata.interpolate(&figment::Profile::Default, &lookup));
+            }
+        }
+        problems
+    }
 }
 
 impl Config {
     /// Defaults, overlaid with the YAML file at `path` (when given), overlaid with
-    /// `STACK__` environment variables, then validated.
+    /// `STACK__` environment variables, then validated: [`ConfigLoader`] with no extra check.
     ///
     /// # Errors
-    /// A [`ConfigError`] listing every problem found: a missing or unreadable file, a key
-    /// that does not exist, a value of the wrong type, or a value out of range.
+    /// As [`ConfigLoader::load`].
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = path {
-            if !path.is_file() {
-                return Err(ConfigError::new(vec![ConfigProblem {
-                    key: String::new(),
-                    reason: format!("configuration file {} does not exist", path.display()),
-                }]));
-            }
-            figment = figment.merge(Yaml::file_exact(path));
-        }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        Self::extract(&figment)
+        ConfigLoader::new().file(path).load()
     }
 
     /// Defaults overlaid with a YAML document (no environment), then validated.
     ///
     /// # Errors
-    /// As [`Config::load`].
+    /// As [`ConfigLoader::load`].
     pub fn from_yaml_str(yaml: &str) -> Result<Self, ConfigError> {
-        let figment =
-            Figment::from(Serialized::defaults(Config::default())).merge(Yaml::string(yaml));
-        Self::extract(&figment)
+        let mut loader = ConfigLoader::new().env_vars([]);
+        loader.yaml = Some(yaml.to_owned());
+        loader.load()
     }
+}
 
-    fn extract(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(from_figment)?;
-        config.validate()?;
-        Ok(config)
+/// The file's text, refusing what is not a readable regular file.
+fn read_file(path: &Path) -> Result<String, ConfigProblem> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            ConfigProblem::new("", format!("configuration file {shown} does not exist"))
+        }
+        _ => ConfigProblem::new("", format!("cannot read configuration file {shown}: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(ConfigProblem::new(
+            "",
+            format!("{shown} is a directory, not a configuration file"),
+        ));
     }
+    if !meta.is_file() {
+        return Err(ConfigProblem::new(
+            "",
+            format!("{shown} is not a regular file (a YAML configuration file is expected)"),
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigProblem::new("", format!("cannot read configuration file {shown}: {e}")))
+}
+
+/// The key a figment error is about, and the problem in words.
+fn problem_at(error: &figment::Error) -> (Vec<String>, ConfigProblem) {
+    // An unknown field's path already ends with the field.
+    let path = error.path.clone();
+    let problem = ConfigProblem::new(key_of(&path), reason_of(&error.kind));
+    (path, problem)
+}
+
+fn from_figment(error: figment::Error) -> Vec<ConfigProblem> {
+    error.into_iter().map(|e| problem_at(&e).1).collect()
 }

@@ -16,13 +16,17 @@
 //! ```
 
 mod load;
+mod problem;
+mod sources;
 mod validate;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{ConfigError, ConfigProblem, ENV_PREFIX};
+pub use load::{ConfigLoader, ENV_PREFIX, ExtraCheck};
+pub use problem::{ConfigError, ConfigProblem};
+pub use validate::log_filter;
 
 use crate::version::ApiVersion;
 
@@ -59,6 +63,10 @@ pub struct ServerConfig {
     /// How long in-flight requests may run after a shutdown signal. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A connection must send a request's headers within this, or it is closed (a client
+    /// that sends half a request cannot hold a connection, nor a shutdown). Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +75,7 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             port: 8080,
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -280,3 +289,6 @@ pub fn url_scheme(url: &str) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     valid.then(|| scheme.to_ascii_lowercase())
 }
+
+#[cfg(test)]
+mod tests;

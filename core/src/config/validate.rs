@@ -9,33 +9,23 @@ struct Problems(Vec<ConfigProblem>);
 impl Problems {
     fn check(&mut self, ok: bool, key: &str, reason: impl Into<String>) {
         if !ok {
-            self.0.push(ConfigProblem {
-                key: key.to_owned(),
-                reason: reason.into(),
-            });
+            self.0.push(ConfigProblem::new(key, reason));
         }
     }
 
-    fn scheme(&mut self, key: &str, url: &str, allowed: &[&str]) -> Option<String> {
-        let scheme = url_scheme(url);
-        let ok = scheme.as_deref().is_some_and(|s| allowed.contains(&s));
+    /// A URL with a scheme; which schemes a backend serves is the registry's to say.
+    fn url(&mut self, key: &str, url: &str) {
         self.check(
-            ok,
+            url_scheme(url).is_some(),
             key,
-            format!(
-                "`{url}` must be a URL with one of the schemes {}",
-                allowed.join(", ")
-            ),
+            format!("`{url}` is not a URL of the form scheme://..."),
         );
-        scheme.filter(|_| ok)
     }
 
     fn positive(&mut self, key: &str, value: Duration) {
         self.check(!value.is_zero(), key, "must be longer than zero");
     }
 }
-
-const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 impl Config {
     /// Checks every value; the error lists each bad key.
@@ -55,24 +45,17 @@ impl Config {
             "server.port",
             "must be between 1 and 65535",
         );
-        let level_ok = self.log.level.contains('=')
-            || LOG_LEVELS.contains(&self.log.level.to_ascii_lowercase().as_str());
-        p.check(
-            level_ok,
-            "log.level",
-            format!(
-                "`{}` must be one of {} or a filter like `info,stack=debug`",
-                self.log.level,
-                LOG_LEVELS.join(", ")
-            ),
+        if let Err(error) = log_filter(&self.log.level) {
+            p.check(false, "log.level", error);
+        }
+
+        p.positive(
+            "server.header_read_timeout",
+            self.server.header_read_timeout,
         );
 
         let db = &self.database;
-        p.scheme(
-            "database.url",
-            &db.url,
-            &["sqlite", "postgres", "postgresql"],
-        );
+        p.url("database.url", &db.url);
         p.check(
             db.max_open_conns >= 1,
             "database.max_open_conns",
@@ -89,11 +72,7 @@ impl Config {
         p.positive("database.conn_max_lifetime", db.conn_max_lifetime);
         p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
         for (i, replica) in db.read_replicas.iter().enumerate() {
-            p.scheme(
-                &format!("database.read_replicas[{i}]"),
-                replica,
-                &["postgres", "postgresql"],
-            );
+            p.url(&format!("database.read_replicas[{i}]"), replica);
         }
 
         let redis = &self.redis;
@@ -104,22 +83,14 @@ impl Config {
                 "must list at least one node when redis.cluster_mode is true",
             );
         } else {
-            p.scheme("redis.url", &redis.url, &["redis", "rediss"]);
+            p.url("redis.url", &redis.url);
         }
         for (i, node) in redis.cluster_addrs.iter().enumerate() {
-            p.scheme(
-                &format!("redis.cluster_addrs[{i}]"),
-                node,
-                &["redis", "rediss"],
-            );
+            p.url(&format!("redis.cluster_addrs[{i}]"), node);
         }
 
         let cache = &self.cache;
-        p.scheme(
-            "cache.backend",
-            &cache.backend,
-            &["memory", "redis", "redis+cluster"],
-        );
+        p.url("cache.backend", &cache.backend);
         if let Some(ttl) = cache.default_ttl {
             p.positive("cache.default_ttl", ttl);
         }
@@ -130,18 +101,7 @@ impl Config {
         );
 
         let queue = &self.queue;
-        p.scheme(
-            "queue.backend",
-            &queue.backend,
-            &[
-                "memory",
-                "sqlite",
-                "postgres",
-                "postgresql",
-                "redis",
-                "redis+cluster",
-            ],
-        );
+        p.url("queue.backend", &queue.backend);
         p.check(
             !queue.name.trim().is_empty(),
             "queue.name",
@@ -186,9 +146,34 @@ impl Config {
         if p.0.is_empty() {
             Ok(())
         } else {
-            Err(ConfigError::new(p.0))
+            Err(ConfigError::new(None, p.0))
         }
     }
+}
+
+/// Parses a `tracing` filter (`info`, `info,stack_server=debug`): the one parser of both
+/// validation and the logger, so a filter accepted here is one the server starts with.
+///
+/// # Errors
+/// Why the filter is refused.
+pub fn log_filter(filter: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    if filter.trim().is_empty() {
+        return Err(
+            "must not be empty; a level (info) or a filter (info,stack_server=debug)".into(),
+        );
+    }
+    let levels = ["trace", "debug", "info", "warn", "error", "off"];
+    let lone_word = !filter.contains([',', '=', '[', ':']);
+    if lone_word && !levels.contains(&filter.trim().to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{filter}` is not a level ({}); to log one target, write {filter}=debug",
+            levels.join(", ")
+        ));
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .with_regex(false)
+        .parse(filter)
+        .map_err(|e| format!("`{filter}` is not a level or a tracing filter: {e}"))
 }
 
 #[cfg(test)]
@@ -218,7 +203,7 @@ mod tests {
 
     #[test]
     fn every_bad_key_is_named() {
-        let yaml = "database:\n  url: mysql://x\n  max_open_conns: 2\n  max_idle_conns: 3\nworkers:\n  count: 0\napi:\n  default_version: v3\n";
+        let yaml = "database:\n  url: nonsense\n  max_open_conns: 2\n  max_idle_conns: 3\nworkers:\n  count: 0\napi:\n  default_version: v3\n";
         assert_eq!(
             keys(yaml),
             [

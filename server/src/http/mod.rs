@@ -1,4 +1,8 @@
-//! HTTP plumbing shared by every route: RFC 9457 problem responses and shutdown signals.
+//! HTTP plumbing shared by every route: the connection loop, RFC 9457 problem responses
+//! (including hyper's own error answers), request guards, and shutdown signals.
 
+pub mod guards;
 pub mod problem;
+pub mod problem_io;
+pub mod server;
 pub mod shutdown;

@@ -1,0 +1,189 @@
+//! The loader as a user meets it: every problem at once, each blamed on its source.
+
+use super::{Config, ConfigLoader};
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn problems(result: Result<Config, super::ConfigError>) -> Vec<String> {
+    result
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn every_type_error_of_a_document_is_reported() {
+    let found = problems(Config::from_yaml_str(
+        "log:\n  format: xml\nserver:\n  port: abc\nworkers:\n  count: 0\n",
+    ));
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[0].starts_with("log.format: `xml` is not one of: text, json"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("server.port: expected u16"),
+        "{found:?}"
+    );
+    assert_eq!(found[2], "workers.count: must be between 1 and 1000");
+}
+
+#[test]
+fn unknown_keys_are_named_with_plain_quoting() {
+    let found = problems(Config::from_yaml_str("server:\n  prot: 80\n  hots: x\n"));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.contains(
+        &"server.prot: unknown key; the keys here are: host, port, shutdown_grace, header_read_timeout".to_owned()
+    ), "{found:?}");
+    assert!(
+        found.iter().any(|p| p.starts_with("server.hots: ")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn list_items_are_keyed_with_brackets() {
+    let found = problems(Config::from_yaml_str(
+        "api:\n  supported_versions: [v1, 7x]\n",
+    ));
+    assert!(
+        found[0].starts_with("api.supported_versions[1]: "),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let found = problems(Config::from_yaml_str("server:\n  port: 1\n  port: 2\n"));
+    assert!(found[0].contains("duplicate"), "{found:?}");
+}
+
+#[test]
+fn environment_values_take_the_type_of_their_key() {
+    let config = ConfigLoader::new()
+        .env_vars(vars(&[
+            ("STACK__API__ADMIN_TOKEN", "1234567890123456"),
+            ("STACK__CACHE__DEFAULT_TTL", "null"),
+            ("STACK__SERVER__PORT", "9091"),
+            ("STACK__CACHE__KEY_PREFIX", "007"),
+            ("OTHER", "x"),
+        ]))
+        .load()
+        .unwrap();
+    assert_eq!(config.api.admin_token.as_deref(), Some("1234567890123456"));
+    assert_eq!(config.cache.default_ttl, None);
+    assert_eq!(config.server.port, 9091);
+    assert_eq!(config.cache.key_prefix, "007");
+}
+
+#[test]
+fn a_problem_from_a_variable_names_the_variable() {
+    let found = problems(
+        ConfigLoader::new()
+            .env_vars(vars(&[
+                ("STACK__SERVER__PORT", "abc"),
+                ("STACK__WORKERS__COUNT", "0"),
+                ("STACK__NOPE", "1"),
+            ]))
+            .load(),
+    );
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("nope (from STACK__NOPE): unknown key")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("server.port (from STACK__SERVER__PORT): expected u16")),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(
+            &"workers.count (from STACK__WORKERS__COUNT): must be between 1 and 1000".to_owned()
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn log_levels_are_checked_by_the_logger_s_own_parser() {
+    for good in [
+        "info",
+        "INFO",
+        "info,stack_server",
+        "info,stack_server=debug",
+        "off",
+    ] {
+        assert!(
+            Config::from_yaml_str(&format!("log:\n  level: \"{good}\"\n")).is_ok(),
+            "{good}"
+        );
+    }
+    for bad in ["info,==", "=debug", "", "loud"] {
+        let found = problems(Config::from_yaml_str(&format!(
+            "log:\n  level: \"{bad}\"\n"
+        )));
+        assert!(found[0].starts_with("log.level: "), "{bad}: {found:?}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_regular_file_says_what_it_is() {
+    let dir = std::env::temp_dir();
+    let found = problems(ConfigLoader::new().env_vars([]).file(Some(&dir)).load());
+    assert!(found[0].contains("is a directory"), "{found:?}");
+    let found = problems(
+        ConfigLoader::new()
+            .env_vars([])
+            .file(Some(std::path::Path::new("/dev/null")))
+            .load(),
+    );
+    assert!(found[0].contains("is not a regular file"), "{found:?}");
+}
+
+#[test]
+fn flags_override_everything_and_are_validated() {
+    let config = ConfigLoader::new()
+        .env_vars(vars(&[("STACK__SERVER__PORT", "9091")]))
+        .set("server.port", 9092, "--port")
+        .load()
+        .unwrap();
+    assert_eq!(config.server.port, 9092);
+    let found = problems(
+        ConfigLoader::new()
+            .env_vars([])
+            .set("server.port", 0, "--port")
+            .load(),
+    );
+    assert_eq!(
+        found,
+        ["server.port (from --port): must be between 1 and 65535"]
+    );
+}
+
+#[test]
+fn extra_checks_join_the_same_report() {
+    let found = problems(
+        ConfigLoader::new()
+            .env_vars(vars(&[("STACK__WORKERS__COUNT", "0")]))
+            .check(|_| {
+                vec![super::ConfigProblem::new(
+                    "queue.backend",
+                    "not compiled in",
+                )]
+            })
+            .load(),
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[1], "queue.backend: not compiled in");
+}

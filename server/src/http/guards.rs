@@ -1,0 +1,234 @@
+//! Checks every request passes before routing: a path that does not decode names no
+//! resource (404), a method a route does not serve is 405 with the `Allow` header RFC 9110
+//! requires, and the API version a request asks for is resolved (400 when it is malformed or
+//! unsupported) and echoed in the `API-Version` response header.
+
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use stack_core::version::{ApiVersion, ResolverChain, VersionRequest};
+
+use super::problem::Problem;
+
+/// Where a route's methods apply.
+#[derive(Debug, Clone)]
+enum Pattern {
+    /// Path segments; `{name}` matches any one segment.
+    Template(Vec<String>),
+    /// The path itself and everything under it.
+    Prefix(String),
+}
+
+impl Pattern {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Prefix(prefix) => {
+                path == prefix
+                    || path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            Self::Template(segments) => {
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                parts.len() == segments.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| s.as_str() == *p || (s.starts_with('{') && !p.is_empty()))
+            }
+        }
+    }
+}
+
+/// The methods each route serves, read from the OpenAPI document plus the routes outside
+/// it; the one table behind 405 answers and their `Allow` header.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Pattern, Vec<Method>)>,
+}
+
+impl RouteTable {
+    /// The operations of an OpenAPI document (JSON).
+    pub fn from_openapi(spec: &str) -> Self {
+        let mut table = Self::default();
+        let Ok(spec) = serde_json::from_str::<serde_json::Value>(spec) else {
+            return table;
+        };
+        let Some(paths) = spec.get("paths").and_then(|p| p.as_object()) else {
+            return table;
+        };
+        for (path, operations) in paths {
+            let methods: Vec<Method> = operations
+                .as_object()
+                .into_iter()
+                .flat_map(|ops| ops.keys())
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect();
+            let segments = path
+                .trim_start_matches('/')
+                .split('/')
+                .map(str::to_owned)
+                .collect();
+            table.add(Pattern::Template(segments), methods);
+        }
+        table
+    }
+
+    /// Adds `path` serving GET (and so HEAD).
+    pub fn get(mut self, path: &str) -> Self {
+        let segments = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(str::to_owned)
+            .collect();
+        self.add(Pattern::Template(segments), vec![Method::GET]);
+        self
+    }
+
+    /// Adds `prefix` and everything under it serving GET (and so HEAD).
+    pub fn get_under(mut self, prefix: &str) -> Self {
+        self.add(Pattern::Prefix(prefix.to_owned()), vec![Method::GET]);
+        self
+    }
+
+    fn add(&mut self, pattern: Pattern, mut methods: Vec<Method>) {
+        if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+            methods.push(Method::HEAD);
+        }
+        self.routes.push((pattern, methods));
+    }
+
+    /// The methods allowed on `path`, when some route serves it.
+    fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+        let mut found: Option<Vec<Method>> = None;
+        for (pattern, methods) in &self.routes {
+            if pattern.matches(path) {
+                let all = found.get_or_insert_with(Vec::new);
+                for method in methods {
+                    if !all.contains(method) {
+                        all.push(method.clone());
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The guards around an app: see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Guards {
+    routes: Arc<RouteTable>,
+    versions: Arc<ResolverChain>,
+}
+
+impl Guards {
+    /// Guards over `routes`, resolving versions with `versions`.
+    pub fn new(routes: RouteTable, versions: ResolverChain) -> Self {
+        Self {
+            routes: Arc::new(routes),
+            versions: Arc::new(versions),
+        }
+    }
+
+    /// Runs the guards, then `next`.
+    ///
+    /// # Errors
+    /// Whatever `next` fails with.
+    pub async fn call<E: Endpoint>(&self, next: &E, mut req: Request) -> Result<Response> {
+        let path = req.uri().path().to_owned();
+        let decoded = percent_decode(&path);
+        let Some(decoded) = decoded else {
+            let detail = "the path does not decode to UTF-8 text, so it names no resource";
+            return Ok(Problem::new(StatusCode::NOT_FOUND, Some(detail.into())).into_response());
+        };
+        if let Some(allowed) = self.routes.allowed(&decoded) {
+            if !allowed.contains(req.method()) {
+                return Ok(method_not_allowed(req.method(), &allowed));
+            }
+        }
+        let version = self.versions.resolve_or_default(&VersionRequest {
+            path: &path,
+            query: req.uri().query(),
+            headers: req.headers(),
+        });
+        let version: ApiVersion = match version {
+            Ok(version) => version,
+            Err(error) => {
+                let detail = match &error {
+                    stack_core::Error::Invalid { field, reason } => format!("{field}: {reason}"),
+                    other => other.to_string(),
+                };
+                return Ok(Problem::new(StatusCode::BAD_REQUEST, Some(detail)).into_response());
+            }
+        };
+        req.extensions_mut().insert(version);
+        // Errors are rendered here, so that they carry the version header too.
+        let mut response = match next.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(error) => Problem::from_poem(&error).into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
+            response.headers_mut().insert("api-version", value);
+        }
+        Ok(response)
+    }
+}
+
+fn method_not_allowed(method: &Method, allowed: &[Method]) -> Response {
+    let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let list = list.join(", ");
+    let detail = format!("{method} is not served here; allowed: {list}");
+    let mut response = Problem::new(StatusCode::METHOD_NOT_ALLOWED, Some(detail)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// `path` with `%XX` escapes decoded, or `None` when the result is not UTF-8 (or an escape
+/// is malformed).
+fn percent_decode(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_decode_or_name_nothing() {
+        assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
+        assert_eq!(percent_decode("/%ff"), None);
+        assert_eq!(percent_decode("/%f"), None);
+    }
+
+    #[test]
+    fn allowed_methods_come_from_the_table() {
+        let spec = r#"{"paths":{"/users/{id}":{"get":{},"delete":{}}}}"#;
+        let table = RouteTable::from_openapi(spec).get_under("/docs");
+        let users = table.allowed("/users/42").unwrap();
+        assert!(users.contains(&Method::DELETE) && users.contains(&Method::HEAD));
+        assert_eq!(
+            table.allowed("/docs/index.css").unwrap(),
+            [Method::GET, Method::HEAD]
+        );
+        assert!(table.allowed("/documents").is_none());
+        assert!(table.allowed("/users").is_none());
+    }
+}
