@@ -15,3 +15,5 @@
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod registry;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;

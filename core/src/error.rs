@@ -22,12 +22,18 @@ pub enum Error {
     NotFound {
         /// What was looked for, e.g. `job 0190...` or `schedule nightly`.
         what: String,
+        /// The backend's error, when it gave one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The request clashes with the current state (a duplicate key, a lost lease).
     #[error("conflict: {reason}")]
     Conflict {
         /// Why the request conflicts.
         reason: String,
+        /// The backend's error (a unique violation), when it gave one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// An input is malformed or out of range; nothing was changed.
     #[error("invalid {field}: {reason}")]
@@ -36,6 +42,9 @@ pub enum Error {
         field: String,
         /// What is wrong with it and, where it helps, what is accepted.
         reason: String,
+        /// The backend's error (a check violation), when it gave one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A backend cannot be reached right now; worth a retry.
     #[error("unavailable: {reason}")]
@@ -104,13 +113,17 @@ pub enum ErrorKind {
 impl Error {
     /// A [`Error::NotFound`] for `what`.
     pub fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound { what: what.into() }
+        Self::NotFound {
+            what: what.into(),
+            source: None,
+        }
     }
 
     /// A [`Error::Conflict`] with `reason`.
     pub fn conflict(reason: impl Into<String>) -> Self {
         Self::Conflict {
             reason: reason.into(),
+            source: None,
         }
     }
 
@@ -126,7 +139,29 @@ impl Error {
         Self::Invalid {
             field: field.into(),
             reason: reason.into(),
+            source: None,
         }
+    }
+
+    /// This error with `cause` as its source, for the kinds that can carry one (NotFound,
+    /// Conflict, Invalid, Unavailable, Backend); others are returned unchanged.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let err = stack_core::Error::conflict("email taken").with_source(std::io::Error::other("23505"));
+    /// assert_eq!(err.source().unwrap().to_string(), "23505");
+    /// ```
+    #[must_use]
+    pub fn with_source(mut self, cause: impl Into<BoxError>) -> Self {
+        match &mut self {
+            Self::NotFound { source, .. }
+            | Self::Conflict { source, .. }
+            | Self::Invalid { source, .. }
+            | Self::Unavailable { source, .. }
+            | Self::Backend { source, .. } => *source = Some(cause.into()),
+            _ => {}
+        }
+        self
     }
 
     /// A [`Error::Unavailable`] caused by `source`.

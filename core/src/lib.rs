@@ -18,6 +18,7 @@ pub mod page;
 pub mod queue;
 pub mod retry;
 pub mod scheduler;
+pub mod store;
 pub mod version;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,9 +1,31 @@
-//! Schema migrations for the STACK rail service.
+//! Schema migrations for the STACK rail service (sea-orm-migration), the same steps on
+//! PostgreSQL and SQLite:
 //!
-//! The rail schema (users, wallets, deposits, balances, ledger, onboarding, audit) and its
-//! index migration arrive with the data layer, together with the first `Store`
-//! implementation, so that the schema is proven by real SQL rather than guessed. Until then
-//! this crate holds only the list of migrations, which is empty.
+//! 1. [`m0001_rail_tables`]: the tables, with the constraints correctness depends on in the
+//!    database (unique keys that make writes idempotent, a balance never negative, amounts
+//!    positive, states from their set, foreign keys);
+//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 1`
+//!    removes exactly these.
+//!
+//! Each step runs in a transaction on both engines and has a working `down`.
 
-/// Names of the migrations this crate applies, in order. Empty until the data layer lands.
-pub const MIGRATIONS: &[&str] = &[];
+pub mod m0001_rail_tables;
+pub mod m0002_list_indexes;
+pub mod schema;
+
+use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
+
+/// The rail's migrations, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_rail_tables::Migration),
+            Box::new(m0002_list_indexes::Migration),
+        ]
+    }
+}

@@ -23,6 +23,7 @@ pub mod cache_suite;
 pub mod queue_suite;
 pub mod scheduler_suite;
 pub mod services;
+pub mod store_suite;
 
 /// A unique suffix so trials sharing one server never see each other's keys or queues.
 pub fn unique(prefix: &str) -> String {

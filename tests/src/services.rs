@@ -102,3 +102,54 @@ where
          - or run a Docker engine so testcontainers can start one (it said: {failure})."
     );
 }
+
+/// A new, empty PostgreSQL database on the test server, for one trial; its URL. Databases
+/// left by runs more than an hour old are dropped first, so trials clean up after each other
+/// without ever dropping a database a running trial uses.
+///
+/// # Panics
+/// When the server cannot be reached or refuses to create a database.
+pub async fn fresh_postgres_database() -> String {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let service = postgres().await;
+    let admin = Database::connect(&service.url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", service.url));
+    let backend = admin.get_database_backend();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let stale = admin
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'stack_t\\_%'",
+        ))
+        .await
+        .unwrap_or_default();
+    for row in stale {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let born: u64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
+        if now.saturating_sub(born) > 3600 && born != u64::MAX {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+    let name = format!("stack_t_{now}_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    let base = service
+        .url
+        .rsplit_once('/')
+        .map_or(service.url.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}

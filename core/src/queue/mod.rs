@@ -213,7 +213,7 @@ pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
 /// [`Error::Invalid`](crate::Error::Invalid) with field `jobs[i].<field>`.
 pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
     for (index, job) in jobs.iter().enumerate() {
-        if let Err(crate::Error::Invalid { field, reason }) = job.validate() {
+        if let Err(crate::Error::Invalid { field, reason, .. }) = job.validate() {
             return Err(crate::Error::invalid(
                 format!("jobs[{index}].{field}"),
                 reason,

@@ -157,7 +157,9 @@ impl Guards {
             Ok(version) => version,
             Err(error) => {
                 let detail = match &error {
-                    stack_core::Error::Invalid { field, reason } => format!("{field}: {reason}"),
+                    stack_core::Error::Invalid { field, reason, .. } => {
+                        format!("{field}: {reason}")
+                    }
                     other => other.to_string(),
                 };
                 return Ok(Problem::new(StatusCode::BAD_REQUEST, Some(detail)).into_response());

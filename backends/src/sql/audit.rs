@@ -1,0 +1,71 @@
+//! Audit logs: written by every state-changing write in its own transaction, listed here.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Query;
+use stack_core::Result;
+use stack_core::page::{Page, PageRequest};
+use stack_core::store::{AuditFilter, AuditLog, AuditStore};
+use stack_migrations::schema::AuditLogs;
+use uuid::Uuid;
+
+use super::error::db_error;
+use super::{SqlStore, listing, rows};
+
+/// One audit entry to write.
+pub(super) struct Audit<'a> {
+    pub(super) user_id: Uuid,
+    pub(super) action: &'a str,
+    pub(super) subject_id: Uuid,
+    pub(super) detail: serde_json::Value,
+    pub(super) at: DateTime<Utc>,
+}
+
+/// Writes `entries` on `db` (the caller's transaction).
+pub(super) async fn write(db: &impl ConnectionTrait, entries: &[Audit<'_>]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table(AuditLogs::Table).columns([
+        AuditLogs::Id,
+        AuditLogs::UserId,
+        AuditLogs::Action,
+        AuditLogs::SubjectId,
+        AuditLogs::Detail,
+        AuditLogs::CreatedAt,
+    ]);
+    for entry in entries {
+        insert.values_panic([
+            Uuid::now_v7().into(),
+            entry.user_id.into(),
+            entry.action.into(),
+            entry.subject_id.into(),
+            entry.detail.to_string().into(),
+            entry.at.into(),
+        ]);
+    }
+    db.execute(&insert)
+        .await
+        .map_err(|e| db_error("write audit log", e))?;
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn list_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditLog>> {
+        listing::page(
+            &self.db,
+            AuditLogs::Table,
+            listing::audit_logs(filter),
+            page,
+            rows::audit,
+        )
+        .await
+    }
+}

@@ -1,0 +1,67 @@
+//! SeaORM's errors as core errors: the kind a caller acts on, the database's own error kept
+//! as the source.
+
+use sea_orm::sqlx::error::ErrorKind as SqlxKind;
+use sea_orm::{DbErr, RuntimeErr};
+use stack_core::Error;
+
+/// The kind of a database-level failure, when the database reported one.
+fn database_kind(error: &DbErr) -> Option<SqlxKind> {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error().map(|d| d.kind())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the connection (not the statement) failed: refused, dropped, pool exhausted.
+fn connection_failed(error: &DbErr) -> bool {
+    match error {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::Protocol(_)
+                | sea_orm::sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
+/// `error` from `doing` as a core error: a unique violation is `Conflict`, a foreign-key
+/// violation `NotFound`, a check violation `Invalid`, a failed connection `Unavailable`
+/// (temporary); anything else `Backend`. The database's error stays the source.
+pub(super) fn db_error(doing: &str, error: DbErr) -> Error {
+    if connection_failed(&error) {
+        return Error::unavailable(format!("database ({doing})"), error);
+    }
+    let busy = matches!(&error, DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))
+        if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "5" || c == "40001" || c == "40P01"));
+    let base = match database_kind(&error) {
+        Some(SqlxKind::UniqueViolation) => Error::conflict(format!("{doing}: already exists")),
+        Some(SqlxKind::ForeignKeyViolation) => {
+            Error::not_found(format!("{doing}: a referenced row"))
+        }
+        Some(SqlxKind::CheckViolation | SqlxKind::NotNullViolation) => {
+            Error::invalid(doing.to_owned(), "refused by a database constraint")
+        }
+        _ if busy => {
+            return Error::Backend {
+                message: format!("database busy ({doing})"),
+                temporary: true,
+                source: Some(Box::new(error)),
+            };
+        }
+        _ => {
+            return Error::Backend {
+                message: format!("database ({doing})"),
+                temporary: false,
+                source: Some(Box::new(error)),
+            };
+        }
+    };
+    base.with_source(error)
+}

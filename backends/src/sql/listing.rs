@@ -1,0 +1,179 @@
+//! Listings: typed filters as sea-query conditions, offset pages with totals, and keyset
+//! slices over (created_at, id), all newest first.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, IntoIden, Order, Query, SelectStatement,
+};
+use sea_orm::{ConnectionTrait, QueryResult};
+use stack_core::Result;
+use stack_core::page::{Page, PageRequest};
+use stack_core::store::{
+    AuditFilter, Cursor, CursorPage, CursorRequest, DepositFilter, EntryFilter, UserFilter,
+    WalletFilter,
+};
+use stack_migrations::schema::{AuditLogs, Deposits, Transactions, Users, Wallets};
+
+use super::error::db_error;
+
+fn created_at() -> Alias {
+    Alias::new("created_at")
+}
+
+fn id() -> Alias {
+    Alias::new("id")
+}
+
+fn created_range(
+    mut cond: Condition,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Condition {
+    if let Some(from) = from {
+        cond = cond.add(Expr::col(created_at()).gte(from));
+    }
+    if let Some(to) = to {
+        cond = cond.add(Expr::col(created_at()).lt(to));
+    }
+    cond
+}
+
+pub(super) fn users(filter: &UserFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(status) = filter.status {
+        cond = cond.add(Expr::col(Users::Status).eq(status.as_str()));
+    }
+    created_range(cond, filter.created_from, filter.created_to)
+}
+
+pub(super) fn wallets(filter: &WalletFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(user_id) = filter.user_id {
+        cond = cond.add(Expr::col(Wallets::UserId).eq(user_id));
+    }
+    if let Some(chain) = &filter.chain {
+        cond = cond.add(Expr::col(Wallets::Chain).eq(chain.trim().to_ascii_lowercase()));
+    }
+    cond
+}
+
+pub(super) fn deposits(filter: &DepositFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(user_id) = filter.user_id {
+        cond = cond.add(Expr::col(Deposits::UserId).eq(user_id));
+    }
+    if let Some(status) = filter.status {
+        cond = cond.add(Expr::col(Deposits::Status).eq(status.as_str()));
+    }
+    if let Some(chain) = &filter.chain {
+        cond = cond.add(Expr::col(Deposits::Chain).eq(chain.trim().to_ascii_lowercase()));
+    }
+    created_range(cond, filter.created_from, filter.created_to)
+}
+
+pub(super) fn entries(filter: &EntryFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(user_id) = filter.user_id {
+        cond = cond.add(Expr::col(Transactions::UserId).eq(user_id));
+    }
+    if let Some(kind) = filter.kind {
+        cond = cond.add(Expr::col(Transactions::Kind).eq(kind.as_str()));
+    }
+    if let Some(asset) = &filter.asset {
+        cond = cond.add(Expr::col(Transactions::Asset).eq(asset.trim().to_ascii_uppercase()));
+    }
+    created_range(cond, filter.created_from, filter.created_to)
+}
+
+pub(super) fn audit_logs(filter: &AuditFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(user_id) = filter.user_id {
+        cond = cond.add(Expr::col(AuditLogs::UserId).eq(user_id));
+    }
+    if let Some(action) = &filter.action {
+        cond = cond.add(Expr::col(AuditLogs::Action).eq(action.as_str()));
+    }
+    created_range(cond, filter.created_from, filter.created_to)
+}
+
+fn newest_first(table: impl IntoIden, cond: Condition) -> SelectStatement {
+    Query::select()
+        .column(Asterisk)
+        .from(table)
+        .cond_where(cond)
+        .order_by(created_at(), Order::Desc)
+        .order_by(id(), Order::Desc)
+        .to_owned()
+}
+
+/// One page of `table` rows matching `cond`, newest first, with the total.
+pub(super) async fn page<T>(
+    db: &impl ConnectionTrait,
+    table: impl IntoIden + Clone,
+    cond: Condition,
+    request: PageRequest,
+    map: impl Fn(&QueryResult) -> Result<T>,
+) -> Result<Page<T>> {
+    let count = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from(table.clone())
+        .cond_where(cond.clone())
+        .to_owned();
+    let total: i64 = match db
+        .query_one(&count)
+        .await
+        .map_err(|e| db_error("count", e))?
+    {
+        Some(row) => row.try_get("", "n").map_err(|e| db_error("count", e))?,
+        None => 0,
+    };
+    let select = newest_first(table, cond)
+        .limit(u64::from(request.limit()))
+        .offset(request.offset())
+        .to_owned();
+    let rows = db
+        .query_all(&select)
+        .await
+        .map_err(|e| db_error("list", e))?;
+    let items = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
+    Ok(Page::new(items, request, u64::try_from(total).unwrap_or(0)))
+}
+
+/// Up to `request.limit` rows of `table` matching `cond` after the cursor, newest first.
+pub(super) async fn slice<T>(
+    db: &impl ConnectionTrait,
+    table: impl IntoIden,
+    mut cond: Condition,
+    request: CursorRequest,
+    map: impl Fn(&QueryResult) -> Result<T>,
+    position: impl Fn(&T) -> Cursor,
+) -> Result<CursorPage<T>> {
+    if let Some(after) = request.after {
+        cond = cond.add(
+            Condition::any()
+                .add(Expr::col(created_at()).lt(after.created_at))
+                .add(
+                    Condition::all()
+                        .add(Expr::col(created_at()).eq(after.created_at))
+                        .add(Expr::col(id()).lt(after.id)),
+                ),
+        );
+    }
+    // One row more than asked tells whether there is a next slice.
+    let select = newest_first(table, cond)
+        .limit(u64::from(request.limit) + 1)
+        .to_owned();
+    let rows = db
+        .query_all(&select)
+        .await
+        .map_err(|e| db_error("scan", e))?;
+    let mut items = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
+    let more = items.len() > request.limit as usize;
+    items.truncate(request.limit as usize);
+    let next = if more {
+        items.last().map(&position)
+    } else {
+        None
+    };
+    Ok(CursorPage { items, next })
+}

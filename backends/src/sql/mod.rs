@@ -1,0 +1,83 @@
+//! The Store on SeaORM and sea-query, one implementation for PostgreSQL and SQLite.
+//!
+//! Every statement is built with sea-query (no input is ever formatted into SQL text). Each
+//! write that moves money or changes a user's state runs in one transaction with its audit
+//! log; on SQLite the transaction begins `IMMEDIATE`, so writers queue for the lock instead
+//! of failing to upgrade it, and on PostgreSQL the first statement of each money write
+//! locks the row it changes. Amounts are `NUMERIC(38, 18)` on PostgreSQL and exact decimal
+//! text on SQLite.
+
+mod audit;
+mod error;
+mod ledger;
+mod listing;
+mod money;
+mod onboarding;
+mod open;
+mod rows;
+mod users;
+mod wallets;
+
+use async_trait::async_trait;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, TransactionOptions, TransactionTrait,
+};
+use stack_core::Result;
+use stack_core::store::Store;
+
+pub use open::{
+    SqlOptions, migrate_down, migrate_fresh, migrate_status, migrate_up, open, pending_migrations,
+};
+
+use error::db_error;
+
+/// The Store over one SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    /// A store over an open, migrated connection.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The connection, for migrations and for a SQL queue sharing the pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// A transaction for a write: `BEGIN IMMEDIATE` on SQLite.
+    async fn write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let begun = if self.backend() == DbBackend::Sqlite {
+            self.db.begin_with_options(options).await
+        } else {
+            self.db.begin().await
+        };
+        begun.map_err(|e| db_error("begin a transaction", e))
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn name(&self) -> &'static str {
+        match self.backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "sql",
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.db.ping().await.map_err(|e| db_error("ping", e))
+    }
+}

@@ -1,0 +1,139 @@
+//! Opening a database from its URL, and running the rail's migrations on it.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use stack_core::Result;
+use stack_migrations::{Migrator, MigratorTrait};
+
+use super::SqlStore;
+use super::error::db_error;
+
+/// Pool settings (`database.*`).
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    /// The most connections open at once.
+    pub max_open: u32,
+    /// Connections kept open while idle.
+    pub min_idle: u32,
+    /// A connection is replaced after this long.
+    pub max_lifetime: Duration,
+    /// An idle connection above `min_idle` is closed after this long.
+    pub idle_timeout: Duration,
+    /// How long a caller waits for a connection before `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        Self {
+            max_open: 25,
+            min_idle: 5,
+            max_lifetime: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(300),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the database at `url` (`sqlite://FILE?mode=rwc`, `sqlite::memory:`,
+/// `postgres://...`) with `options`. SQLite files get WAL and a 5 s busy timeout; an
+/// in-memory SQLite database gets one connection that never expires (each connection would
+/// otherwise be a database of its own, and it vanishes with its last connection).
+///
+/// # Errors
+/// `Unavailable` when the database cannot be reached.
+pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
+    let mut connect = ConnectOptions::new(url.to_owned());
+    connect
+        .sqlx_logging(false)
+        .acquire_timeout(options.acquire_timeout);
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    if memory {
+        connect
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    } else {
+        connect
+            .max_connections(options.max_open)
+            .min_connections(options.min_idle)
+            .idle_timeout(options.idle_timeout)
+            .max_lifetime(options.max_lifetime);
+    }
+    if url.starts_with("sqlite:") && !memory {
+        connect.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    } else if url.starts_with("sqlite:") {
+        connect.map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
+    }
+    let db = Database::connect(connect)
+        .await
+        .map_err(|e| db_error("connect", e))?;
+    Ok(SqlStore::new(db))
+}
+
+/// Applies every pending migration (or the next `steps`).
+///
+/// # Errors
+/// A migration that fails (it is rolled back).
+pub async fn migrate_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<()> {
+    Migrator::up(db, steps)
+        .await
+        .map_err(|e| db_error("migrate up", e))
+}
+
+/// Rolls back the last `steps` migrations (all when `None`).
+///
+/// # Errors
+/// A rollback that fails.
+pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<()> {
+    Migrator::down(db, steps)
+        .await
+        .map_err(|e| db_error("migrate down", e))
+}
+
+/// Drops everything and applies every migration.
+///
+/// # Errors
+/// A step that fails.
+pub async fn migrate_fresh(db: &DatabaseConnection) -> Result<()> {
+    Migrator::fresh(db)
+        .await
+        .map_err(|e| db_error("migrate fresh", e))
+}
+
+/// Every migration with whether it is applied, in order.
+///
+/// # Errors
+/// A database failure.
+pub async fn migrate_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>> {
+    let all = Migrator::get_migration_with_status(db)
+        .await
+        .map_err(|e| db_error("read migration status", e))?;
+    Ok(all
+        .iter()
+        .map(|m| {
+            let applied = matches!(m.status(), stack_migrations::MigrationStatus::Applied);
+            (m.name().to_owned(), applied)
+        })
+        .collect())
+}
+
+/// The names of the migrations not yet applied.
+///
+/// # Errors
+/// A database failure.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>> {
+    Ok(migrate_status(db)
+        .await?
+        .into_iter()
+        .filter(|(_, applied)| !applied)
+        .map(|(name, _)| name)
+        .collect())
+}
