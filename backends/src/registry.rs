@@ -119,9 +119,9 @@ pub fn resolve(key: &str, url: &str, role: Role) -> Result<&'static Scheme> {
 /// Every backend URL of `config` checked against [`SCHEMES`] and the compiled features: the
 /// check that makes `config check` say ok only to what `serve` opens.
 ///
-/// `serve` opens the cache and the queue today; the `database` and `redis` sections are
-/// checked for their schemes only, since nothing opens them yet (their features are not
-/// required until something does).
+/// `serve` opens the cache, the queue and the database; the `redis` section is checked for
+/// its schemes only, since nothing opens it yet (its feature is not required until
+/// something does). Read replicas are checked like the database.
 pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
     let mut urls = vec![
         (
@@ -164,7 +164,7 @@ pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
     urls.into_iter()
         .filter_map(|(key, url, role)| {
             let error = resolve(&key, &url, role).err()?;
-            let opened = matches!(role, Role::Cache | Role::Queue);
+            let opened = matches!(role, Role::Cache | Role::Queue | Role::Database);
             let reason = match error {
                 Error::Invalid { reason, .. } => reason,
                 Error::Unsupported { .. } if !opened => return None,
@@ -192,6 +192,27 @@ pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
         ))),
         other => Err(Error::unsupported(format!("cache backend `{other}://`"))),
     }
+}
+
+/// Opens the Store `config.url` names (`sqlite://...`, `sqlite::memory:`, `postgres://...`)
+/// with the pool `config` describes. Migrations are the caller's choice: see
+/// [`crate::sql::migrate_up`] and [`crate::sql::pending_migrations`].
+///
+/// # Errors
+/// As [`resolve`]; `Unavailable` when the database cannot be reached.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub async fn open_store(
+    config: &stack_core::config::DatabaseConfig,
+) -> Result<crate::sql::SqlStore> {
+    resolve("database.url", &config.url, Role::Database)?;
+    let options = crate::sql::SqlOptions {
+        max_open: config.max_open_conns,
+        min_idle: config.max_idle_conns,
+        max_lifetime: config.conn_max_lifetime,
+        idle_timeout: config.conn_max_idle_time,
+        ..crate::sql::SqlOptions::default()
+    };
+    crate::sql::open(&config.url, &options).await
 }
 
 /// The [`QueueOptions`] a queue configuration describes.

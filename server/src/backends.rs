@@ -8,10 +8,13 @@ use stack_core::cache::Cache;
 use stack_core::config::Config;
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
+use stack_core::store::Store;
 
 /// Everything the routes and workers share.
 #[derive(Debug, Clone)]
 pub struct Backends {
+    /// The Store (`database.url`), migrated.
+    pub store: Arc<dyn Store>,
     /// The cache (`cache.backend`).
     pub cache: Arc<dyn Cache>,
     /// The job queue (`queue.backend`).
@@ -21,15 +24,31 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// Opens every backend `config` names.
+    /// Opens every backend `config` names. An SQLite database is created and migrated on
+    /// the spot (the embedded default needs no operator); a PostgreSQL schema that is behind
+    /// is refused, naming the command that brings it up to date.
     ///
     /// # Errors
-    /// A backend that is unknown, not compiled in, or unreachable.
-    pub fn open(config: &Config) -> Result<Self> {
+    /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
+    pub async fn open(config: &Config) -> Result<Self> {
+        let store = registry::open_store(&config.database).await?;
+        if store.name() == "sqlite" {
+            stack_backends::sql::migrate_up(store.connection(), None).await?;
+        } else {
+            let pending = stack_backends::sql::pending_migrations(store.connection()).await?;
+            if !pending.is_empty() {
+                return Err(stack_core::Error::unsupported(format!(
+                    "the database schema is behind ({} pending: {}); run `stack migrate up` with the same configuration",
+                    pending.len(),
+                    pending.join(", ")
+                )));
+            }
+        }
         let cache = registry::open_cache(&config.cache)?;
         let queue = registry::open_queue(&config.queue)?;
         let scheduler = CronScheduler::new(Arc::clone(&queue));
         Ok(Self {
+            store: Arc::new(store),
             cache,
             queue,
             scheduler,

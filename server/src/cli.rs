@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Apply, roll back or list the database migrations of the configured database.
+    Migrate(MigrateArgs),
     /// Work with configuration files.
     Config {
         /// What to do with the configuration.
@@ -44,6 +46,34 @@ pub struct ServeArgs {
     /// Port to listen on, overriding `server.port`.
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+/// Options of `stack migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Configuration file (YAML), as for `serve`; `database.url` names the database.
+    #[arg(long, short, env = "STACK_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: MigrateAction,
+}
+
+/// The migration actions.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last N migrations (default 1).
+    Down {
+        /// How many to roll back.
+        #[arg(default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply every migration (destroys all data).
+    Fresh,
 }
 
 /// `--log-format` values.
@@ -81,7 +111,12 @@ pub const DEFAULT_CONFIG: &str = "configs/config.yaml";
 /// The configuration file `serve` reads: the one named, else [`DEFAULT_CONFIG`] when it
 /// exists, else none (built-in defaults).
 pub fn serve_config_file(args: &ServeArgs) -> Option<PathBuf> {
-    args.config.clone().or_else(|| {
+    config_file(args.config.as_ref())
+}
+
+/// The file named, else [`DEFAULT_CONFIG`] when it exists, else none.
+pub fn config_file(named: Option<&PathBuf>) -> Option<PathBuf> {
+    named.cloned().or_else(|| {
         Path::new(DEFAULT_CONFIG)
             .is_file()
             .then(|| PathBuf::from(DEFAULT_CONFIG))

@@ -13,4 +13,5 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod serve;

@@ -63,7 +63,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 /// A backend that cannot be opened, or an address that cannot be bound.
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut signals = Signals::listen()?;
-    let backends = Backends::open(&config)?;
+    let backends = Backends::open(&config).await?;
     let app = app::build(backends.clone(), &config.api)?;
     let (host, port) = (config.server.host.as_str(), config.server.port);
     let listener = TcpListener::bind((host, port))
@@ -73,6 +73,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Sen
     backends.scheduler.start().await?;
     tracing::info!(
         %addr,
+        store = backends.store.name(),
         cache = backends.cache.name(),
         queue = backends.queue.name(),
         docs = %format!("http://{addr}/docs"),

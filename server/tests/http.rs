@@ -12,8 +12,13 @@ use stack_core::{Error, Result};
 use stack_server::app;
 use stack_server::backends::Backends;
 
-fn backends() -> Backends {
-    Backends::open(&Config::default()).expect("memory backends open")
+/// The default backends over an in-memory SQLite database.
+async fn backends() -> Backends {
+    let mut config = Config::default();
+    config.database.url = "sqlite::memory:".into();
+    Backends::open(&config)
+        .await
+        .expect("default backends open")
 }
 
 fn app(backends: Backends) -> impl poem::Endpoint {
@@ -22,7 +27,7 @@ fn app(backends: Backends) -> impl poem::Endpoint {
 
 #[tokio::test]
 async fn live_and_ready_answer_with_one_entry_per_backend() {
-    let client = TestClient::new(app(backends()));
+    let client = TestClient::new(app(backends().await));
     let live = client.get("/health/live").send().await;
     live.assert_status_is_ok();
     live.assert_json(serde_json::json!({ "status": "up" }))
@@ -34,15 +39,15 @@ async fn live_and_ready_answer_with_one_entry_per_backend() {
     let report = body.value().object();
     report.get("status").assert_string("up");
     let checks = report.get("checks").array();
-    assert_eq!(checks.len(), 2);
+    assert_eq!(checks.len(), 3);
     let names: Vec<String> = checks
         .iter()
         .map(|c| c.object().get("name").string().to_owned())
         .collect();
-    assert_eq!(names, ["cache", "queue"]);
-    for check in checks.iter() {
+    assert_eq!(names, ["store", "cache", "queue"]);
+    for (check, backend) in checks.iter().zip(["sqlite", "memory", "memory"]) {
         let check = check.object();
-        check.get("backend").assert_string("memory");
+        check.get("backend").assert_string(backend);
         check.get("status").assert_string("up");
         assert!(check.get("latency_ms").f64() >= 0.0);
     }
@@ -95,7 +100,7 @@ impl Cache for UnreachableCache {
 
 #[tokio::test]
 async fn ready_is_503_and_names_the_backend_that_is_down() {
-    let mut backends = backends();
+    let mut backends = backends().await;
     backends.cache = Arc::new(UnreachableCache);
     let client = TestClient::new(app(backends));
     let ready = client.get("/health/ready").send().await;
@@ -103,13 +108,13 @@ async fn ready_is_503_and_names_the_backend_that_is_down() {
     let body = ready.json().await;
     let report = body.value().object();
     report.get("status").assert_string("down");
-    let cache = report.get("checks").array().get(0).object();
+    let cache = report.get("checks").array().get(1).object();
     cache.get("status").assert_string("down");
     assert!(cache.get("error").string().contains("unavailable"));
     report
         .get("checks")
         .array()
-        .get(1)
+        .get(2)
         .object()
         .get("status")
         .assert_string("up");
@@ -117,7 +122,7 @@ async fn ready_is_503_and_names_the_backend_that_is_down() {
 
 #[tokio::test]
 async fn openapi_document_and_swagger_ui_are_served() {
-    let client = TestClient::new(app(backends()));
+    let client = TestClient::new(app(backends().await));
     let spec = client.get("/openapi.json").send().await;
     spec.assert_status_is_ok();
     let spec = spec.json().await;
@@ -133,7 +138,7 @@ async fn openapi_document_and_swagger_ui_are_served() {
 
 #[tokio::test]
 async fn unknown_routes_answer_problem_json() {
-    let client = TestClient::new(app(backends()));
+    let client = TestClient::new(app(backends().await));
     let missing = client.get("/no/such/thing").send().await;
     missing.assert_status(StatusCode::NOT_FOUND);
     missing.assert_content_type("application/problem+json");

@@ -55,7 +55,7 @@ fn the_log_names_the_configuration_file_and_the_real_address() {
     );
 
     // No file: the defaults, and the log says so.
-    let dir = std::env::temp_dir().join(format!("stack-nofile-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("stack-nofile-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = stack()
         .current_dir(&dir)

@@ -37,9 +37,9 @@ pub struct Liveness {
 /// One backend's readiness.
 #[derive(Debug, Object)]
 pub struct BackendCheck {
-    /// The role (`cache`, `queue`).
+    /// The role (`store`, `cache`, `queue`).
     pub name: String,
-    /// The implementation (`memory`, `redis`, `postgres`).
+    /// The implementation (`sqlite`, `postgres`, `memory`, `redis`).
     pub backend: String,
     /// Whether it answered its health check in time.
     pub status: Status,
@@ -124,12 +124,18 @@ impl HealthApi {
     /// one is down.
     #[oai(path = "/health/ready", method = "get")]
     async fn ready(&self) -> ReadyResponse {
-        let Backends { cache, queue, .. } = &self.backends;
-        let (cache, queue) = tokio::join!(
+        let Backends {
+            store,
+            cache,
+            queue,
+            ..
+        } = &self.backends;
+        let (store, cache, queue) = tokio::join!(
+            check("store", store.name(), store.health()),
             check("cache", cache.name(), cache.health()),
             check("queue", queue.name(), queue.health()),
         );
-        let checks = vec![cache, queue];
+        let checks = vec![store, cache, queue];
         let all_up = checks.iter().all(|c| c.status == Status::Up);
         let report = Readiness {
             status: if all_up { Status::Up } else { Status::Down },

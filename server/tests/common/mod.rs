@@ -42,6 +42,8 @@ pub(crate) fn serve(port: u16, env: &[(&str, &str)]) -> Child {
         .args(["serve", "--log-format", "json", "--port", &port.to_string()])
         .arg("--config")
         .arg(SHIPPED)
+        // A database of its own, in memory: no file left in the tree.
+        .env("STACK__DATABASE__URL", "sqlite::memory:")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

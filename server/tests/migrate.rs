@@ -1,0 +1,111 @@
+//! `stack migrate` and the schema checks of `stack serve`, on SQLite through the binary and
+//! on a PostgreSQL database of the test's own.
+
+#![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
+
+mod common;
+
+use common::stack;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use stack_core::config::Config;
+use stack_server::backends::Backends;
+
+fn migrate(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = stack()
+        .arg("migrate")
+        .args(args)
+        .env("STACK__DATABASE__URL", url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn migrate_up_down_status_fresh_on_sqlite() {
+    let dir = std::env::temp_dir().join(stack_tests::unique("stack-migrate"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("m.db").display());
+    let (ok, out, err) = migrate(&url, &["status"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "pending  m0001_rail_tables\npending  m0002_list_indexes\n"
+    );
+    let (ok, out, err) = migrate(&url, &["up"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "applied  m0001_rail_tables\napplied  m0002_list_indexes\n"
+    );
+    let (ok, out, _) = migrate(&url, &["down"]);
+    assert!(ok);
+    assert_eq!(
+        out,
+        "applied  m0001_rail_tables\npending  m0002_list_indexes\n"
+    );
+    let (ok, out, _) = migrate(&url, &["down", "1"]);
+    assert!(ok);
+    assert!(out.starts_with("pending  m0001"), "{out}");
+    let (ok, out, _) = migrate(&url, &["fresh"]);
+    assert!(ok);
+    assert_eq!(out.matches("applied").count(), 2, "{out}");
+    // A bad configuration is refused before anything is touched.
+    let (ok, _, err) = migrate("mysql://nope", &["up"]);
+    assert!(!ok);
+    assert!(
+        err.contains("database.url (from STACK__DATABASE__URL)"),
+        "{err}"
+    );
+}
+
+async fn index_names(url: &str) -> Vec<String> {
+    let db = Database::connect(url).await.unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "indexname").unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_behind_is_refused_and_down_1_removes_the_indexes() {
+    let url = stack_tests::services::fresh_postgres_database().await;
+    let mut config = Config::default();
+    config.database.url = url.clone();
+    let refused = Backends::open(&config).await.unwrap_err().to_string();
+    assert!(refused.contains("run `stack migrate up`"), "{refused}");
+    assert!(refused.contains("m0001_rail_tables"), "{refused}");
+
+    let (ok, _, err) = migrate(&url, &["up"]);
+    assert!(ok, "{err}");
+    let all = index_names(&url).await;
+    assert_eq!(
+        all.iter().filter(|n| n.starts_with("ix_")).count(),
+        10,
+        "{all:?}"
+    );
+    Backends::open(&config)
+        .await
+        .expect("a migrated schema opens");
+
+    let (ok, _, err) = migrate(&url, &["down", "1"]);
+    assert!(ok, "{err}");
+    let left = index_names(&url).await;
+    assert!(!left.iter().any(|n| n.starts_with("ix_")), "{left:?}");
+    // The constraints correctness depends on stay with the tables.
+    assert!(
+        left.contains(&"ux_deposits_chain_tx".to_owned()),
+        "{left:?}"
+    );
+    let behind = Backends::open(&config).await.unwrap_err().to_string();
+    assert!(behind.contains("m0002_list_indexes"), "{behind}");
+}
