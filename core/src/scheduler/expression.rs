@@ -146,7 +146,9 @@ fn parse_fields(source: &str) -> Result<Vec<cron::Schedule>> {
     let [sec, min, hour, dom, month, dow] = [
         fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
     ];
-    let unrestricted = |field: &str| field.starts_with('*') || field.starts_with('?');
+    // Only a bare `*` or `?` leaves a day field unrestricted (as robfig/cron decides it):
+    // `*/2` restricts the day of month to odd days and takes part in the OR.
+    let unrestricted = |field: &str| field == "*" || field == "?";
     let dow_translated = translate_day_of_week(dow)?;
     let dom = if unrestricted(dom) { "*" } else { dom };
 

@@ -106,6 +106,32 @@ fn day_of_month_or_day_of_week_when_both_are_restricted() {
 }
 
 #[test]
+fn a_stepped_day_of_month_is_kept() {
+    // Every other day of the month (1, 3, 5, ...), not every day.
+    let got = ticks("0 0 */2 * *", chrono_tz::UTC, utc(2026, 11, 25, 12, 0, 0), 4);
+    assert_eq!(
+        got,
+        vec![
+            utc(2026, 11, 27, 0, 0, 0),
+            utc(2026, 11, 29, 0, 0, 0),
+            utc(2026, 12, 1, 0, 0, 0),
+            utc(2026, 12, 3, 0, 0, 0)
+        ]
+    );
+    // Every fifth day (1, 6, 11, ...) OR any Monday: the stepped field joins the OR.
+    let got = ticks("0 0 */5 * MON", chrono_tz::UTC, utc(2026, 11, 25, 12, 0, 0), 4);
+    assert_eq!(
+        got,
+        vec![
+            utc(2026, 11, 26, 0, 0, 0),
+            utc(2026, 11, 30, 0, 0, 0),
+            utc(2026, 12, 1, 0, 0, 0),
+            utc(2026, 12, 6, 0, 0, 0)
+        ]
+    );
+}
+
+#[test]
 fn fall_back_fold_fires_once_and_never_goes_backwards() {
     let ny: Tz = "America/New_York".parse().unwrap();
     // 2026-11-01: 02:00 EDT becomes 01:00 EST; 01:30 happens twice.
