@@ -1,9 +1,13 @@
 //! The indexes of the list queries: each listing filters by its owner and reads newest
 //! first, so the composite indexes end with `created_at DESC, id DESC` (the keyset order).
+//! The seed's single-column indexes on an owner (`wallets.user_id`, `deposits.user_id`,
+//! `transactions.user_id`, `audit_logs.user_id`) are the leading columns of these composites;
+//! the unique keys (`users.email`, chain + address, chain + tx_hash, user + asset) live with
+//! the tables, since correctness depends on them.
 
 use sea_orm_migration::prelude::*;
 
-use crate::schema::{AuditLogs, Deposits, OnboardingFlows, Transactions, Users, Wallets};
+use crate::schema::{AuditLogs, Balances, Deposits, OnboardingFlows, Transactions, Users, Wallets};
 
 /// Adds (and, down, drops) the list indexes.
 #[derive(DeriveMigrationName, Debug)]
@@ -46,6 +50,16 @@ fn indexes() -> Vec<ListIndex> {
             vec![asc(Wallets::UserId), desc(Wallets::CreatedAt)],
         ),
         ix(
+            "ix_wallets_status",
+            Wallets::Table,
+            vec![asc(Wallets::Status)],
+        ),
+        ix(
+            "ix_balances_updated",
+            Balances::Table,
+            vec![desc(Balances::UpdatedAt)],
+        ),
+        ix(
             "ix_deposits_user_created",
             Deposits::Table,
             vec![
@@ -74,6 +88,11 @@ fn indexes() -> Vec<ListIndex> {
             ],
         ),
         ix(
+            "ix_transactions_type_created",
+            Transactions::Table,
+            vec![asc(Transactions::Kind), desc(Transactions::CreatedAt)],
+        ),
+        ix(
             "ix_onboarding_status",
             OnboardingFlows::Table,
             vec![asc(OnboardingFlows::Status)],
@@ -91,6 +110,11 @@ fn indexes() -> Vec<ListIndex> {
             "ix_audit_action_created",
             AuditLogs::Table,
             vec![asc(AuditLogs::Action), desc(AuditLogs::CreatedAt)],
+        ),
+        ix(
+            "ix_audit_created",
+            AuditLogs::Table,
+            vec![desc(AuditLogs::CreatedAt)],
         ),
     ]
 }

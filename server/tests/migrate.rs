@@ -90,7 +90,7 @@ async fn postgres_schema_behind_is_refused_and_down_1_removes_the_indexes() {
     let all = index_names(&url).await;
     assert_eq!(
         all.iter().filter(|n| n.starts_with("ix_")).count(),
-        10,
+        14,
         "{all:?}"
     );
     Backends::open(&config)

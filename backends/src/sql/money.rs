@@ -50,12 +50,28 @@ fn by_chain_tx(keys: &[(&str, &str)]) -> Condition {
 impl SqlStore {
     /// Inserts `batch` (skipping (chain, tx_hash) pairs already recorded) with an audit log
     /// per new deposit; every deposit of the batch, new or existing, by (chain, tx_hash).
+    /// New rows are known from the input and `RETURNING`; only pairs that were already
+    /// recorded are read back.
     async fn insert_deposits(
         &self,
         db: &impl ConnectionTrait,
         batch: &[NewDeposit],
     ) -> Result<(HashSet<Uuid>, HashMap<(String, String), Deposit>)> {
         let at = rows::now();
+        let rows: Vec<Deposit> = batch
+            .iter()
+            .map(|d| Deposit {
+                id: Uuid::now_v7(),
+                user_id: d.user_id,
+                chain: d.chain.clone(),
+                tx_hash: d.tx_hash.clone(),
+                asset: d.asset.clone(),
+                amount: d.amount,
+                status: DepositStatus::Pending,
+                created_at: at,
+                confirmed_at: None,
+            })
+            .collect();
         let mut insert = Query::insert();
         insert.into_table(Deposits::Table).columns([
             Deposits::Id,
@@ -67,15 +83,15 @@ impl SqlStore {
             Deposits::Status,
             Deposits::CreatedAt,
         ]);
-        for deposit in batch {
+        for deposit in &rows {
             insert.values_panic([
-                Uuid::now_v7().into(),
+                deposit.id.into(),
                 deposit.user_id.into(),
                 deposit.chain.as_str().into(),
                 deposit.tx_hash.as_str().into(),
                 deposit.asset.as_str().into(),
                 deposit.amount.into(),
-                DepositStatus::Pending.as_str().into(),
+                deposit.status.as_str().into(),
                 at.into(),
             ]);
         }
@@ -93,14 +109,13 @@ impl SqlStore {
             .iter()
             .filter_map(|row| row.try_get::<Uuid>("", "id").ok())
             .collect();
-        let keys: Vec<(&str, &str)> = batch
-            .iter()
-            .map(|d| (d.chain.as_str(), d.tx_hash.as_str()))
-            .collect();
-        let all = deposit_where(db, by_chain_tx(&keys)).await?;
-        let audits: Vec<Audit<'_>> = all
-            .iter()
+        let mut by_key: HashMap<(String, String), Deposit> = rows
+            .into_iter()
             .filter(|d| created.contains(&d.id))
+            .map(|d| ((d.chain.clone(), d.tx_hash.clone()), d))
+            .collect();
+        let audits: Vec<Audit<'_>> = by_key
+            .values()
             .map(|d| Audit {
                 user_id: d.user_id,
                 action: "deposit.recorded",
@@ -110,10 +125,16 @@ impl SqlStore {
             })
             .collect();
         audit::write(db, &audits).await?;
-        let by_key = all
-            .into_iter()
-            .map(|d| ((d.chain.clone(), d.tx_hash.clone()), d))
+        let recorded_before: Vec<(&str, &str)> = batch
+            .iter()
+            .filter(|d| !by_key.contains_key(&(d.chain.clone(), d.tx_hash.clone())))
+            .map(|d| (d.chain.as_str(), d.tx_hash.as_str()))
             .collect();
+        if !recorded_before.is_empty() {
+            for found in deposit_where(db, by_chain_tx(&recorded_before)).await? {
+                by_key.insert((found.chain.clone(), found.tx_hash.clone()), found);
+            }
+        }
         Ok((created, by_key))
     }
 

@@ -108,7 +108,12 @@ fn day_of_month_or_day_of_week_when_both_are_restricted() {
 #[test]
 fn a_stepped_day_of_month_is_kept() {
     // Every other day of the month (1, 3, 5, ...), not every day.
-    let got = ticks("0 0 */2 * *", chrono_tz::UTC, utc(2026, 11, 25, 12, 0, 0), 4);
+    let got = ticks(
+        "0 0 */2 * *",
+        chrono_tz::UTC,
+        utc(2026, 11, 25, 12, 0, 0),
+        4,
+    );
     assert_eq!(
         got,
         vec![
@@ -119,7 +124,12 @@ fn a_stepped_day_of_month_is_kept() {
         ]
     );
     // Every fifth day (1, 6, 11, ...) OR any Monday: the stepped field joins the OR.
-    let got = ticks("0 0 */5 * MON", chrono_tz::UTC, utc(2026, 11, 25, 12, 0, 0), 4);
+    let got = ticks(
+        "0 0 */5 * MON",
+        chrono_tz::UTC,
+        utc(2026, 11, 25, 12, 0, 0),
+        4,
+    );
     assert_eq!(
         got,
         vec![
