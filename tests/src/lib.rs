@@ -20,6 +20,7 @@
 )]
 
 pub mod cache_suite;
+pub mod faulty_queue;
 pub mod queue_suite;
 pub mod scheduler_suite;
 pub mod services;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use stack_core::ErrorKind;
 use stack_core::queue::Enqueued;
-use stack_core::scheduler::{CronScheduler, ScheduleSpec, Scheduler, tick_key};
+use stack_core::scheduler::{CronScheduler, ScheduleSpec, Scheduler, TickRetry, tick_key};
+
+use crate::faulty_queue::FaultyQueue;
 
 use crate::queue_suite::{LONG_LEASE, QueueFactory, options};
 
@@ -132,6 +134,111 @@ pub async fn schedules_are_validated_and_listed(new_queue: QueueFactory) {
     );
 }
 
+/// A tick whose enqueue fails is retried with the same key until it is enqueued; meanwhile
+/// `list` shows the error, and no tick is skipped.
+pub async fn a_failed_tick_is_retried_with_the_same_key(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let faulty = Arc::new(FaultyQueue::new(Arc::clone(&queue)));
+    let scheduler = CronScheduler::new(faulty.clone());
+    let added = scheduler
+        .add(ScheduleSpec::new("settle", "@yearly", "settle_batch"))
+        .await
+        .unwrap();
+    let tick = added.next_fire.unwrap();
+    faulty.fail_next(2);
+    let now = tick + chrono::Duration::seconds(1);
+    assert!(scheduler.fire_due(now).await[0].1.is_err());
+    let listed = scheduler.list().await.unwrap();
+    assert!(
+        listed[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("retrying")),
+        "{listed:?}"
+    );
+    assert_eq!(listed[0].next_fire, Some(tick), "the failed tick stays due");
+    assert!(
+        scheduler.fire_due(now).await.is_empty(),
+        "a retry waits its turn"
+    );
+    assert!(
+        scheduler.fire_due(now + chrono::Duration::seconds(5)).await[0]
+            .1
+            .is_err()
+    );
+    let done = scheduler
+        .fire_due(now + chrono::Duration::seconds(30))
+        .await;
+    assert!(done[0].1.as_ref().unwrap().is_created());
+    let listed = scheduler.list().await.unwrap();
+    assert_eq!(listed[0].last_fire, Some(tick));
+    assert_eq!(listed[0].last_error, None);
+    assert!(listed[0].next_fire.unwrap() > tick);
+    let lease = queue.reserve(10, LONG_LEASE).await.unwrap();
+    assert_eq!(lease.len(), 1);
+    assert_eq!(
+        lease[0].job.unique_key.as_deref(),
+        Some(tick_key("settle", tick).as_str())
+    );
+    assert_eq!(faulty.attempts(), 3);
+}
+
+/// A tick that cannot be enqueued within the retry window is given up, with its error kept,
+/// and the schedule moves on.
+pub async fn a_tick_is_given_up_after_the_retry_window(new_queue: QueueFactory) {
+    let faulty = Arc::new(FaultyQueue::new(new_queue(options()).await));
+    let retry = TickRetry {
+        window: Duration::from_secs(2),
+        ..TickRetry::default()
+    };
+    let scheduler = CronScheduler::new(faulty.clone()).with_retry(retry);
+    let tick = scheduler
+        .add(ScheduleSpec::new("settle", "@yearly", "t"))
+        .await
+        .unwrap()
+        .next_fire
+        .unwrap();
+    faulty.fail_next(u32::MAX);
+    scheduler.fire_due(tick).await;
+    scheduler
+        .fire_due(tick + chrono::Duration::seconds(3))
+        .await;
+    let listed = scheduler.list().await.unwrap();
+    assert!(
+        listed[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("skipped")),
+        "{listed:?}"
+    );
+    assert!(listed[0].next_fire.unwrap() > tick + chrono::Duration::days(300));
+}
+
+/// `stop` returns promptly even while an enqueue hangs.
+pub async fn stop_does_not_wait_for_a_stuck_enqueue(new_queue: QueueFactory) {
+    let faulty = Arc::new(FaultyQueue::new(new_queue(options()).await));
+    faulty.hang();
+    let scheduler = CronScheduler::new(faulty.clone());
+    scheduler
+        .add(ScheduleSpec::new("beat", "* * * * * *", "t"))
+        .await
+        .unwrap();
+    scheduler.start().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while faulty.attempts() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no enqueue attempted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = tokio::time::timeout(Duration::from_secs(5), scheduler.stop()).await;
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "stop hung behind the enqueue"
+    );
+}
+
 /// Instantiates the scheduler suite over one queue backend.
 #[macro_export]
 macro_rules! scheduler_conformance {
@@ -143,6 +250,9 @@ macro_rules! scheduler_conformance {
                 two_instances_fire_each_tick_once,
                 running_scheduler_enqueues_one_job_per_tick,
                 schedules_are_validated_and_listed,
+                a_failed_tick_is_retried_with_the_same_key,
+                a_tick_is_given_up_after_the_retry_window,
+                stop_does_not_wait_for_a_stuck_enqueue,
             );
         }
     };

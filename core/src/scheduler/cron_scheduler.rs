@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,11 +12,36 @@ use super::{CronExpr, ScheduleSpec, ScheduledJob, Scheduler, tick_key};
 use crate::queue::{Enqueued, NewJob, Queue};
 use crate::{Error, Result};
 
+/// How a tick whose enqueue failed is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickRetry {
+    /// Retry the same tick (same unique key, so retrying is safe) until this long after the
+    /// tick; then give up on it, record the error, and move to the next tick. Default 5 min.
+    pub window: Duration,
+    /// One enqueue that takes longer than this counts as failed. Default 10 s.
+    pub enqueue_timeout: Duration,
+    /// The first retry's wait; each next one doubles, up to 30 s. Default 500 ms.
+    pub first_wait: Duration,
+}
+
+impl Default for TickRetry {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(300),
+            enqueue_timeout: Duration::from_secs(10),
+            first_wait: Duration::from_millis(500),
+        }
+    }
+}
+
 /// The scheduler of STACK: cron schedules in this process, ticks enqueued on any
-/// [`Queue`] with a per-tick unique key so several instances fire each tick once.
+/// [`Queue`] with a per-tick unique key so several instances fire each tick once. A tick
+/// whose enqueue fails is retried with the same key (see [`TickRetry`]); the error is shown
+/// by [`Scheduler::list`] until a tick is enqueued.
 #[derive(Debug, Clone)]
 pub struct CronScheduler {
     queue: Arc<dyn Queue>,
+    retry: TickRetry,
     entries: Arc<Mutex<BTreeMap<String, Entry>>>,
     changed: Arc<Notify>,
     runner: Arc<tokio::sync::Mutex<Option<Runner>>>,
@@ -35,9 +61,18 @@ struct Entry {
     next_fire: Option<DateTime<Utc>>,
     last_fire: Option<DateTime<Utc>>,
     last_error: Option<String>,
+    /// While the tick `next_fire` is being retried: when to try again, and how many tries.
+    retry_at: Option<DateTime<Utc>>,
+    failures: u32,
 }
 
 impl Entry {
+    /// When this entry wants to run next.
+    fn wake_at(&self) -> Option<DateTime<Utc>> {
+        let next = self.next_fire?;
+        Some(self.retry_at.map_or(next, |r| r.max(next)))
+    }
+
     fn view(&self) -> ScheduledJob {
         ScheduledJob {
             spec: self.spec.clone(),
@@ -60,10 +95,18 @@ impl CronScheduler {
     pub fn new(queue: Arc<dyn Queue>) -> Self {
         Self {
             queue,
+            retry: TickRetry::default(),
             entries: Arc::default(),
             changed: Arc::new(Notify::new()),
             runner: Arc::default(),
         }
+    }
+
+    /// Retries failed ticks as `retry` says.
+    #[must_use]
+    pub fn with_retry(mut self, retry: TickRetry) -> Self {
+        self.retry = retry;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -71,8 +114,10 @@ impl CronScheduler {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Fires every schedule whose next tick is at or before `now`, then moves each to its next
-    /// tick after `now` (missed ticks are not replayed). Answers what each enqueue did.
+    /// Fires every schedule whose next tick is at or before `now` (and whose retry, if it is
+    /// retrying, is due). A tick that is enqueued moves the schedule to its next tick after
+    /// `now` (missed ticks are not replayed); a tick that fails stays, to be retried with the
+    /// same key, until [`TickRetry::window`] after it has passed. Answers what each enqueue did.
     ///
     /// The background task calls this; a host that drives time itself (or a test) may too.
     pub async fn fire_due(&self, now: DateTime<Utc>) -> Vec<(String, Result<Enqueued>)> {
@@ -81,29 +126,76 @@ impl CronScheduler {
             .values()
             .filter_map(|e| {
                 let tick = e.next_fire.filter(|t| *t <= now)?;
+                if e.retry_at.is_some_and(|r| r > now) {
+                    return None;
+                }
                 Some((e.spec.name.clone(), tick, e.job(tick)))
             })
             .collect();
         let mut results = Vec::with_capacity(due.len());
         for (name, tick, job) in due {
-            let outcome = self.queue.enqueue(job).await;
-            if let Err(error) = &outcome {
-                tracing::warn!(schedule = %name, %tick, %error, "cron tick failed to enqueue");
-            }
+            let outcome =
+                match tokio::time::timeout(self.retry.enqueue_timeout, self.queue.enqueue(job))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout {
+                        operation: format!("enqueue of cron tick {}", tick_key(&name, tick)),
+                        after: self.retry.enqueue_timeout,
+                    }),
+                };
             if let Some(entry) = self.lock().get_mut(&name) {
-                entry.last_fire = Some(tick);
-                entry.last_error = outcome.as_ref().err().map(ToString::to_string);
-                // Never earlier than the tick just fired, never a tick already in the past.
-                entry.next_fire = entry.expr.next_after(tick.max(now), entry.tz);
+                self.settle(entry, tick, now, outcome.as_ref().err());
             }
             results.push((name, outcome));
         }
         results
     }
 
-    /// The earliest next tick of any schedule.
+    /// Moves `entry` on after an enqueue of `tick`: to its next tick, or to a retry.
+    fn settle(
+        &self,
+        entry: &mut Entry,
+        tick: DateTime<Utc>,
+        now: DateTime<Utc>,
+        error: Option<&Error>,
+    ) {
+        let Some(error) = error else {
+            entry.last_fire = Some(tick);
+            entry.last_error = None;
+            entry.retry_at = None;
+            entry.failures = 0;
+            // Never earlier than the tick just fired, never a tick already in the past.
+            entry.next_fire = entry.expr.next_after(tick.max(now), entry.tz);
+            return;
+        };
+        entry.failures += 1;
+        let window = chrono::Duration::from_std(self.retry.window).unwrap_or(chrono::Duration::MAX);
+        let doubling = 2u32.saturating_pow(entry.failures.saturating_sub(1).min(16));
+        let wait = (self.retry.first_wait * doubling).min(Duration::from_secs(30));
+        let retry_at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        if retry_at <= tick + window {
+            tracing::warn!(schedule = %entry.spec.name, %tick, %error, failures = entry.failures, "cron tick failed to enqueue; retrying it");
+            entry.last_error = Some(format!(
+                "tick {tick}: {error} (attempt {}; retrying)",
+                entry.failures
+            ));
+            entry.retry_at = Some(retry_at);
+        } else {
+            tracing::error!(schedule = %entry.spec.name, %tick, %error, failures = entry.failures, "cron tick failed to enqueue; giving up on it");
+            entry.last_error = Some(format!(
+                "tick {tick} skipped after {} failed attempts: {error}",
+                entry.failures
+            ));
+            entry.retry_at = None;
+            entry.failures = 0;
+            entry.next_fire = entry.expr.next_after(tick.max(now), entry.tz);
+        }
+    }
+
+    /// When the earliest schedule wants to run.
     fn earliest(&self) -> Option<DateTime<Utc>> {
-        self.lock().values().filter_map(|e| e.next_fire).min()
+        self.lock().values().filter_map(Entry::wake_at).min()
     }
 
     async fn run(self, cancel: CancellationToken) {
@@ -111,14 +203,19 @@ impl CronScheduler {
             let wait = match self.earliest() {
                 Some(at) => (at - Utc::now()).to_std().unwrap_or_default(),
                 // Nothing to fire: sleep until a schedule is added or we are stopped.
-                None => std::time::Duration::from_secs(3600),
+                None => Duration::from_secs(3600),
             };
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = self.changed.notified() => continue,
                 () = tokio::time::sleep(wait) => {}
             }
-            self.fire_due(Utc::now()).await;
+            // A stop never waits behind a stuck enqueue: the tick is retried on the next start
+            // (or by another instance), under the same key.
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = self.fire_due(Utc::now()) => {}
+            }
         }
     }
 }
@@ -135,6 +232,8 @@ impl Scheduler for CronScheduler {
             next_fire,
             last_fire: None,
             last_error: None,
+            retry_at: None,
+            failures: 0,
         };
         let view = entry.view();
         {

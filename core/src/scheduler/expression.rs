@@ -12,19 +12,27 @@
 //!    first, then placed on the time line:
 //!    - a local time skipped by a spring-forward gap fires at the first instant after the gap
 //!      (02:30 on a night that jumps 02:00 -> 03:00 fires at 03:00);
-//!    - a local time repeated by a fall-back fold fires once, at its first occurrence;
+//!    - a local time repeated by a fall-back fold fires once, at its first occurrence, when
+//!      the hour field is fixed (`30 1 * * *`); when the hour field is a wildcard or a step
+//!      (`*/15 * * * *`, `@hourly`) the schedule is interval-like and fires in both passes,
+//!      as Vixie cron does;
 //!    - a tick is never earlier than, or equal to, the one before it.
+//! 5. **Day rules the crate lacks**: `L` in day-of-month (the last day of the month), `5L`
+//!    (the last Friday) and `FRI#2` (the second Friday) in day-of-week.
 //!
 //! Descriptors are accepted too: `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
 //! `@midnight`, `@hourly`, and `@every <duration>` (e.g. `@every 90s`, `@every 1h30m`).
+//! `@every` ticks are aligned to the Unix epoch (`@every 90s` fires at multiples of 90 s
+//! since 1970-01-01T00:00:00Z, to the millisecond), so every instance computes the same
+//! ticks, whenever it started, and ticks never drift.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
-use super::weekday::translate_day_of_week;
+use super::fields::{Fields, next_local, parse_fields};
 use crate::{Error, Result};
 
 /// How many generated local times may be skipped (inside a fold or a gap) before giving up.
@@ -48,9 +56,9 @@ pub struct CronExpr {
 
 #[derive(Debug, Clone)]
 enum Rule {
-    /// One schedule, or two whose union is the schedule (day-of-month OR day-of-week).
-    Calendar(Vec<cron::Schedule>),
-    /// A fixed interval from the previous tick.
+    /// Calendar fields.
+    Calendar(Fields),
+    /// A fixed interval, aligned to the Unix epoch.
     Every(Duration),
 }
 
@@ -78,24 +86,68 @@ impl CronExpr {
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         match &self.rule {
             Rule::Every(interval) => {
-                let step = chrono::Duration::from_std(*interval).ok()?;
-                after.checked_add_signed(step)
+                let step = i64::try_from(interval.as_millis()).ok()?;
+                let next = (after.timestamp_millis().div_euclid(step) + 1).checked_mul(step)?;
+                Utc.timestamp_millis_opt(next).single()
             }
-            Rule::Calendar(schedules) => {
-                let mut local = after.with_timezone(&tz).naive_local();
-                for _ in 0..MAX_SKIPPED {
-                    local = next_local(schedules, local)?;
-                    // In a fold's second pass, early candidates map before `after`: skip them.
-                    if let Some(instant) = place_on_timeline(tz, local) {
-                        if instant > after {
-                            return Some(instant);
-                        }
-                    }
+            Rule::Calendar(fields) => {
+                let next = next_calendar(fields, after, tz)?;
+                if !fields.interval_hours {
+                    return Some(next);
                 }
-                None
+                // An interval-like schedule also fires in a fold's second pass, whose wall
+                // clock restarts below the time `after` reads.
+                match second_pass(fields, after, next, tz) {
+                    Some(earlier) if earlier < next => Some(earlier),
+                    _ => Some(next),
+                }
             }
         }
     }
+}
+
+/// The first tick after `after` reading wall-clock times forward from `after`'s.
+fn next_calendar(fields: &Fields, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    let mut local = after.with_timezone(&tz).naive_local();
+    for _ in 0..MAX_SKIPPED {
+        local = next_local(&fields.parts, local)?;
+        // In a fold's second pass, early candidates map before `after`: skip them (or, for
+        // an interval-like schedule, take their second instant).
+        for instant in place_on_timeline(tz, local, fields.interval_hours) {
+            if instant > after {
+                return Some(instant);
+            }
+        }
+    }
+    None
+}
+
+/// When the clock falls back between `after` and `next`, the first tick of the repeated
+/// wall-clock times, at their second instants.
+fn second_pass(
+    fields: &Fields,
+    after: DateTime<Utc>,
+    next: DateTime<Utc>,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
+    let offset = |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc();
+    if offset(next) >= offset(after) {
+        return None;
+    }
+    // Find the transition to the second: the first instant with the later offset.
+    let (mut lo, mut hi) = (after, next);
+    while hi - lo > chrono::Duration::seconds(1) {
+        let mid = lo + (hi - lo) / 2;
+        if offset(mid) == offset(after) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let restart = hi.with_timezone(&tz).naive_local() - chrono::Duration::seconds(1);
+    let local = next_local(&fields.parts, restart)?;
+    let instant = tz.from_local_datetime(&local).latest()?.with_timezone(&Utc);
+    (instant > after).then_some(instant)
 }
 
 impl FromStr for CronExpr {
@@ -131,59 +183,24 @@ fn parse_descriptor(descriptor: &str) -> Result<Rule> {
     Ok(Rule::Calendar(parse_fields(fields)?))
 }
 
-/// Splits, normalizes and compiles the fields into one or two `cron` schedules.
-fn parse_fields(source: &str) -> Result<Vec<cron::Schedule>> {
-    let mut fields: Vec<&str> = source.split_whitespace().collect();
-    match fields.len() {
-        5 => fields.insert(0, "0"),
-        6 => {}
-        n => {
-            return Err(invalid(format!(
-                "expected 5 fields (min hour dom month dow) or 6 (sec min hour dom month dow), got {n}"
-            )));
+/// The instants at which wall-clock time `local` in `tz` fires: its only instant; in a fold
+/// the first of two, or both when `both_passes`; or the end of the gap that skipped it.
+fn place_on_timeline(tz: Tz, local: NaiveDateTime, both_passes: bool) -> Vec<DateTime<Utc>> {
+    let mapped = tz.from_local_datetime(&local);
+    if let Some(first) = mapped.earliest() {
+        let mut instants = vec![first.with_timezone(&Utc)];
+        if let (true, Some(second)) = (both_passes, mapped.latest()) {
+            if second != first {
+                instants.push(second.with_timezone(&Utc));
+            }
         }
+        return instants;
     }
-    let [sec, min, hour, dom, month, dow] = [
-        fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
-    ];
-    // Only a bare `*` or `?` leaves a day field unrestricted (as robfig/cron decides it):
-    // `*/2` restricts the day of month to odd days and takes part in the OR.
-    let unrestricted = |field: &str| field == "*" || field == "?";
-    let dow_translated = translate_day_of_week(dow)?;
-    let dom = if unrestricted(dom) { "*" } else { dom };
-
-    let expressions = if !unrestricted(dom) && !unrestricted(dow) {
-        // Classic cron ORs the two day fields: the union of two schedules.
-        vec![
-            format!("{sec} {min} {hour} {dom} {month} *"),
-            format!("{sec} {min} {hour} * {month} {dow_translated}"),
-        ]
-    } else {
-        vec![format!("{sec} {min} {hour} {dom} {month} {dow_translated}")]
-    };
-    expressions
-        .iter()
-        .map(|e| cron::Schedule::from_str(e).map_err(|err| invalid(format!("`{source}`: {err}"))))
-        .collect()
+    gap_end(tz, local).into_iter().collect()
 }
 
-/// The earliest wall-clock time after `local` that any of `schedules` matches.
-fn next_local(schedules: &[cron::Schedule], local: NaiveDateTime) -> Option<NaiveDateTime> {
-    // The crate is only ever asked about UTC, where wall clock and time line agree.
-    let as_utc = Utc.from_utc_datetime(&local);
-    schedules
-        .iter()
-        .filter_map(|s| s.after(&as_utc).next())
-        .min()
-        .map(|t| t.naive_utc())
-}
-
-/// The instant at which wall-clock time `local` in `tz` fires: its only instant, the first
-/// of two in a fold, or the end of the gap that skipped it.
-fn place_on_timeline(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    if let Some(instant) = tz.from_local_datetime(&local).earliest() {
-        return Some(instant.with_timezone(&Utc));
-    }
+/// The first instant after the gap that skipped `local`.
+fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     // Inside a gap: the first existing wall-clock minute after it is the instant the gap
     // ends. Real gaps start and end on whole minutes and last at most a day.
     let minute = local.with_second(0)?.with_nanosecond(0)?;

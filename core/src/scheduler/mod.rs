@@ -12,13 +12,14 @@
 
 mod cron_scheduler;
 mod expression;
+mod fields;
 mod weekday;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use cron_scheduler::CronScheduler;
+pub use cron_scheduler::{CronScheduler, TickRetry};
 pub use expression::CronExpr;
 
 use crate::queue::Priority;

@@ -142,29 +142,104 @@ fn a_stepped_day_of_month_is_kept() {
 }
 
 #[test]
-fn fall_back_fold_fires_once_and_never_goes_backwards() {
+fn fall_back_fold_fires_a_fixed_hour_once_and_an_interval_in_both_passes() {
     let ny: Tz = "America/New_York".parse().unwrap();
-    // 2026-11-01: 02:00 EDT becomes 01:00 EST; 01:30 happens twice.
+    // 2026-11-01: 02:00 EDT becomes 01:00 EST; 01:30 happens twice. A fixed hour fires once.
     let got = ticks("0 30 1 * * *", ny, utc(2026, 11, 1, 0, 0, 0), 2);
     assert_eq!(
         got,
         vec![utc(2026, 11, 1, 5, 30, 0), utc(2026, 11, 2, 6, 30, 0)]
     );
 
-    // Every 15 minutes through the fold: strictly increasing, and the repeated hour once.
-    let got = ticks("0 */15 * * * *", ny, utc(2026, 11, 1, 4, 50, 0), 8);
+    // Every 15 minutes (a stepped hour: interval-like) fires in both passes, in order.
+    let got = ticks("0 */15 * * * *", ny, utc(2026, 11, 1, 4, 50, 0), 10);
+    let want: Vec<_> = (0..9)
+        .map(|i| utc(2026, 11, 1, 5, 0, 0) + chrono::Duration::minutes(15 * i))
+        .collect();
+    assert_eq!(
+        got[..9],
+        want[..],
+        "05:00Z (01:00 EDT) .. 06:45Z (01:45 EST) .. 07:00Z (02:00 EST)"
+    );
     assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
-    assert_eq!(got[0], utc(2026, 11, 1, 5, 0, 0)); // 01:00 EDT
-    assert_eq!(got[3], utc(2026, 11, 1, 5, 45, 0)); // 01:45 EDT
-    assert_eq!(got[4], utc(2026, 11, 1, 7, 0, 0)); // 02:00 EST: 01:xx EST is skipped
 
-    // Starting inside the second pass of the fold waits for the next new wall-clock time.
+    // Starting inside the second pass continues the second pass.
     assert_eq!(
         CronExpr::parse("0 */15 * * * *")
             .unwrap()
             .next_after(utc(2026, 11, 1, 6, 10, 0), ny),
-        Some(utc(2026, 11, 1, 7, 0, 0))
+        Some(utc(2026, 11, 1, 6, 15, 0))
     );
+    // @hourly has a wildcard hour: 01:00 fires in both passes.
+    let got = ticks("@hourly", ny, utc(2026, 11, 1, 4, 30, 0), 3);
+    assert_eq!(
+        got,
+        vec![
+            utc(2026, 11, 1, 5, 0, 0),
+            utc(2026, 11, 1, 6, 0, 0),
+            utc(2026, 11, 1, 7, 0, 0)
+        ]
+    );
+}
+
+#[test]
+fn every_is_aligned_to_the_unix_epoch() {
+    let expr = CronExpr::parse("@every 90s").unwrap();
+    // Two instances started at different moments compute the same ticks.
+    let a = expr
+        .next_after(utc(2026, 11, 25, 10, 0, 7), chrono_tz::UTC)
+        .unwrap();
+    let b = expr
+        .next_after(utc(2026, 11, 25, 10, 0, 59), chrono_tz::UTC)
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.timestamp() % 90, 0);
+    // A tick exactly on a multiple moves to the next one: no drift, no repeat.
+    let next = expr.next_after(a, chrono_tz::UTC).unwrap();
+    assert_eq!(next - a, chrono::Duration::seconds(90));
+}
+
+#[test]
+fn last_day_and_nth_weekday_rules() {
+    // L: month-end settlement, 28, 29, 30 or 31.
+    let got = ticks("0 18 L * *", chrono_tz::UTC, utc(2028, 1, 15, 0, 0, 0), 4);
+    assert_eq!(
+        got,
+        vec![
+            utc(2028, 1, 31, 18, 0, 0),
+            utc(2028, 2, 29, 18, 0, 0),
+            utc(2028, 3, 31, 18, 0, 0),
+            utc(2028, 4, 30, 18, 0, 0)
+        ]
+    );
+    // 5L: the last Friday; FRI#2: the second Friday.
+    assert_eq!(
+        next("0 0 * * 5L", utc(2026, 11, 1, 0, 0, 0)),
+        utc(2026, 11, 27, 0, 0, 0)
+    );
+    assert_eq!(
+        next("0 0 * * FRI#2", utc(2026, 11, 1, 0, 0, 0)),
+        utc(2026, 11, 13, 0, 0, 0)
+    );
+    // L OR Monday, since both day fields are restricted.
+    let got = ticks(
+        "0 0 L * MON",
+        chrono_tz::UTC,
+        utc(2026, 11, 25, 12, 0, 0),
+        2,
+    );
+    assert_eq!(
+        got,
+        vec![utc(2026, 11, 30, 0, 0, 0), utc(2026, 12, 7, 0, 0, 0)]
+    );
+    for bad in [
+        "0 0 L-2 * *",
+        "0 0 * * 1,5L",
+        "0 0 * * FRI#6",
+        "0 0 * * 1-5#2",
+    ] {
+        assert!(CronExpr::parse(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]
@@ -198,6 +273,7 @@ fn descriptors_and_every() {
         next("@hourly", utc(2026, 11, 25, 10, 0, 0)),
         utc(2026, 11, 25, 11, 0, 0)
     );
+    // 10:00:00 is 1,795,600,800 s after the epoch, a multiple of 90: the next is 90 s on.
     assert_eq!(
         next("@every 90s", utc(2026, 11, 25, 10, 0, 0)),
         utc(2026, 11, 25, 10, 1, 30)
