@@ -178,8 +178,7 @@ async fn measure(store: &SqlStore, users: &[Uuid], label: &str, iterations: usiz
             }
             let (p50, p99) = percentiles(samples);
             let sql = format!(
-                "SELECT * FROM deposits WHERE user_id = '{user}' AND (created_at < '{}' OR (created_at = '{}' AND id < '{}')) ORDER BY created_at DESC, id DESC LIMIT 21",
-                cursor.created_at.to_rfc3339(),
+                "SELECT * FROM deposits WHERE user_id = '{user}' AND (created_at, id) < ('{}', '{}') ORDER BY created_at DESC, id DESC LIMIT 21",
                 cursor.created_at.to_rfc3339(),
                 cursor.id
             );
@@ -261,7 +260,7 @@ async fn main() {
         took.as_secs_f64(),
         whale_rows.min(rest)
     );
-    db.execute_unprepared("ANALYZE").await.unwrap();
+    db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
 
     println!("\n## List by user (20 per page)\n");
     println!(
@@ -271,7 +270,7 @@ async fn main() {
     sql::migrate_down(store.connection(), Some(1))
         .await
         .unwrap();
-    db.execute_unprepared("ANALYZE").await.unwrap();
+    db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
     measure(&store, &users, "rolled back", 20).await;
     sql::migrate_up(store.connection(), None).await.unwrap();
     let _ = db

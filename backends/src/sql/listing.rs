@@ -149,15 +149,11 @@ pub(super) async fn slice<T>(
     position: impl Fn(&T) -> Cursor,
 ) -> Result<CursorPage<T>> {
     if let Some(after) = request.after {
-        cond = cond.add(
-            Condition::any()
-                .add(Expr::col(created_at()).lt(after.created_at))
-                .add(
-                    Condition::all()
-                        .add(Expr::col(created_at()).eq(after.created_at))
-                        .add(Expr::col(id()).lt(after.id)),
-                ),
-        );
+        // A row-value comparison, which both engines can use as an index bound, unlike the
+        // equivalent `a < x OR (a = x AND b < y)`.
+        let key = Expr::tuple([Expr::col(created_at()), Expr::col(id())]);
+        let cursor = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
+        cond = cond.add(key.lt(cursor));
     }
     // One row more than asked tells whether there is a next slice.
     let select = newest_first(table, cond)
