@@ -106,7 +106,7 @@ pub async fn keyset_scan_is_stable_while_rows_arrive(factory: StoreFactory) {
     assert_eq!(seen, ids);
 }
 
-/// Bulk recording gives one result per input, in input order: new ids, the existing id for
+/// Bulk recording (more rows than one statement carries) gives one result per input, in input order: new ids, the existing id for
 /// a repeated hash, and errors for bad or unknown-user items, which fail alone.
 pub async fn bulk_records_report_per_item_in_input_order(factory: StoreFactory) {
     let store = factory().await;
@@ -117,7 +117,7 @@ pub async fn bulk_records_report_per_item_in_input_order(factory: StoreFactory) 
         .unwrap()
         .deposit()
         .clone();
-    let mut batch: Vec<NewDeposit> = (0..1200).map(|_| new_deposit(someone.id, "0.5")).collect();
+    let mut batch: Vec<NewDeposit> = (0..4500).map(|_| new_deposit(someone.id, "0.5")).collect();
     batch[3] = NewDeposit {
         amount: dec("-1"),
         ..new_deposit(someone.id, "1")
@@ -132,7 +132,7 @@ pub async fn bulk_records_report_per_item_in_input_order(factory: StoreFactory) 
         ..new_deposit(someone.id, "2")
     };
     let results = store.record_deposits(batch).await.unwrap();
-    assert_eq!(results.len(), 1200);
+    assert_eq!(results.len(), 4500);
     for (i, item) in results.iter().enumerate() {
         assert_eq!(item.index, i);
         match i {
@@ -154,6 +154,6 @@ pub async fn bulk_records_report_per_item_in_input_order(factory: StoreFactory) 
             .await
             .unwrap()
             .total_items,
-        1 + 1197
+        1 + 4497
     );
 }
