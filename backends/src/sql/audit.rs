@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Query;
+use sea_orm::{ConnectionTrait, DbBackend};
 use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
 use stack_core::store::{AuditFilter, AuditLog, AuditStore};
@@ -11,6 +11,7 @@ use stack_migrations::schema::AuditLogs;
 use uuid::Uuid;
 
 use super::error::db_error;
+use super::unnest::{self, Column};
 use super::{SqlStore, listing, rows};
 
 /// One audit entry to write.
@@ -27,26 +28,47 @@ pub(super) async fn write(db: &impl ConnectionTrait, entries: &[Audit<'_>]) -> R
     if entries.is_empty() {
         return Ok(());
     }
-    let mut insert = Query::insert();
-    insert.into_table(AuditLogs::Table).columns([
-        AuditLogs::Id,
-        AuditLogs::UserId,
-        AuditLogs::Action,
-        AuditLogs::SubjectId,
-        AuditLogs::Detail,
-        AuditLogs::CreatedAt,
-    ]);
-    for entry in entries {
-        insert.values_panic([
-            Uuid::now_v7().into(),
-            entry.user_id.into(),
-            entry.action.into(),
-            entry.subject_id.into(),
-            entry.detail.to_string().into(),
-            entry.at.into(),
+    let statement = if db.get_database_backend() == DbBackend::Postgres {
+        let mut columns = [
+            Column::new("id", "uuid", entries.len()),
+            Column::new("user_id", "uuid", entries.len()),
+            Column::new("action", "text", entries.len()),
+            Column::new("subject_id", "uuid", entries.len()),
+            Column::new("detail", "text", entries.len()),
+            Column::new("created_at", "timestamptz", entries.len()),
+        ];
+        for entry in entries {
+            columns[0].push(Uuid::now_v7());
+            columns[1].push(entry.user_id);
+            columns[2].push(entry.action);
+            columns[3].push(entry.subject_id);
+            columns[4].push(&entry.detail);
+            columns[5].push(entry.at.to_rfc3339());
+        }
+        unnest::insert("audit_logs", &columns, "")
+    } else {
+        let mut insert = Query::insert();
+        insert.into_table(AuditLogs::Table).columns([
+            AuditLogs::Id,
+            AuditLogs::UserId,
+            AuditLogs::Action,
+            AuditLogs::SubjectId,
+            AuditLogs::Detail,
+            AuditLogs::CreatedAt,
         ]);
-    }
-    db.execute(&insert)
+        for entry in entries {
+            insert.values_panic([
+                Uuid::now_v7().into(),
+                entry.user_id.into(),
+                entry.action.into(),
+                entry.subject_id.into(),
+                entry.detail.to_string().into(),
+                entry.at.into(),
+            ]);
+        }
+        db.get_database_backend().build(&insert)
+    };
+    db.execute_raw(statement)
         .await
         .map_err(|e| db_error("write audit log", e))?;
     Ok(())

@@ -15,6 +15,7 @@ mod money;
 mod onboarding;
 mod open;
 mod rows;
+mod unnest;
 mod users;
 mod wallets;
 

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Asterisk, Condition, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 use stack_core::bulk::{BulkItem, BulkOutcome};
 use stack_core::page::{Page, PageRequest};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::audit::{self, Audit};
 use super::error::db_error;
 use super::ledger::post;
+use super::unnest::{self, Column};
 use super::{SqlStore, listing, rows};
 
 /// Rows per multi-row statement: 4,000 rows of 8 columns stay under SQLite's 32,766
@@ -37,6 +38,66 @@ async fn deposit_where(db: &impl ConnectionTrait, cond: Condition) -> Result<Vec
         .map_err(|e| db_error("read deposits", e))?;
     let backend = db.get_database_backend();
     found.iter().map(|r| rows::deposit(r, backend)).collect()
+}
+
+/// The insert of new deposits, skipping (chain, tx_hash) pairs already recorded and
+/// returning the ids it inserted: `UNNEST` arrays on PostgreSQL, a `VALUES` list elsewhere.
+fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statement {
+    if backend == DbBackend::Postgres {
+        let mut columns = [
+            Column::new("id", "uuid", rows.len()),
+            Column::new("user_id", "uuid", rows.len()),
+            Column::new("chain", "text", rows.len()),
+            Column::new("tx_hash", "text", rows.len()),
+            Column::new("asset", "text", rows.len()),
+            Column::new("amount", "numeric", rows.len()),
+            Column::new("status", "text", rows.len()),
+            Column::new("created_at", "timestamptz", rows.len()),
+        ];
+        for d in rows {
+            columns[0].push(d.id);
+            columns[1].push(d.user_id);
+            columns[2].push(&d.chain);
+            columns[3].push(&d.tx_hash);
+            columns[4].push(&d.asset);
+            columns[5].push(d.amount);
+            columns[6].push(d.status);
+            columns[7].push(d.created_at.to_rfc3339());
+        }
+        let tail = "ON CONFLICT (\"chain\", \"tx_hash\") DO NOTHING RETURNING \"id\"";
+        return unnest::insert("deposits", &columns, tail);
+    }
+    let mut insert = Query::insert();
+    insert.into_table(Deposits::Table).columns([
+        Deposits::Id,
+        Deposits::UserId,
+        Deposits::Chain,
+        Deposits::TxHash,
+        Deposits::Asset,
+        Deposits::Amount,
+        Deposits::Status,
+        Deposits::CreatedAt,
+    ]);
+    for deposit in rows {
+        insert.values_panic([
+            deposit.id.into(),
+            deposit.user_id.into(),
+            deposit.chain.as_str().into(),
+            deposit.tx_hash.as_str().into(),
+            deposit.asset.as_str().into(),
+            deposit.amount.into(),
+            deposit.status.as_str().into(),
+            deposit.created_at.into(),
+        ]);
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([Deposits::Chain, Deposits::TxHash])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(Deposits::Id);
+    backend.build(&insert)
 }
 
 fn by_chain_tx(keys: &[(&str, &str)]) -> Condition {
@@ -74,38 +135,9 @@ impl SqlStore {
                 confirmed_at: None,
             })
             .collect();
-        let mut insert = Query::insert();
-        insert.into_table(Deposits::Table).columns([
-            Deposits::Id,
-            Deposits::UserId,
-            Deposits::Chain,
-            Deposits::TxHash,
-            Deposits::Asset,
-            Deposits::Amount,
-            Deposits::Status,
-            Deposits::CreatedAt,
-        ]);
-        for deposit in &rows {
-            insert.values_panic([
-                deposit.id.into(),
-                deposit.user_id.into(),
-                deposit.chain.as_str().into(),
-                deposit.tx_hash.as_str().into(),
-                deposit.asset.as_str().into(),
-                deposit.amount.into(),
-                deposit.status.as_str().into(),
-                at.into(),
-            ]);
-        }
-        insert
-            .on_conflict(
-                OnConflict::columns([Deposits::Chain, Deposits::TxHash])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .returning_col(Deposits::Id);
+        let insert = insert_statement(db.get_database_backend(), &rows);
         let created: HashSet<Uuid> = db
-            .query_all(&insert)
+            .query_all_raw(insert)
             .await
             .map_err(|e| db_error("record deposits", e))?
             .iter()
@@ -145,13 +177,21 @@ impl SqlStore {
         db: &impl ConnectionTrait,
         ids: &[Uuid],
     ) -> Result<HashSet<Uuid>> {
-        let select = Query::select()
-            .column(Users::Id)
-            .from(Users::Table)
-            .and_where(Expr::col(Users::Id).is_in(ids.iter().copied()))
-            .to_owned();
+        let statement = if db.get_database_backend() == DbBackend::Postgres {
+            // One array parameter: an `IN` list of thousands is slow to parse and plan.
+            let mut column = Column::new("id", "uuid", ids.len());
+            ids.iter().for_each(|id| column.push(id));
+            unnest::select_in("users", &column)
+        } else {
+            let select = Query::select()
+                .column(Users::Id)
+                .from(Users::Table)
+                .and_where(Expr::col(Users::Id).is_in(ids.iter().copied()))
+                .to_owned();
+            db.get_database_backend().build(&select)
+        };
         let found = db
-            .query_all(&select)
+            .query_all_raw(statement)
             .await
             .map_err(|e| db_error("read users", e))?;
         Ok(found
