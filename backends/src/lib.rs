@@ -6,12 +6,15 @@
 //! | feature  | module     | what it provides today |
 //! |----------|------------|------------------------|
 //! | `memory` | [`memory`] | a moka [`Cache`](stack_core::cache::Cache) and an in-process [`Queue`](stack_core::queue::Queue) |
-//! | `sqlite`, `postgres` | | the SeaORM store and SQL queue (arriving with the data layer) |
+//! | `sqlite`, `postgres` | [`sql`] | the Store on SeaORM/sea-query (the SQL queue comes later) |
 //! | `redis`  | | the Redis cache and queue, single node and Cluster (arriving with the Redis work) |
 //!
 //! Features choose what is compiled; configuration chooses what runs: [`registry`] opens the
-//! backend a URL's scheme names, and names the missing feature when it was not compiled in.
+//! backend a URL's scheme names, and names the missing feature when it was not compiled in;
+//! [`context`] opens a configuration's backends once, sharing the database pool.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod context;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod registry;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use stack_backends::registry;
+use stack_backends::context::BackendContext;
 use stack_core::Result;
 use stack_core::cache::Cache;
 use stack_core::config::Config;
@@ -31,7 +31,8 @@ impl Backends {
     /// # Errors
     /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
     pub async fn open(config: &Config) -> Result<Self> {
-        let store = registry::open_store(&config.database).await?;
+        let context = BackendContext::new(config.clone());
+        let store = context.database().await?;
         if store.name() == "sqlite" {
             stack_backends::sql::migrate_up(store.connection(), None).await?;
         } else {
@@ -44,11 +45,12 @@ impl Backends {
                 )));
             }
         }
-        let cache = registry::open_cache(&config.cache)?;
-        let queue = registry::open_queue(&config.queue)?;
+        let store = context.store().await?;
+        let cache = context.cache().await?;
+        let queue = context.queue().await?;
         let scheduler = CronScheduler::new(Arc::clone(&queue));
         Ok(Self {
-            store: Arc::new(store),
+            store,
             cache,
             queue,
             scheduler,

@@ -1,0 +1,102 @@
+//! One place that opens the backends of a configuration, each once, sharing what can be
+//! shared: the Store and every SQL backend opened through the same context use one pool
+//! (one `DatabaseConnection`), so they can also share one transaction.
+
+use std::sync::Arc;
+
+use stack_core::Result;
+use stack_core::cache::Cache;
+use stack_core::config::Config;
+use stack_core::queue::Queue;
+use stack_core::store::Store;
+use tokio::sync::OnceCell;
+
+use crate::registry;
+use crate::sql::SqlStore;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct BackendContext {
+    config: Config,
+    database: OnceCell<SqlStore>,
+}
+
+impl BackendContext {
+    /// A context over a validated `config`; nothing is opened yet.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            database: OnceCell::new(),
+        }
+    }
+
+    /// The configuration backends are opened from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The database `database.url` names, opened on first use and shared afterwards.
+    ///
+    /// # Errors
+    /// As [`registry::open_store`].
+    pub async fn database(&self) -> Result<&SqlStore> {
+        self.database
+            .get_or_try_init(|| registry::open_store(&self.config.database))
+            .await
+    }
+
+    /// The Store, over the shared database pool.
+    ///
+    /// # Errors
+    /// As [`BackendContext::database`].
+    pub async fn store(&self) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(self.database().await?.clone()))
+    }
+
+    /// The cache `cache.backend` names.
+    ///
+    /// # Errors
+    /// As [`registry::open_cache`].
+    pub async fn cache(&self) -> Result<Arc<dyn Cache>> {
+        registry::open_cache(&self.config.cache)
+    }
+
+    /// The queue `queue.backend` names (a SQL queue will take the shared pool from here).
+    ///
+    /// # Errors
+    /// As [`registry::open_queue`].
+    pub async fn queue(&self) -> Result<Arc<dyn Queue>> {
+        registry::open_queue(&self.config.queue)
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use stack_core::store::NewUser;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn stores_from_one_context_share_one_database() {
+        let mut config = Config::default();
+        // Each pool of an in-memory SQLite database is a database of its own: sharing shows.
+        config.database.url = "sqlite::memory:".into();
+        let context = BackendContext::new(config);
+        crate::sql::migrate_up(context.database().await.unwrap().connection(), None)
+            .await
+            .unwrap();
+        let (one, two) = (
+            context.store().await.unwrap(),
+            context.store().await.unwrap(),
+        );
+        let user = one
+            .create_user(NewUser {
+                email: "a@b.co".into(),
+                phone: None,
+                full_name: "A".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(two.user(user.id).await.unwrap(), user);
+    }
+}
