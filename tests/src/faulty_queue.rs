@@ -88,6 +88,9 @@ impl Queue for FaultyQueue {
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
         self.inner.extend(token, lease_for).await
     }
+    async fn release(&self, token: &LeaseToken) -> Result<()> {
+        self.inner.release(token).await
+    }
     async fn recover_expired(&self) -> Result<u64> {
         self.inner.recover_expired().await
     }

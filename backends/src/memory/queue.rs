@@ -124,6 +124,27 @@ impl Queue for MemoryQueue {
         self.state().extend(token, Utc::now(), lease_for)
     }
 
+    async fn release(&self, token: &LeaseToken) -> Result<()> {
+        let now = Utc::now();
+        let mut state = self.state();
+        state.release_lease(token)?;
+        state.hand_back(token.job_id, now);
+        Ok(())
+    }
+
+    async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
+        let now = Utc::now();
+        let mut state = self.state();
+        Ok(tokens
+            .iter()
+            .map(|token| {
+                state.release_lease(token)?;
+                state.complete(token.job_id, now);
+                Ok(())
+            })
+            .collect())
+    }
+
     async fn recover_expired(&self) -> Result<u64> {
         Ok(self.state().recover_expired(Utc::now()))
     }

@@ -168,6 +168,16 @@ impl State {
         Ok(expires_at)
     }
 
+    /// Puts a released job back, ready now, without counting the attempt it was leased for.
+    pub(super) fn hand_back(&mut self, id: JobId, now: DateTime<Utc>) {
+        let Some(slot) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        slot.job.attempts = slot.job.attempts.saturating_sub(1);
+        slot.job.run_at = now;
+        self.make_pending(id);
+    }
+
     /// Marks a released job completed; remembers it only while its unique key must hold.
     pub(super) fn complete(&mut self, id: JobId, now: DateTime<Utc>) {
         let Some(slot) = self.jobs.get_mut(&id) else {

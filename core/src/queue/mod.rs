@@ -143,6 +143,49 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// As [`Queue::complete`].
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>>;
 
+    /// Hands a leased job back: ready again at once, its attempt not counted and no error
+    /// recorded (a worker shutting down gives back what it has not started). The token no
+    /// longer holds the job afterwards.
+    ///
+    /// # Errors
+    /// As [`Queue::complete`].
+    async fn release(&self, token: &LeaseToken) -> Result<()>;
+
+    /// Completes several leases; one result per token, in order (a stale token fails alone).
+    /// The default calls [`Queue::complete`] for each; a backend that can acknowledge a batch
+    /// in one round trip overrides it.
+    ///
+    /// # Errors
+    /// Only when the backend fails as a whole; per-token problems are in the results.
+    async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
+        let mut results = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            results.push(self.complete(token).await);
+        }
+        Ok(results)
+    }
+
+    /// Extends several leases to `lease_for` from now; one result (the new expiry) per token,
+    /// in order. The default calls [`Queue::extend`] for each.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for a zero `lease_for`; otherwise only when
+    /// the backend fails as a whole.
+    async fn extend_many(
+        &self,
+        tokens: &[LeaseToken],
+        lease_for: Duration,
+    ) -> Result<Vec<Result<DateTime<Utc>>>> {
+        if lease_for.is_zero() {
+            return Err(crate::Error::invalid("lease_for", "must be positive"));
+        }
+        let mut results = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            results.push(self.extend(token, lease_for).await);
+        }
+        Ok(results)
+    }
+
     /// Makes every job whose lease has lapsed ready again; answers how many. Backends may
     /// also do this on their own (the memory queue does it on every reserve).
     ///
