@@ -10,7 +10,7 @@ use stack_core::queue::{
 };
 use stack_core::{Error, Result};
 
-use super::queue_state::{State, after};
+use super::queue_state::{State, after, now_ms};
 
 /// An in-process job queue with the full semantics of [`Queue`]: strict priorities, FIFO
 /// within a priority, delayed jobs, batched leases with expiry and fencing, backoff stored as
@@ -73,7 +73,7 @@ impl Queue for MemoryQueue {
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
         Ok(self.enqueue_locked(&mut state, job, now))
@@ -81,7 +81,7 @@ impl Queue for MemoryQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
         Ok(jobs
@@ -92,14 +92,14 @@ impl Queue for MemoryQueue {
 
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
         validate_reserve(max, lease_for)?;
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         state.recover_expired(now);
         Ok(state.reserve(now, max, lease_for))
     }
 
     async fn complete(&self, token: &LeaseToken) -> Result<()> {
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         state.release_lease(token)?;
         state.complete(token.job_id, now);
@@ -107,7 +107,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome> {
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         let slot = state.release_lease(token)?;
         let attempts = slot.job.attempts;
@@ -121,11 +121,11 @@ impl Queue for MemoryQueue {
         if lease_for.is_zero() {
             return Err(Error::invalid("lease_for", "must be positive"));
         }
-        self.state().extend(token, Utc::now(), lease_for)
+        self.state().extend(token, now_ms(), lease_for)
     }
 
     async fn release(&self, token: &LeaseToken) -> Result<()> {
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         state.release_lease(token)?;
         state.hand_back(token.job_id, now);
@@ -133,7 +133,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         Ok(tokens
             .iter()
@@ -146,7 +146,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn recover_expired(&self) -> Result<u64> {
-        Ok(self.state().recover_expired(Utc::now()))
+        Ok(self.state().recover_expired(now_ms()))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>> {
@@ -154,7 +154,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn stats(&self) -> Result<QueueStats> {
-        let now = Utc::now();
+        let now = now_ms();
         let state = self.state();
         let mut stats = QueueStats {
             running: state.running_total(),
@@ -188,11 +188,11 @@ impl Queue for MemoryQueue {
     }
 
     async fn requeue_dead(&self, id: JobId) -> Result<()> {
-        self.state().requeue_dead(id, Utc::now())
+        self.state().requeue_dead(id, now_ms())
     }
 
     async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64> {
-        let now = Utc::now();
+        let now = now_ms();
         let mut state = self.state();
         let ids = Self::dead_of_type(&state, Some(job_type));
         for id in &ids {

@@ -47,11 +47,18 @@ fn rank(priority: Priority) -> usize {
     }
 }
 
+/// `span` after `now`, at millisecond precision (as every backend stores times).
 pub(super) fn after(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(span)
+    let at = chrono::Duration::from_std(span)
         .ok()
         .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    stack_core::queue::to_millis(at)
+}
+
+/// The queue's clock: now, at millisecond precision.
+pub(super) fn now_ms() -> DateTime<Utc> {
+    stack_core::queue::to_millis(Utc::now())
 }
 
 impl State {

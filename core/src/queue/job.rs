@@ -145,8 +145,12 @@ pub struct NewJob {
     pub payload: serde_json::Value,
     /// How urgent it is.
     pub priority: Priority,
-    /// The earliest time it may run; `None` is now.
+    /// The earliest time it may run; `None` is now (or after `delay`).
     pub run_at: Option<DateTime<Utc>>,
+    /// How long after it reaches the backend it may run: a duration until then, turned into
+    /// a time by the backend's clock, never the client's. `None` is no delay.
+    #[serde(default, with = "humantime_serde")]
+    pub delay: Option<Duration>,
     /// How many starts it gets.
     pub max_attempts: u32,
     /// A key no other live job of this queue may share.
@@ -161,6 +165,7 @@ impl NewJob {
             payload,
             priority: Priority::Normal,
             run_at: None,
+            delay: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             unique_key: None,
         }
@@ -173,22 +178,20 @@ impl NewJob {
         self
     }
 
-    /// Runs no earlier than `at`.
+    /// Runs no earlier than `at` (replacing any delay).
     #[must_use]
     pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
         self.run_at = Some(at);
+        self.delay = None;
         self
     }
 
-    /// Runs no earlier than `delay` from now.
+    /// Runs no earlier than `delay` after the backend stores it (replacing any run-at): the
+    /// delay travels as a duration, so a client whose clock is off cannot shift it.
     #[must_use]
     pub fn delay(mut self, delay: Duration) -> Self {
-        let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        self.run_at = Some(
-            Utc::now()
-                .checked_add_signed(delay)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        );
+        self.delay = Some(delay);
+        self.run_at = None;
         self
     }
 
@@ -226,15 +229,25 @@ impl NewJob {
         Ok(())
     }
 
-    /// Turns this request into a stored job with a fresh id, as of `now`.
+    /// Turns this request into a stored job with a fresh id, as of `now` (the backend's
+    /// clock). Times are kept at millisecond precision, as every backend stores them.
     pub fn into_job(self, now: DateTime<Utc>) -> Job {
+        let now = to_millis(now);
+        let run_at = match (self.run_at, self.delay) {
+            (Some(at), _) => to_millis(at),
+            (None, Some(delay)) => chrono::Duration::from_std(delay)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            (None, None) => now,
+        };
         Job {
             id: Uuid::now_v7(),
             job_type: self.job_type,
             payload: self.payload,
             priority: self.priority,
             state: JobState::Pending,
-            run_at: self.run_at.unwrap_or(now),
+            run_at,
             enqueued_at: now,
             attempts: 0,
             max_attempts: self.max_attempts,
@@ -242,5 +255,37 @@ impl NewJob {
             last_error: None,
             errors: Vec::new(),
         }
+    }
+}
+
+/// `at` truncated to the millisecond.
+pub fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_delay_is_counted_from_the_backend_s_clock_at_millisecond_precision() {
+        // The backend's clock reads far from the client's: the delay follows the backend.
+        let backend_now = Utc.with_ymd_and_hms(2031, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789);
+        let job = NewJob::new("t", serde_json::json!({}))
+            .delay(Duration::from_secs(10))
+            .into_job(backend_now);
+        assert_eq!(
+            job.run_at,
+            Utc.with_ymd_and_hms(2031, 1, 1, 0, 0, 10).unwrap()
+                + chrono::Duration::milliseconds(123)
+        );
+        assert_eq!(job.enqueued_at.timestamp_subsec_nanos() % 1_000_000, 0);
+        let at = NewJob::new("t", serde_json::json!({}))
+            .delay(Duration::from_secs(10))
+            .run_at(backend_now);
+        assert_eq!(at.into_job(backend_now).run_at, to_millis(backend_now));
     }
 }

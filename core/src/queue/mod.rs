@@ -24,7 +24,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use job::{AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority};
+pub use job::{
+    AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
+};
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
 pub use stats::{PriorityStats, QueueStats};
 

@@ -29,11 +29,17 @@ pub async fn failure_retries_with_backoff_stored_as_run_at(new_queue: QueueFacto
         .await
         .unwrap()
         .id();
-    let before = Utc::now();
+    // Backends keep times at millisecond precision.
+    let before = stack_core::queue::to_millis(Utc::now());
     let FailOutcome::Retrying { run_at } = fail_once(queue.as_ref(), "boom").await else {
         panic!("the first failure should retry");
     };
     assert!(run_at >= before);
+    assert_eq!(
+        run_at.timestamp_subsec_nanos() % 1_000_000,
+        0,
+        "not at millisecond precision"
+    );
     assert!(
         run_at <= Utc::now() + chrono::Duration::milliseconds(50),
         "backoff above its cap"
