@@ -71,6 +71,13 @@ impl Default for Backoff {
     }
 }
 
+/// The fallback poll of a worker with no way to be woken: a random time between half a
+/// second and a second, so that idle workers do not poll in step.
+pub fn poll_interval() -> Duration {
+    use rand::Rng;
+    Duration::from_millis(rand::rng().random_range(500..=1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

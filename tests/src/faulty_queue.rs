@@ -88,6 +88,12 @@ impl Queue for FaultyQueue {
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
         self.inner.extend(token, lease_for).await
     }
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.inner.next_run_at().await
+    }
+    async fn wait_for_work(&self, max_wait: Duration) -> Result<()> {
+        self.inner.wait_for_work(max_wait).await
+    }
     async fn release(&self, token: &LeaseToken) -> Result<()> {
         self.inner.release(token).await
     }

@@ -22,6 +22,8 @@ use super::queue_state::{State, after, now_ms};
 pub struct MemoryQueue {
     options: QueueOptions,
     state: Mutex<State>,
+    /// Wakes idle workers when work may have become ready.
+    wake: tokio::sync::Notify,
 }
 
 impl MemoryQueue {
@@ -30,6 +32,7 @@ impl MemoryQueue {
         Self {
             options,
             state: Mutex::new(State::default()),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -76,7 +79,10 @@ impl Queue for MemoryQueue {
         let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
-        Ok(self.enqueue_locked(&mut state, job, now))
+        let enqueued = self.enqueue_locked(&mut state, job, now);
+        drop(state);
+        self.wake.notify_waiters();
+        Ok(enqueued)
     }
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
@@ -84,10 +90,13 @@ impl Queue for MemoryQueue {
         let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
-        Ok(jobs
+        let enqueued = jobs
             .into_iter()
             .map(|job| self.enqueue_locked(&mut state, job, now))
-            .collect())
+            .collect();
+        drop(state);
+        self.wake.notify_waiters();
+        Ok(enqueued)
     }
 
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
@@ -114,6 +123,9 @@ impl Queue for MemoryQueue {
         let retry_at = (failure.retryable && attempts < slot.job.max_attempts)
             .then(|| after(now, self.options.backoff.delay(attempts)));
         state.record_failure(token.job_id, now, failure.message, retry_at);
+        drop(state);
+        // A retry may be due before what idle workers are sleeping until.
+        self.wake.notify_waiters();
         Ok(retry_at.map_or(FailOutcome::Dead, |run_at| FailOutcome::Retrying { run_at }))
     }
 
@@ -129,6 +141,30 @@ impl Queue for MemoryQueue {
         let mut state = self.state();
         state.release_lease(token)?;
         state.hand_back(token.job_id, now);
+        drop(state);
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.state().next_run_at())
+    }
+
+    async fn wait_for_work(&self, max_wait: Duration) -> Result<()> {
+        let woken = self.wake.notified();
+        tokio::pin!(woken);
+        // Registered before reading the state, so a job arriving in between still wakes us.
+        woken.as_mut().enable();
+        let now = now_ms();
+        let until = match self.state().next_run_at() {
+            Some(at) if at <= now => return Ok(()),
+            Some(at) => (at - now).to_std().unwrap_or_default().min(max_wait),
+            None => max_wait,
+        };
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep(until) => {}
+        }
         Ok(())
     }
 
@@ -188,7 +224,9 @@ impl Queue for MemoryQueue {
     }
 
     async fn requeue_dead(&self, id: JobId) -> Result<()> {
-        self.state().requeue_dead(id, now_ms())
+        self.state().requeue_dead(id, now_ms())?;
+        self.wake.notify_waiters();
+        Ok(())
     }
 
     async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64> {
@@ -198,6 +236,8 @@ impl Queue for MemoryQueue {
         for id in &ids {
             state.requeue_dead(*id, now)?;
         }
+        drop(state);
+        self.wake.notify_waiters();
         Ok(ids.len() as u64)
     }
 

@@ -321,6 +321,17 @@ impl State {
         (due, oldest)
     }
 
+    /// When the earliest pending job may run; a lapsing lease counts too, since the job
+    /// becomes ready when it lapses.
+    pub(super) fn next_run_at(&self) -> Option<DateTime<Utc>> {
+        let pending = self
+            .pending
+            .iter()
+            .filter_map(|level| level.first_key_value());
+        let lapsing = self.running.first_key_value();
+        pending.chain(lapsing).map(|(key, _)| key.0).min()
+    }
+
     pub(super) fn pending_total(&self) -> u64 {
         self.pending.iter().map(|q| q.len() as u64).sum()
     }

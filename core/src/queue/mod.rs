@@ -145,6 +145,31 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// As [`Queue::complete`].
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>>;
 
+    /// When the earliest pending job may run: at or before now when one is ready, later when
+    /// the earliest is delayed or waiting out a backoff; `None` when nothing is pending.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    /// Waits until work may be ready, at most `max_wait`; returns at once when a job is ready.
+    /// A backend that can be woken (memory: a notify; Redis: a blocking pop; PostgreSQL:
+    /// LISTEN/NOTIFY) returns when a job arrives; otherwise it sleeps until the next scheduled
+    /// job or a jittered poll of at most a second, whichever is first. Returning does not
+    /// promise a job: callers reserve and wait again when they get none.
+    ///
+    /// # Errors
+    /// As [`Queue::next_run_at`].
+    async fn wait_for_work(&self, max_wait: Duration) -> Result<()> {
+        let poll = crate::retry::poll_interval().min(max_wait);
+        let until = match self.next_run_at().await? {
+            Some(at) => (at - Utc::now()).to_std().unwrap_or_default().min(poll),
+            None => poll,
+        };
+        tokio::time::sleep(until).await;
+        Ok(())
+    }
+
     /// Hands a leased job back: ready again at once, its attempt not counted and no error
     /// recorded (a worker shutting down gives back what it has not started). The token no
     /// longer holds the job afterwards.

@@ -127,3 +127,55 @@ pub async fn concurrent_reservers_never_share_a_job(new_queue: QueueFactory) {
     }
     assert_eq!(seen.len(), 200);
 }
+
+/// An idle worker waiting for work returns soon after an enqueue (woken, or by its poll of
+/// at most a second), long before its wait runs out;
+/// a ready job makes the wait return at once.
+pub async fn a_waiting_worker_returns_soon_after_an_enqueue(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    assert_eq!(queue.next_run_at().await.unwrap(), None);
+    let waiter = {
+        let queue = std::sync::Arc::clone(&queue);
+        tokio::spawn(async move { queue.wait_for_work(Duration::from_secs(120)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    queue.enqueue(job("w", 1)).await.unwrap();
+    let woke = tokio::time::timeout(Duration::from_secs(10), waiter).await;
+    assert!(
+        matches!(woke, Ok(Ok(Ok(())))),
+        "not woken by the enqueue: {woke:?}"
+    );
+    let ready = tokio::time::timeout(
+        Duration::from_secs(10),
+        queue.wait_for_work(Duration::from_secs(120)),
+    )
+    .await;
+    assert!(ready.is_ok(), "a ready job must not wait");
+    assert!(
+        queue
+            .next_run_at()
+            .await
+            .unwrap()
+            .is_some_and(|at| at <= Utc::now())
+    );
+}
+
+/// With only a delayed job pending, the next run time is that job's, and a wait ends at it.
+pub async fn waiting_ends_at_the_next_scheduled_job(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let id = queue
+        .enqueue(job("w", 1).delay(Duration::from_millis(300)))
+        .await
+        .unwrap()
+        .id();
+    let run_at = queue.get(id).await.unwrap().unwrap().run_at;
+    assert_eq!(queue.next_run_at().await.unwrap(), Some(run_at));
+    let waited = tokio::time::timeout(
+        Duration::from_secs(10),
+        queue.wait_for_work(Duration::from_secs(120)),
+    )
+    .await;
+    assert!(waited.is_ok(), "the wait did not end at the scheduled job");
+    let got = reserve_until(queue.as_ref(), 1, LONG_LEASE, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+}

@@ -87,6 +87,8 @@ macro_rules! queue_conformance {
                 priorities_are_strict_and_fifo_within_a_priority,
                 delayed_job_is_never_delivered_early,
                 reserve_takes_at_most_max,
+                a_waiting_worker_returns_soon_after_an_enqueue,
+                waiting_ends_at_the_next_scheduled_job,
                 concurrent_reservers_never_share_a_job,
                 unique_key_is_merged_while_the_job_lives,
                 batch_enqueue_is_all_or_nothing_on_invalid_input,
