@@ -2,6 +2,7 @@
 //! condition with a deadline rather than sleeping a fixed time and hoping.
 
 mod delivery;
+mod edges;
 mod enqueue;
 mod failures;
 mod leases;
@@ -15,6 +16,7 @@ use stack_core::queue::{Lease, NewJob, Queue, QueueOptions};
 use stack_core::retry::Backoff;
 
 pub use delivery::*;
+pub use edges::*;
 pub use enqueue::*;
 pub use failures::*;
 pub use leases::*;
@@ -106,6 +108,11 @@ macro_rules! queue_conformance {
                 permanent_failure_dead_letters_at_once,
                 dead_letters_requeue_one_or_by_type_and_purge,
                 dead_letter_listing_pages_with_capped_limit,
+                unique_keys_hold_for_the_whole_life_of_a_job,
+                a_lapsed_last_attempt_goes_dead_and_recovery_counts,
+                queues_with_different_names_are_apart,
+                a_due_retry_keeps_its_priority,
+                dead_letters_list_oldest_first,
             );
         }
     };
