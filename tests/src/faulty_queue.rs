@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Queue,
-    QueueCapabilities, QueueStats,
+    QueueCapabilities, QueueStats, Transaction,
 };
 use stack_core::{Error, Result};
 
@@ -72,6 +72,9 @@ impl Queue for FaultyQueue {
             return Err(Error::unavailable("queue (injected fault)", refused));
         }
         self.inner.enqueue(job).await
+    }
+    async fn enqueue_in(&self, tx: &dyn Transaction, job: NewJob) -> Result<Enqueued> {
+        self.inner.enqueue_in(tx, job).await
     }
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         self.inner.enqueue_batch(jobs).await

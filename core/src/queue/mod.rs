@@ -34,6 +34,14 @@ use crate::Result;
 use crate::page::{Page, PageRequest};
 use crate::retry::Backoff;
 
+/// A caller's open database transaction, handed to [`Queue::enqueue_in`] so a job is stored
+/// if and only if the caller's writes commit. Core names no database type: a SQL backend
+/// downcasts [`Transaction::as_any`] to its own transaction type and refuses any other.
+pub trait Transaction: Send + Sync {
+    /// The transaction, for the backend to downcast.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// What a queue backend can do; the conformance suite reads it to pick its trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
@@ -116,6 +124,20 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) naming the index of the first bad job.
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>>;
+
+    /// Enqueues `job` inside the caller's transaction `tx`: stored when `tx` commits, gone if
+    /// it rolls back. Only backends with [`QueueCapabilities::transactional_enqueue`] can.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) by default, and for a transaction of
+    /// another backend; otherwise as [`Queue::enqueue`].
+    async fn enqueue_in(&self, tx: &dyn Transaction, job: NewJob) -> Result<Enqueued> {
+        let _ = (tx, job);
+        Err(crate::Error::unsupported(format!(
+            "enqueue inside a transaction on the {} queue",
+            self.name()
+        )))
+    }
 
     /// Leases up to `max` ready jobs for `lease_for`, most urgent first, FIFO within a
     /// priority. Returns at once, possibly with none. Each lease counts as an attempt.

@@ -133,3 +133,39 @@ pub async fn stats_count_states_and_age_of_oldest_ready_job(new_queue: QueueFact
     let stats = queue.stats().await.unwrap();
     assert_eq!((stats.running, stats.ready_at(Priority::High)), (1, 1));
 }
+
+/// A transaction that belongs to no backend.
+struct ForeignTransaction;
+
+impl stack_core::queue::Transaction for ForeignTransaction {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A backend without transactional enqueue says so and stores nothing; one with it refuses
+/// a transaction that is not its own (its own are tried by the SQL queue's trials).
+pub async fn transactional_enqueue_is_refused_unless_supported(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let err = queue
+        .enqueue_in(&ForeignTransaction, job("w", 1))
+        .await
+        .unwrap_err();
+    if queue.capabilities().transactional_enqueue {
+        assert_eq!(
+            err.kind(),
+            stack_core::ErrorKind::Unsupported,
+            "a foreign transaction: {err}"
+        );
+    } else {
+        assert_eq!(err.kind(), stack_core::ErrorKind::Unsupported, "{err}");
+        crate::skip(
+            "transactional_enqueue_is_refused_unless_supported (own transaction)",
+            "transactional_enqueue",
+        );
+    }
+    assert!(
+        queue.reserve(10, LONG_LEASE).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+}

@@ -95,6 +95,7 @@ macro_rules! queue_conformance {
                 unique_key_is_merged_while_the_job_lives,
                 batch_enqueue_is_all_or_nothing_on_invalid_input,
                 invalid_input_is_refused_and_changes_nothing,
+                transactional_enqueue_is_refused_unless_supported,
                 stats_count_states_and_age_of_oldest_ready_job,
                 expired_lease_is_redelivered,
                 late_complete_from_a_lost_lease_is_rejected,
