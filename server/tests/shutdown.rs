@@ -48,12 +48,16 @@ fn serve_stops_cleanly_on_sigint() {
     signal_and_wait(child, "INT");
 }
 
-/// Opens a connection and sends half a request's headers.
+/// Opens a connection and sends half of its first request's headers, then has a request on
+/// a second connection answered: connections are accepted in order, so the first is surely
+/// accepted (and the log shows this server answered).
 fn half_request(port: u16) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .write_all(b"GET /health/live HTTP/1.1\r\nHos")
         .unwrap();
+    let answer = common::get(port, "/health/live?from=half-request").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     stream
 }
 
@@ -104,6 +108,8 @@ fn a_second_signal_cuts_the_grace_short_and_says_so() {
     let logs = LogTail::new(&mut child);
     wait_until_serving(port);
     let _stalled = half_request(port);
+    // This server (not one that held the port before) answered the first request.
+    logs.wait_for("from=half-request");
     signal(&child, "INT");
     logs.wait_for("shutting down");
     signal(&child, "INT");
@@ -127,6 +133,7 @@ fn connections_cut_when_the_grace_runs_out_are_logged() {
     let logs = LogTail::new(&mut child);
     wait_until_serving(port);
     let _stalled = half_request(port);
+    logs.wait_for("from=half-request");
     signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(60)).expect("exits after the grace");
     assert!(status.success());

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Queue,
+    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Progress, Queue,
     QueueCapabilities, QueueStats, Transaction,
 };
 use stack_core::{Error, Result};
@@ -100,8 +100,8 @@ impl Queue for FaultyQueue {
     async fn release(&self, token: &LeaseToken) -> Result<()> {
         self.inner.release(token).await
     }
-    async fn recover_expired(&self) -> Result<u64> {
-        self.inner.recover_expired().await
+    async fn recover_expired(&self, limit: usize) -> Result<Progress> {
+        self.inner.recover_expired(limit).await
     }
     async fn get(&self, id: JobId) -> Result<Option<Job>> {
         self.inner.get(id).await
@@ -115,11 +115,11 @@ impl Queue for FaultyQueue {
     async fn requeue_dead(&self, id: JobId) -> Result<()> {
         self.inner.requeue_dead(id).await
     }
-    async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64> {
-        self.inner.requeue_dead_by_type(job_type).await
+    async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress> {
+        self.inner.requeue_dead_by_type(job_type, limit).await
     }
-    async fn purge_dead(&self, job_type: Option<&str>) -> Result<u64> {
-        self.inner.purge_dead(job_type).await
+    async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
+        self.inner.purge_dead(job_type, limit).await
     }
     async fn health(&self) -> Result<()> {
         self.inner.health().await

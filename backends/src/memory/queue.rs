@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_reserve,
+    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_limit,
+    validate_reserve,
 };
 use stack_core::{Error, Result};
 
@@ -103,7 +104,7 @@ impl Queue for MemoryQueue {
         validate_reserve(max, lease_for)?;
         let now = now_ms();
         let mut state = self.state();
-        state.recover_expired(now);
+        state.recover_expired(now, usize::MAX);
         Ok(state.reserve(now, max, lease_for))
     }
 
@@ -181,8 +182,17 @@ impl Queue for MemoryQueue {
             .collect())
     }
 
-    async fn recover_expired(&self) -> Result<u64> {
-        Ok(self.state().recover_expired(now_ms()))
+    async fn recover_expired(&self, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        let now = now_ms();
+        let mut state = self.state();
+        let done = state.recover_expired(now, limit);
+        let remaining = state.lapsed(now);
+        drop(state);
+        if done > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(Progress { done, remaining })
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>> {
@@ -229,25 +239,35 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
-    async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64> {
+    async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
         let now = now_ms();
         let mut state = self.state();
         let ids = Self::dead_of_type(&state, Some(job_type));
-        for id in &ids {
+        let chunk = &ids[..ids.len().min(limit)];
+        for id in chunk {
             state.requeue_dead(*id, now)?;
         }
         drop(state);
         self.wake.notify_waiters();
-        Ok(ids.len() as u64)
+        Ok(Progress {
+            done: chunk.len() as u64,
+            remaining: (ids.len() - chunk.len()) as u64,
+        })
     }
 
-    async fn purge_dead(&self, job_type: Option<&str>) -> Result<u64> {
+    async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
         let mut state = self.state();
         let ids = Self::dead_of_type(&state, job_type);
-        for id in &ids {
+        let chunk = &ids[..ids.len().min(limit)];
+        for id in chunk {
             state.purge(*id);
         }
-        Ok(ids.len() as u64)
+        Ok(Progress {
+            done: chunk.len() as u64,
+            remaining: (ids.len() - chunk.len()) as u64,
+        })
     }
 
     async fn health(&self) -> Result<()> {

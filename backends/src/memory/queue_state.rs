@@ -234,10 +234,10 @@ impl State {
 
     /// Hands back every job whose lease lapsed before `now`: ready again at once, or dead
     /// if that was its last attempt (a job that keeps killing its worker must not loop).
-    pub(super) fn recover_expired(&mut self, now: DateTime<Utc>) -> u64 {
+    pub(super) fn recover_expired(&mut self, now: DateTime<Utc>, limit: usize) -> u64 {
         let mut recovered = 0;
         while let Some((&key, &id)) = self.running.first_key_value() {
-            if key.0 > now {
+            if key.0 > now || recovered as usize >= limit {
                 break;
             }
             self.running.remove(&key);
@@ -330,6 +330,11 @@ impl State {
             .filter_map(|level| level.first_key_value());
         let lapsing = self.running.first_key_value();
         pending.chain(lapsing).map(|(key, _)| key.0).min()
+    }
+
+    /// How many leases have lapsed by `now`.
+    pub(super) fn lapsed(&self, now: DateTime<Utc>) -> u64 {
+        self.running.keys().take_while(|key| key.0 <= now).count() as u64
     }
 
     pub(super) fn pending_total(&self) -> u64 {

@@ -34,6 +34,26 @@ use crate::Result;
 use crate::page::{Page, PageRequest};
 use crate::retry::Backoff;
 
+/// How far a bounded admin operation got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Progress {
+    /// What this call did.
+    pub done: u64,
+    /// What is left for further calls.
+    pub remaining: u64,
+}
+
+/// Checks the `limit` of a bounded admin operation.
+///
+/// # Errors
+/// [`Error::Invalid`](crate::Error::Invalid) naming `limit` when it is zero.
+pub fn validate_limit(limit: usize) -> Result<()> {
+    if limit == 0 {
+        return Err(crate::Error::invalid("limit", "must be at least 1"));
+    }
+    Ok(())
+}
+
 /// A caller's open database transaction, handed to [`Queue::enqueue_in`] so a job is stored
 /// if and only if the caller's writes commit. Core names no database type: a SQL backend
 /// downcasts [`Transaction::as_any`] to its own transaction type and refuses any other.
@@ -235,12 +255,16 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         Ok(results)
     }
 
-    /// Makes every job whose lease has lapsed ready again; answers how many. Backends may
-    /// also do this on their own (the memory queue does it on every reserve).
+    /// Makes up to `limit` jobs whose lease has lapsed ready again (or dead, on their last
+    /// attempt); answers how many, and how many lapsed leases remain. Bounded, so no single
+    /// call (one Lua script, one statement) holds the queue for long; call again while
+    /// `remaining > 0`. Backends may also recover on their own (the memory queue does on
+    /// every reserve).
     ///
     /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for a zero `limit`;
     /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
-    async fn recover_expired(&self) -> Result<u64>;
+    async fn recover_expired(&self, limit: usize) -> Result<Progress>;
 
     /// The job `id` in whatever state it is, `None` if unknown (or completed and forgotten).
     ///
@@ -266,17 +290,19 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// [`Error::NotFound`](crate::Error::NotFound) when no dead job has that id.
     async fn requeue_dead(&self, id: JobId) -> Result<()>;
 
-    /// Moves every dead job of `job_type` back to ready; answers how many.
+    /// Moves up to `limit` dead jobs of `job_type` (oldest first) back to ready with fresh
+    /// attempts; answers how many, and how many remain.
     ///
     /// # Errors
     /// As [`Queue::recover_expired`].
-    async fn requeue_dead_by_type(&self, job_type: &str) -> Result<u64>;
+    async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress>;
 
-    /// Deletes dead jobs, all or those of `job_type`; answers how many.
+    /// Deletes up to `limit` dead jobs (oldest first), all or those of `job_type`; answers how
+    /// many, and how many remain.
     ///
     /// # Errors
     /// As [`Queue::recover_expired`].
-    async fn purge_dead(&self, job_type: Option<&str>) -> Result<u64>;
+    async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress>;
 
     /// Checks that the backend answers.
     ///

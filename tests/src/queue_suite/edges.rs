@@ -49,7 +49,7 @@ pub async fn unique_keys_hold_for_the_whole_life_of_a_job(new_queue: QueueFactor
         Enqueued::Duplicate(id),
         "while dead"
     );
-    queue.purge_dead(None).await.unwrap();
+    queue.purge_dead(None, 100).await.unwrap();
     let again = queue.enqueue(keyed()).await.unwrap();
     assert!(again.is_created(), "free after purge");
     let lease = queue.reserve(1, LONG_LEASE).await.unwrap().remove(0);
@@ -89,7 +89,7 @@ pub async fn a_lapsed_last_attempt_goes_dead_and_recovery_counts(new_queue: Queu
     );
     let counted = std::sync::atomic::AtomicU64::new(0);
     let all_back = eventually(|| async {
-        let n = queue.recover_expired().await.unwrap();
+        let n = queue.recover_expired(100).await.unwrap().done;
         counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n >= 2
     })
     .await;

@@ -126,7 +126,15 @@ pub async fn dead_letters_requeue_one_or_by_type_and_purge(new_queue: QueueFacto
         queue.requeue_dead(b.id).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    assert_eq!(queue.requeue_dead_by_type("a").await.unwrap(), 2);
+    // Bounded: one at a time, saying how many remain.
+    let first = queue.requeue_dead_by_type("a", 1).await.unwrap();
+    assert_eq!((first.done, first.remaining), (1, 1));
+    let second = queue.requeue_dead_by_type("a", 1).await.unwrap();
+    assert_eq!((second.done, second.remaining), (1, 0));
+    assert_eq!(
+        queue.requeue_dead_by_type("a", 0).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
     let stats = queue.stats().await.unwrap();
     assert_eq!((stats.dead, stats.ready()), (1, 3));
     let requeued = queue.reserve(10, LONG_LEASE).await.unwrap();
@@ -135,8 +143,17 @@ pub async fn dead_letters_requeue_one_or_by_type_and_purge(new_queue: QueueFacto
         "requeued jobs start their attempts afresh"
     );
 
-    assert_eq!(queue.purge_dead(Some("nothing")).await.unwrap(), 0);
-    assert_eq!(queue.purge_dead(None).await.unwrap(), 1);
+    assert_eq!(
+        queue.purge_dead(Some("nothing"), 100).await.unwrap().done,
+        0
+    );
+    assert_eq!(
+        queue.purge_dead(None, 100).await.unwrap(),
+        stack_core::queue::Progress {
+            done: 1,
+            remaining: 0
+        }
+    );
     assert_eq!(queue.stats().await.unwrap().dead, 0);
 }
 

@@ -93,7 +93,7 @@ pub async fn extend_keeps_the_lease(new_queue: QueueFactory) {
     let new_expiry = queue.extend(&lease.token, LONG_LEASE).await.unwrap();
     assert!(new_expiry > lease.expires_at);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(queue.recover_expired().await.unwrap(), 0);
+    assert_eq!(queue.recover_expired(100).await.unwrap().done, 0);
     assert!(queue.reserve(1, LONG_LEASE).await.unwrap().is_empty());
     queue.complete(&lease.token).await.unwrap();
 }
