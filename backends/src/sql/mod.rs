@@ -8,6 +8,7 @@
 //! text on SQLite.
 
 mod audit;
+mod deposit_insert;
 mod error;
 mod ledger;
 mod listing;

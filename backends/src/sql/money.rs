@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Asterisk, Condition, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::sea_query::{Asterisk, Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::json;
 use stack_core::bulk::{BulkItem, BulkOutcome};
 use stack_core::page::{Page, PageRequest};
@@ -17,6 +17,7 @@ use stack_migrations::schema::{Deposits, Users};
 use uuid::Uuid;
 
 use super::audit::{self, Audit};
+use super::deposit_insert::insert_statement;
 use super::error::db_error;
 use super::ledger::post;
 use super::unnest::{self, Column};
@@ -38,66 +39,6 @@ async fn deposit_where(db: &impl ConnectionTrait, cond: Condition) -> Result<Vec
         .map_err(|e| db_error("read deposits", e))?;
     let backend = db.get_database_backend();
     found.iter().map(|r| rows::deposit(r, backend)).collect()
-}
-
-/// The insert of new deposits, skipping (chain, tx_hash) pairs already recorded and
-/// returning the ids it inserted: `UNNEST` arrays on PostgreSQL, a `VALUES` list elsewhere.
-fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statement {
-    if backend == DbBackend::Postgres {
-        let mut columns = [
-            Column::new("id", "uuid", rows.len()),
-            Column::new("user_id", "uuid", rows.len()),
-            Column::new("chain", "text", rows.len()),
-            Column::new("tx_hash", "text", rows.len()),
-            Column::new("asset", "text", rows.len()),
-            Column::new("amount", "numeric", rows.len()),
-            Column::new("status", "text", rows.len()),
-            Column::new("created_at", "timestamptz", rows.len()),
-        ];
-        for d in rows {
-            columns[0].push(d.id);
-            columns[1].push(d.user_id);
-            columns[2].push(&d.chain);
-            columns[3].push(&d.tx_hash);
-            columns[4].push(&d.asset);
-            columns[5].push(d.amount);
-            columns[6].push(d.status);
-            columns[7].push(d.created_at.to_rfc3339());
-        }
-        let tail = "ON CONFLICT (\"chain\", \"tx_hash\") DO NOTHING RETURNING \"id\"";
-        return unnest::insert("deposits", &columns, tail);
-    }
-    let mut insert = Query::insert();
-    insert.into_table(Deposits::Table).columns([
-        Deposits::Id,
-        Deposits::UserId,
-        Deposits::Chain,
-        Deposits::TxHash,
-        Deposits::Asset,
-        Deposits::Amount,
-        Deposits::Status,
-        Deposits::CreatedAt,
-    ]);
-    for deposit in rows {
-        insert.values_panic([
-            deposit.id.into(),
-            deposit.user_id.into(),
-            deposit.chain.as_str().into(),
-            deposit.tx_hash.as_str().into(),
-            deposit.asset.as_str().into(),
-            deposit.amount.into(),
-            deposit.status.as_str().into(),
-            deposit.created_at.into(),
-        ]);
-    }
-    insert
-        .on_conflict(
-            OnConflict::columns([Deposits::Chain, Deposits::TxHash])
-                .do_nothing()
-                .to_owned(),
-        )
-        .returning_col(Deposits::Id);
-    backend.build(&insert)
 }
 
 fn by_chain_tx(keys: &[(&str, &str)]) -> Condition {
