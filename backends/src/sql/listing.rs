@@ -20,7 +20,7 @@ fn created_at() -> Alias {
     Alias::new("created_at")
 }
 
-fn id() -> Alias {
+fn id_column() -> Alias {
     Alias::new("id")
 }
 
@@ -102,8 +102,31 @@ fn newest_first(table: impl IntoIden, cond: Condition) -> SelectStatement {
         .from(table)
         .cond_where(cond)
         .order_by(created_at(), Order::Desc)
-        .order_by(id(), Order::Desc)
+        .order_by(id_column(), Order::Desc)
         .to_owned()
+}
+
+/// The row of `table` with `id`, mapped; `NotFound` naming `what` when there is none.
+pub(super) async fn by_id<T>(
+    db: &impl ConnectionTrait,
+    table: impl IntoIden,
+    id: uuid::Uuid,
+    map: impl Fn(&QueryResult) -> Result<T>,
+    what: &str,
+) -> Result<T> {
+    let select = Query::select()
+        .column(Asterisk)
+        .from(table)
+        .and_where(Expr::col(id_column()).eq(id))
+        .to_owned();
+    let row = db
+        .query_one(&select)
+        .await
+        .map_err(|e| db_error(&format!("read {what}"), e))?;
+    row.as_ref()
+        .map(map)
+        .transpose()?
+        .ok_or_else(|| stack_core::Error::not_found(format!("{what} {id}")))
 }
 
 /// One page of `table` rows matching `cond`, newest first, with the total.
@@ -151,7 +174,7 @@ pub(super) async fn slice<T>(
     if let Some(after) = request.after {
         // A row-value comparison, which both engines can use as an index bound, unlike the
         // equivalent `a < x OR (a = x AND b < y)`.
-        let key = Expr::tuple([Expr::col(created_at()), Expr::col(id())]);
+        let key = Expr::tuple([Expr::col(created_at()), Expr::col(id_column())]);
         let cursor = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
         cond = cond.add(key.lt(cursor));
     }

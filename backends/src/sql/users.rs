@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{OnConflict, Query};
 use serde_json::json;
 use stack_core::bulk::{BulkItem, BulkOutcome};
 use stack_core::page::{Page, PageRequest};
@@ -122,20 +122,7 @@ impl UserStore for SqlStore {
     }
 
     async fn user(&self, id: Uuid) -> Result<User> {
-        let select = Query::select()
-            .column(sea_orm::sea_query::Asterisk)
-            .from(Users::Table)
-            .and_where(Expr::col(Users::Id).eq(id))
-            .to_owned();
-        let row = self
-            .db
-            .query_one(&select)
-            .await
-            .map_err(|e| db_error("read user", e))?;
-        row.as_ref()
-            .map(rows::user)
-            .transpose()?
-            .ok_or_else(|| Error::not_found(format!("user {id}")))
+        listing::by_id(&self.db, Users::Table, id, rows::user, "user").await
     }
 
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use serde_json::json;
 use stack_core::page::{Page, PageRequest};
 use stack_core::store::{NewWallet, Wallet, WalletFilter, WalletStatus, WalletStore};
@@ -86,20 +86,7 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet(&self, id: Uuid) -> Result<Wallet> {
-        let select = Query::select()
-            .column(Asterisk)
-            .from(Wallets::Table)
-            .and_where(Expr::col(Wallets::Id).eq(id))
-            .to_owned();
-        let row = self
-            .db
-            .query_one(&select)
-            .await
-            .map_err(|e| db_error("read wallet", e))?;
-        row.as_ref()
-            .map(rows::wallet)
-            .transpose()?
-            .ok_or_else(|| Error::not_found(format!("wallet {id}")))
+        listing::by_id(&self.db, Wallets::Table, id, rows::wallet, "wallet").await
     }
 
     async fn list_wallets(&self, filter: &WalletFilter, page: PageRequest) -> Result<Page<Wallet>> {

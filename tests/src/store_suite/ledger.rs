@@ -5,7 +5,7 @@ use stack_core::page::PageRequest;
 use stack_core::store::{AuditFilter, DepositStatus, EntryFilter, NewDebit, Recorded};
 use uuid::Uuid;
 
-use super::{StoreFactory, assert_ledger_matches, dec, new_deposit, user};
+use super::{StoreFactory, assert_ledger_matches, dec, new_deposit, recorded, user};
 
 /// Recording the same (chain, tx_hash) twice returns the first deposit; the same hash with
 /// other details is a Conflict; an unknown user is NotFound.
@@ -91,12 +91,7 @@ pub async fn confirming_credits_once_with_ledger_and_audit(factory: StoreFactory
 pub async fn concurrent_confirms_credit_exactly_once(factory: StoreFactory) {
     let store = factory().await;
     let someone = user(store.as_ref()).await;
-    let id = store
-        .record_deposit(new_deposit(someone.id, "100"))
-        .await
-        .unwrap()
-        .deposit()
-        .id;
+    let id = recorded(store.as_ref(), someone.id, "100").await;
     let racers: Vec<_> = (0..50)
         .map(|_| {
             let store = store.clone();
@@ -134,12 +129,7 @@ pub async fn concurrent_confirms_credit_exactly_once(factory: StoreFactory) {
 pub async fn debits_never_overdraw_and_are_idempotent(factory: StoreFactory) {
     let store = factory().await;
     let someone = user(store.as_ref()).await;
-    let id = store
-        .record_deposit(new_deposit(someone.id, "10"))
-        .await
-        .unwrap()
-        .deposit()
-        .id;
+    let id = recorded(store.as_ref(), someone.id, "10").await;
     store.confirm_deposit(id).await.unwrap();
     let debit = |amount: &str, reference: &str| NewDebit {
         user_id: someone.id,
@@ -197,12 +187,7 @@ pub async fn amounts_are_exact(factory: StoreFactory) {
         "0.000000000000000001",
         "12345678901234567890.5",
     ] {
-        let id = store
-            .record_deposit(new_deposit(someone.id, amount))
-            .await
-            .unwrap()
-            .deposit()
-            .id;
+        let id = recorded(store.as_ref(), someone.id, amount).await;
         assert_eq!(store.deposit(id).await.unwrap().amount, dec(amount));
         store.confirm_deposit(id).await.unwrap();
     }

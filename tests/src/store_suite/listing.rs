@@ -4,7 +4,7 @@ use stack_core::bulk::BulkOutcome;
 use stack_core::page::PageRequest;
 use stack_core::store::{CursorRequest, DepositFilter, DepositStatus, NewDeposit};
 
-use super::{StoreFactory, dec, new_deposit, user};
+use super::{StoreFactory, dec, new_deposit, recorded, user};
 
 /// Deposit listings filter by user, status and chain, count totals, and read newest first.
 pub async fn listings_filter_and_count(factory: StoreFactory) {
@@ -71,14 +71,7 @@ pub async fn keyset_scan_is_stable_while_rows_arrive(factory: StoreFactory) {
     let someone = user(store.as_ref()).await;
     let mut ids = Vec::new();
     for _ in 0..10 {
-        ids.push(
-            store
-                .record_deposit(new_deposit(someone.id, "1"))
-                .await
-                .unwrap()
-                .deposit()
-                .id,
-        );
+        ids.push(recorded(store.as_ref(), someone.id, "1").await);
     }
     let filter = DepositFilter {
         user_id: Some(someone.id),

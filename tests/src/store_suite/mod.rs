@@ -61,6 +61,16 @@ pub fn new_deposit(user: Uuid, amount: &str) -> NewDeposit {
     }
 }
 
+/// Records a deposit of `amount` USDC for `user`; its id.
+pub async fn recorded(store: &dyn Store, user: Uuid, amount: &str) -> Uuid {
+    store
+        .record_deposit(new_deposit(user, amount))
+        .await
+        .unwrap()
+        .deposit()
+        .id
+}
+
 /// The money invariant: every balance of `user` equals the sum of its ledger entries, and
 /// none is negative.
 pub async fn assert_ledger_matches(store: &dyn Store, user: Uuid) {
