@@ -2,6 +2,8 @@
 # Installs (apt-get) and starts the services the tests talk to, then exports their URLs:
 #   STACK_TEST_POSTGRES_URL  PostgreSQL on 127.0.0.1:5432, database stack_test
 #   STACK_TEST_REDIS_URL     Redis on 127.0.0.1:6379
+#   STACK_TEST_REDIS_CLUSTER_URL  a 3-master Redis Cluster on 127.0.0.1:7000-7002, as a
+#                            comma-separated list of its nodes
 # Run it to print the exports (`eval "$(scripts/services.sh)"`), or source it
 # (`. scripts/services.sh`): sourced, it runs itself in a child shell and only the exports
 # reach yours, so no shell option (`set -e`) leaks into it and a failure cannot close it.
@@ -23,6 +25,7 @@ set -euo pipefail
 
 PG_PORT="${STACK_PG_PORT:-5432}"
 REDIS_PORT="${STACK_REDIS_PORT:-6379}"
+CLUSTER_PORT="${STACK_REDIS_CLUSTER_PORT:-7000}"
 PG_DB="${STACK_PG_DB:-stack_test}"
 APT_UPDATED=""
 
@@ -94,8 +97,55 @@ ensure_redis() {
   export STACK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 }
 
+cluster_ports() { echo "$CLUSTER_PORT" "$((CLUSTER_PORT + 1))" "$((CLUSTER_PORT + 2))"; }
+
+cluster_ok() {
+  redis-cli -h 127.0.0.1 -p "$CLUSTER_PORT" cluster info 2>/dev/null | grep -q 'cluster_state:ok' &&
+    [ "$(redis-cli -h 127.0.0.1 -p "$CLUSTER_PORT" cluster info | tr -d '\r' | sed -n 's/^cluster_known_nodes://p')" = 3 ]
+}
+
+# Three masters on loopback, no replicas, data in a temp dir: a throwaway Cluster for tests.
+ensure_redis_cluster() {
+  if cluster_ok; then
+    export STACK_TEST_REDIS_CLUSTER_URL=$(cluster_urls)
+    return 0
+  fi
+  local port dir
+  for port in $(cluster_ports); do
+    if ! redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+      dir=$(mktemp -d /tmp/stack-redis-cluster.XXXXXX)
+      log "starting Redis Cluster node on port $port"
+      redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+        --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 2000 --save "" \
+        --appendonly no --dir "$dir" --logfile "$dir/redis.log" >&2
+    fi
+  done
+  for port in $(cluster_ports); do
+    wait_for redis-cli -h 127.0.0.1 -p "$port" ping || { log "Redis Cluster node $port did not answer"; return 1; }
+  done
+  # Nodes left half-joined by an earlier run are reset before the Cluster is made again.
+  for port in $(cluster_ports); do
+    redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null 2>&1 || true
+    redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null
+  done
+  log "creating a 3-master Redis Cluster on ports $(cluster_ports)"
+  local nodes=()
+  for port in $(cluster_ports); do nodes+=("127.0.0.1:$port"); done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >&2
+  wait_for cluster_ok || { log "Redis Cluster did not reach state ok"; return 1; }
+  export STACK_TEST_REDIS_CLUSTER_URL=$(cluster_urls)
+}
+
+cluster_urls() {
+  local port urls=""
+  for port in $(cluster_ports); do urls="$urls${urls:+,}redis://127.0.0.1:$port"; done
+  echo "$urls"
+}
+
 ensure_postgres
 ensure_redis
+ensure_redis_cluster
 
 echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
 echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
+echo "export STACK_TEST_REDIS_CLUSTER_URL=$STACK_TEST_REDIS_CLUSTER_URL"

@@ -20,6 +20,7 @@ phase "services"
 . scripts/services.sh
 echo "PostgreSQL: $STACK_TEST_POSTGRES_URL"
 echo "Redis:      $STACK_TEST_REDIS_URL"
+echo "Cluster:    $STACK_TEST_REDIS_CLUSTER_URL"
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check

@@ -66,7 +66,7 @@ impl BackendContext {
     /// # Errors
     /// As [`registry::open_queue`].
     pub async fn queue(&self) -> Result<Arc<dyn Queue>> {
-        registry::open_queue(&self.config.queue)
+        registry::open_queue(&self.config.queue, &self.config.redis).await
     }
 }
 

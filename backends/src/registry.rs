@@ -63,7 +63,7 @@ pub const SCHEMES: &[Scheme] = &[
     Scheme {
         name: "redis",
         feature: "redis",
-        roles: &[Role::RedisNode],
+        roles: &[Role::Queue, Role::RedisNode],
     },
 ];
 
@@ -120,8 +120,8 @@ pub fn resolve(key: &str, url: &str, role: Role) -> Result<&'static Scheme> {
 /// check that makes `config check` say ok only to what `serve` opens.
 ///
 /// `serve` opens the cache, the queue and the database; the `redis` section is checked for
-/// its schemes only, since nothing opens it yet (its feature is not required until
-/// something does). Read replicas are checked like the database.
+/// its schemes only (a `redis://` queue, which opens it, requires the feature through
+/// `queue.backend`). Read replicas are checked like the database.
 pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
     let mut urls = vec![
         (
@@ -221,17 +221,31 @@ pub fn queue_options(config: &QueueConfig) -> QueueOptions {
         .backoff(Backoff::new(config.backoff_base, config.backoff_cap))
 }
 
-/// Opens the queue `config.backend` names (`memory://`).
+/// Opens the queue `config.backend` names: `memory://`, or `redis://`, which connects to the
+/// node or Cluster of the `redis` section (`redis.cluster_mode` picks which; the host of
+/// `queue.backend` itself is not used).
 ///
 /// # Errors
-/// As [`resolve`].
-pub fn open_queue(config: &QueueConfig) -> Result<Arc<dyn Queue>> {
+/// As [`resolve`]; `Unavailable` when Redis does not answer.
+#[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+pub async fn open_queue(
+    config: &QueueConfig,
+    redis: &stack_core::config::RedisConfig,
+) -> Result<Arc<dyn Queue>> {
     let scheme = resolve("queue.backend", &config.backend, Role::Queue)?;
     match scheme.name {
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(
             config,
         )))),
+        #[cfg(feature = "redis")]
+        "redis" => Ok(Arc::new(
+            crate::redis::RedisQueue::open(
+                crate::redis::RedisTarget::from_config(redis),
+                queue_options(config),
+            )
+            .await?,
+        )),
         other => Err(Error::unsupported(format!("queue backend `{other}://`"))),
     }
 }

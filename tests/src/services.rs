@@ -2,7 +2,8 @@
 //!
 //! For each service, in order:
 //! 1. the URL in its environment variable (`STACK_TEST_POSTGRES_URL`, `STACK_TEST_REDIS_URL`),
-//!    which `scripts/test.sh` exports after starting the service;
+//!    which `scripts/test.sh` exports after starting the service (and
+//!    `STACK_TEST_REDIS_CLUSTER_URL` for the Cluster, which has no container path);
 //! 2. otherwise a container started with testcontainers, when a Docker engine answers;
 //! 3. otherwise the test fails with a message saying how to provide the service. A required
 //!    service that is missing is never a silent skip.
@@ -57,6 +58,28 @@ pub async fn redis() -> Service {
         |host, port| format!("redis://{host}:{port}"),
     )
     .await
+}
+
+/// The Redis Cluster the tests use: the comma-separated node URLs of
+/// `STACK_TEST_REDIS_CLUSTER_URL`, which `scripts/services.sh` exports after making a
+/// 3-master Cluster on loopback ports. (There is no testcontainers path: a Cluster needs
+/// several containers that announce addresses the host can reach.)
+///
+/// # Panics
+/// When `STACK_TEST_REDIS_CLUSTER_URL` is not set.
+pub fn redis_cluster() -> Service {
+    match std::env::var("STACK_TEST_REDIS_CLUSTER_URL") {
+        Ok(url) if !url.trim().is_empty() => Service {
+            url,
+            _container: None,
+        },
+        _ => panic!(
+            "a Redis Cluster is required by this test and was not found.\n\
+             Run `scripts/test.sh` (or `. scripts/services.sh`), which starts a 3-master Cluster \
+             on 127.0.0.1:7000-7002 and exports STACK_TEST_REDIS_CLUSTER_URL, or set that \
+             variable to a comma-separated list of your Cluster's nodes."
+        ),
+    }
 }
 
 async fn obtain<I>(

@@ -72,7 +72,7 @@ impl Queue for MemoryQueue {
     }
 
     fn capabilities(&self) -> QueueCapabilities {
-        QueueCapabilities::new(false, false, false)
+        QueueCapabilities::default()
     }
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {

@@ -195,7 +195,8 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// `memory://` (the default); SQL and Redis queues join with their backends.
+    /// `memory://` (the default) or `redis://`, which uses the node or Cluster of the `redis`
+    /// section (the URL's host is not read).
     pub backend: String,
     /// The queue's name. Default `default`.
     pub name: String,

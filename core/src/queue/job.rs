@@ -217,6 +217,12 @@ impl NewJob {
         if self.job_type.trim().is_empty() {
             return Err(Error::invalid("type", "must not be empty"));
         }
+        if self.job_type.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "type",
+                "must not contain control characters",
+            ));
+        }
         if self.job_type.len() > 200 {
             return Err(Error::invalid("type", "must be at most 200 bytes"));
         }

@@ -62,26 +62,31 @@ pub trait Transaction: Send + Sync {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
-/// What a queue backend can do; the conformance suite reads it to pick its trials.
+/// What a queue backend can do; the conformance suite reads it to pick its trials. Built by
+/// name: `QueueCapabilities::default().with_durable(true)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct QueueCapabilities {
-    /// Jobs survive a restart of the application.
+    /// Jobs live in a server, not in this process: they survive a restart of the application
+    /// and every handle opened on the same queue name sees the same jobs.
     pub durable: bool,
     /// A job can be enqueued inside the caller's database transaction.
     pub transactional_enqueue: bool,
-    /// The backend spans several nodes.
-    pub cluster: bool,
 }
 
 impl QueueCapabilities {
-    /// Capabilities with the given flags.
-    pub const fn new(durable: bool, transactional_enqueue: bool, cluster: bool) -> Self {
-        Self {
-            durable,
-            transactional_enqueue,
-            cluster,
-        }
+    /// Sets [`QueueCapabilities::durable`].
+    #[must_use]
+    pub const fn with_durable(mut self, on: bool) -> Self {
+        self.durable = on;
+        self
+    }
+
+    /// Sets [`QueueCapabilities::transactional_enqueue`].
+    #[must_use]
+    pub const fn with_transactional_enqueue(mut self, on: bool) -> Self {
+        self.transactional_enqueue = on;
+        self
     }
 }
 

@@ -182,3 +182,26 @@ pub async fn dead_letters_list_oldest_first(new_queue: QueueFactory) {
         .unwrap();
     assert_eq!(listed.items.iter().map(|j| j.id).collect::<Vec<_>>(), died);
 }
+
+/// A durable queue lives in its server: a second handle opened on the same name sees the
+/// jobs of the first, and a job one handle leased is finished through the other. (A queue
+/// that is not durable is skipped, since each of its handles is a queue of its own.)
+pub async fn handles_on_one_name_share_a_durable_queue(new_queue: QueueFactory) {
+    let opts = options();
+    let first = new_queue(opts.clone()).await;
+    if !first.capabilities().durable {
+        crate::skip("handles_on_one_name_share_a_durable_queue", "durable");
+        return;
+    }
+    let second = new_queue(opts).await;
+    let id = first.enqueue(job("shared", 1)).await.unwrap().id();
+    let lease = second.reserve(1, LONG_LEASE).await.unwrap().remove(0);
+    assert_eq!(lease.job.id, id);
+    assert!(first.reserve(1, LONG_LEASE).await.unwrap().is_empty());
+    first.complete(&lease.token).await.unwrap();
+    assert!(
+        second.get(id).await.unwrap().is_none(),
+        "completed and forgotten"
+    );
+    assert_eq!(second.stats().await.unwrap().running, 0);
+}

@@ -114,6 +114,7 @@ macro_rules! queue_conformance {
                 queues_with_different_names_are_apart,
                 a_due_retry_keeps_its_priority,
                 dead_letters_list_oldest_first,
+                handles_on_one_name_share_a_durable_queue,
             );
         }
     };

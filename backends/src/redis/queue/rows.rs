@@ -1,0 +1,130 @@
+//! Turning the rows the scripts answer into jobs.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use stack_core::queue::{AttemptError, Job, JobState, NewJob, Priority};
+use stack_core::{Error, Result};
+use uuid::Uuid;
+
+/// Fields per row: id, payload, spec, enqueued, state, attempts, run_at, errors, lease id.
+pub(super) const ROW: usize = 9;
+
+/// What the scripts need to know about a job, stored once at enqueue.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Spec {
+    /// The job type.
+    pub(super) t: String,
+    /// Its priority's rank, 0 for critical.
+    pub(super) r: usize,
+    /// Its max attempts.
+    pub(super) m: u32,
+    /// Its unique key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) u: Option<String>,
+}
+
+/// A priority's rank: its index in [`Priority::URGENT_FIRST`].
+pub(super) fn rank(priority: Priority) -> usize {
+    Priority::URGENT_FIRST
+        .iter()
+        .position(|p| *p == priority)
+        .unwrap_or(2)
+}
+
+impl Spec {
+    pub(super) fn of(job: &NewJob) -> Self {
+        Self {
+            t: job.job_type.clone(),
+            r: rank(job.priority),
+            m: job.max_attempts,
+            u: job.unique_key.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StoredError {
+    attempt: u32,
+    at: i64,
+    message: String,
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::backend(format!("Redis queue: unreadable {what}: {detail}"))
+}
+
+/// A millisecond timestamp as a time.
+pub(super) fn millis(text: &str) -> Result<DateTime<Utc>> {
+    text.parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(|| corrupt("time", text))
+}
+
+/// One decoded row: the job and its current lease id, if it is running.
+pub(super) fn decode(row: &[String]) -> Result<(Job, Option<Uuid>)> {
+    let [
+        id,
+        payload,
+        spec,
+        enqueued,
+        state,
+        attempts,
+        run_at,
+        errors,
+        lease,
+    ] = row
+    else {
+        return Err(corrupt("row", format!("{} fields", row.len())));
+    };
+    let spec: Spec = serde_json::from_str(spec).map_err(|e| corrupt("spec", e))?;
+    let errors: Vec<StoredError> = if errors.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(errors).map_err(|e| corrupt("errors", e))?
+    };
+    let errors = errors
+        .into_iter()
+        .map(|e| {
+            Ok(AttemptError {
+                attempt: e.attempt,
+                at: millis(&e.at.to_string())?,
+                message: e.message,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let state = match state.as_str() {
+        "pending" => JobState::Pending,
+        "running" => JobState::Running,
+        "completed" => JobState::Completed,
+        "dead" => JobState::Dead,
+        other => return Err(corrupt("state", other)),
+    };
+    let job = Job {
+        id: id.parse().map_err(|e| corrupt("id", e))?,
+        job_type: spec.t,
+        payload: serde_json::from_str(payload).map_err(|e| corrupt("payload", e))?,
+        priority: *Priority::URGENT_FIRST
+            .get(spec.r)
+            .ok_or_else(|| corrupt("priority", spec.r))?,
+        state,
+        run_at: millis(run_at)?,
+        enqueued_at: millis(enqueued)?,
+        attempts: attempts.parse().map_err(|e| corrupt("attempts", e))?,
+        max_attempts: spec.m,
+        unique_key: spec.u,
+        last_error: errors.last().map(|e| e.message.clone()),
+        errors,
+    };
+    let lease = if lease.is_empty() {
+        None
+    } else {
+        Some(lease.parse().map_err(|e| corrupt("lease id", e))?)
+    };
+    Ok((job, lease))
+}
+
+/// Every row of a flat reply.
+pub(super) fn decode_all(flat: &[String]) -> Result<Vec<(Job, Option<Uuid>)>> {
+    flat.chunks(ROW).map(decode).collect()
+}

@@ -1,0 +1,33 @@
+//! The Queue and Scheduler suites against Redis: a single node and a 3-master Cluster, both
+//! started by `scripts/services.sh`. Every trial opens a queue of its own name, so trials
+//! share the servers without seeing each other's jobs.
+
+use std::sync::Arc;
+
+use stack_backends::redis::{RedisQueue, RedisTarget};
+use stack_core::queue::{Queue, QueueOptions};
+
+async fn single(options: QueueOptions) -> Arc<dyn Queue> {
+    let url = stack_tests::services::redis().await.url;
+    Arc::new(
+        RedisQueue::open(RedisTarget::Single(url), options)
+            .await
+            .expect("open the Redis queue"),
+    )
+}
+
+async fn cluster(options: QueueOptions) -> Arc<dyn Queue> {
+    let url = stack_tests::services::redis_cluster().url;
+    let target = RedisTarget::parse(&url);
+    assert!(target.is_cluster(), "{url} names several nodes");
+    Arc::new(
+        RedisQueue::open(target, options)
+            .await
+            .expect("open the Redis Cluster queue"),
+    )
+}
+
+stack_tests::queue_conformance!(queue, single);
+stack_tests::queue_conformance!(cluster_queue, cluster);
+stack_tests::scheduler_conformance!(scheduler, single);
+stack_tests::scheduler_conformance!(cluster_scheduler, cluster);
