@@ -4,7 +4,8 @@
 //! ([`Cache`](cache::Cache), [`Queue`](queue::Queue), [`Scheduler`](scheduler::Scheduler),
 //! [`VersionResolver`](version::VersionResolver)), their domain types, and the logic that
 //! does not depend on where data lives: pagination, bulk processing, retry backoff, cron
-//! evaluation, API version resolution and configuration.
+//! evaluation, API version resolution, configuration, and the [worker pool](worker) that runs
+//! jobs of any queue.
 //!
 //! This crate depends on no database or Redis client. Backends live in `stack-backends`,
 //! behind Cargo features, and are used through `Arc<dyn Trait>` so a host application can
@@ -20,5 +21,6 @@ pub mod retry;
 pub mod scheduler;
 pub mod store;
 pub mod version;
+pub mod worker;
 
 pub use error::{Error, ErrorKind, Result};

@@ -25,6 +25,7 @@ pub mod queue_suite;
 pub mod scheduler_suite;
 pub mod services;
 pub mod store_suite;
+pub mod worker_suite;
 
 /// A unique suffix so trials sharing one server never see each other's keys or queues.
 pub fn unique(prefix: &str) -> String {

@@ -20,3 +20,7 @@ stack_tests::queue_conformance!(queue, |opts| async move {
 stack_tests::scheduler_conformance!(scheduler, |opts| async move {
     Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
 });
+
+stack_tests::worker_conformance!(worker, |opts| async move {
+    Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
+});

@@ -31,3 +31,5 @@ stack_tests::queue_conformance!(queue, single);
 stack_tests::queue_conformance!(cluster_queue, cluster);
 stack_tests::scheduler_conformance!(scheduler, single);
 stack_tests::scheduler_conformance!(cluster_scheduler, cluster);
+stack_tests::worker_conformance!(worker, single);
+stack_tests::worker_conformance!(cluster_worker, cluster);

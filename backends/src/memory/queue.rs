@@ -122,7 +122,7 @@ impl Queue for MemoryQueue {
         let slot = state.release_lease(token)?;
         let attempts = slot.job.attempts;
         let retry_at = (failure.retryable && attempts < slot.job.max_attempts)
-            .then(|| after(now, self.options.backoff.delay(attempts)));
+            .then(|| after(now, failure.delay(&self.options.backoff, attempts)));
         state.record_failure(token.job_id, now, failure.message, retry_at);
         drop(state);
         // A retry may be due before what idle workers are sleeping until.

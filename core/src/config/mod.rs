@@ -228,6 +228,14 @@ pub struct WorkersConfig {
     /// A job running longer is failed (and retried). Default `300s`.
     #[serde(with = "humantime_serde")]
     pub job_timeout: Duration,
+    /// How long a job's lease lasts; heartbeats renew it every third. At least `300ms`.
+    /// Default `30s`. A worker that dies leaves its jobs for this long.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// How long running jobs may finish after `stack worker` is asked to stop; then they are
+    /// released for another worker. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for WorkersConfig {
@@ -235,6 +243,8 @@ impl Default for WorkersConfig {
         Self {
             count: 10,
             job_timeout: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }

@@ -119,7 +119,13 @@ impl Config {
             "workers.count",
             "must be between 1 and 1000",
         );
-        p.positive("workers.job_timeout", self.workers.job_timeout);
+        // The pool's own check, so `config check`, `serve`, `worker` and library users agree.
+        let pool = crate::worker::WorkerOptions::from_config(&self.workers).validate();
+        if let Err(crate::Error::Invalid { field, reason, .. }) = pool {
+            if field != "concurrency" {
+                p.check(false, &format!("workers.{field}"), reason);
+            }
+        }
 
         let api = &self.api;
         p.check(

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -38,6 +40,9 @@ pub struct Failure {
     pub message: String,
     /// Whether another attempt may succeed. A permanent failure dead-letters at once.
     pub retryable: bool,
+    /// When set, the next attempt waits this long instead of the queue's backoff (a handler
+    /// that knows better: a rate limit's `Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl Failure {
@@ -46,7 +51,23 @@ impl Failure {
         Self {
             message: message.into(),
             retryable: true,
+            retry_after: None,
         }
+    }
+
+    /// A failure worth retrying after `delay` rather than the queue's backoff.
+    pub fn retry_after(message: impl Into<String>, delay: Duration) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+            retry_after: Some(delay),
+        }
+    }
+
+    /// How long the next attempt waits after failed attempt `attempt`: the failure's own
+    /// delay, else `backoff`'s.
+    pub fn delay(&self, backoff: &crate::retry::Backoff, attempt: u32) -> Duration {
+        self.retry_after.unwrap_or_else(|| backoff.delay(attempt))
     }
 
     /// A failure no retry can fix: the job goes to the dead-letter queue now.
@@ -54,6 +75,7 @@ impl Failure {
         Self {
             message: message.into(),
             retryable: false,
+            retry_after: None,
         }
     }
 }

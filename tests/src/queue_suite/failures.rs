@@ -212,3 +212,27 @@ pub async fn dead_letter_listing_pages_with_capped_limit(new_queue: QueueFactory
     ids.dedup();
     assert_eq!(ids.len(), 130, "pages overlap");
 }
+
+/// A failure that names its own delay (a rate limit's `Retry-After`) waits exactly that long,
+/// counted on the backend's clock, instead of the queue's backoff.
+pub async fn a_failure_can_name_its_own_retry_delay(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let id = queue.enqueue(job("w", 1)).await.unwrap().id();
+    let lease = queue.reserve(1, LONG_LEASE).await.unwrap().remove(0);
+    let hour = Duration::from_secs(3600);
+    let outcome = queue
+        .fail(&lease.token, Failure::retry_after("rate limited", hour))
+        .await
+        .unwrap();
+    let stored = queue.get(id).await.unwrap().unwrap();
+    let failed_at = stored.errors.last().expect("the failure is recorded").at;
+    assert_eq!(
+        outcome,
+        FailOutcome::Retrying {
+            run_at: failed_at + chrono::Duration::hours(1)
+        }
+    );
+    assert_eq!(stored.run_at, failed_at + chrono::Duration::hours(1));
+    assert!(queue.reserve(1, LONG_LEASE).await.unwrap().is_empty());
+    assert_eq!(queue.stats().await.unwrap().scheduled, 1);
+}

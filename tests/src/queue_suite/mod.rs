@@ -105,6 +105,7 @@ macro_rules! queue_conformance {
                 a_stale_token_with_the_current_attempt_number_is_refused,
                 unknown_job_is_not_found,
                 failure_retries_with_backoff_stored_as_run_at,
+                a_failure_can_name_its_own_retry_delay,
                 max_attempts_moves_the_job_to_dead_letters_with_its_errors,
                 permanent_failure_dead_letters_at_once,
                 dead_letters_requeue_one_or_by_type_and_purge,

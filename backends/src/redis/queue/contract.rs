@@ -69,7 +69,7 @@ impl Queue for RedisQueue {
     }
 
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome> {
-        let backoff = self.options.backoff.delay(token.attempt);
+        let backoff = failure.delay(&self.options.backoff, token.attempt);
         let args = vec![
             "fail".to_owned(),
             token.job_id.to_string(),

@@ -1,0 +1,96 @@
+//! The worker pool: runs jobs of any [`Queue`](crate::queue::Queue) with handlers registered
+//! by job type.
+//!
+//! [`WorkerPool::start`] runs up to `concurrency` jobs at once. Each job's handler gets its
+//! payload parsed into the handler's type (a payload that does not parse is a permanent
+//! failure, never a panic) and runs under a timeout that drops its future when it passes (a
+//! failed attempt). A handler that panics fails its attempt; the worker lives on. While jobs
+//! run, one heartbeat extends all their leases at about a third of the lease, and a job whose
+//! lease was lost (another worker has it now) is stopped. Successes are acknowledged in
+//! batches. Idle, the pool waits on [`Queue::wait_for_work`](crate::queue::Queue::wait_for_work)
+//! rather than polling.
+//!
+//! Shutdown is graceful: [`WorkerHandle::shutdown`] stops reserving and lets running jobs
+//! finish within `shutdown_grace`; what is still running then is stopped and
+//! [released](crate::queue::Queue::release) at once (its attempt not counted), so another
+//! worker takes it without waiting for a lease to lapse. [`WorkerHandle::abort`] cuts the
+//! grace short.
+//!
+//! A job whose type has no handler in this pool is dead-lettered with an error naming the
+//! type; requeue it by type once a worker that knows it runs.
+
+mod handler;
+mod pool;
+mod run;
+
+use std::time::Duration;
+
+pub use handler::{FnHandler, Handler, Handlers, JobContext, JobError};
+pub use pool::{WorkerHandle, WorkerPool, WorkerStats};
+
+use crate::{Error, Result};
+
+/// How a pool runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// Jobs run at once. Default 10.
+    pub concurrency: usize,
+    /// A job running longer is stopped and its attempt failed (and retried). Default 5 min.
+    pub job_timeout: Duration,
+    /// How long each lease lasts; heartbeats renew it every third of it. Default 30 s.
+    pub lease: Duration,
+    /// How long running jobs may finish after shutdown begins. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// The longest an idle pool waits before asking the queue again. Default 1 s.
+    pub max_idle_wait: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 10,
+            job_timeout: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            max_idle_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// Options from the `workers` section of the configuration.
+    pub fn from_config(config: &crate::config::WorkersConfig) -> Self {
+        Self {
+            concurrency: usize::try_from(config.count).unwrap_or(usize::MAX),
+            job_timeout: config.job_timeout,
+            lease: config.lease,
+            shutdown_grace: config.shutdown_grace,
+            ..Self::default()
+        }
+    }
+
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        if self.concurrency == 0 {
+            return Err(Error::invalid("concurrency", "must be at least 1"));
+        }
+        for (field, value) in [
+            ("job_timeout", self.job_timeout),
+            ("max_idle_wait", self.max_idle_wait),
+        ] {
+            if value.is_zero() {
+                return Err(Error::invalid(field, "must be positive"));
+            }
+        }
+        if self.lease < Duration::from_millis(300) {
+            return Err(Error::invalid(
+                "lease",
+                "must be at least 300ms (heartbeats renew it every third)",
+            ));
+        }
+        Ok(())
+    }
+}
