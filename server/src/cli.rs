@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Run the reference service's jobs from the configured queue until SIGINT or SIGTERM.
+    Worker(WorkerArgs),
     /// Apply, roll back or list the database migrations of the configured database.
     Migrate(MigrateArgs),
     /// Work with configuration files.
@@ -46,6 +48,20 @@ pub struct ServeArgs {
     /// Port to listen on, overriding `server.port`.
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+/// Options of `stack worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Configuration file (YAML), as for `serve`: the queue, database and `workers` section.
+    #[arg(long, short, env = "STACK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format, overriding `log.format`.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    /// Jobs run at once, overriding `workers.count`.
+    #[arg(long)]
+    pub concurrency: Option<u32>,
 }
 
 /// Options of `stack migrate`.
@@ -135,6 +151,21 @@ pub fn load_serve_config(args: &ServeArgs) -> Result<Config, ConfigError> {
     }
     if let Some(port) = args.port {
         loader = loader.set("server.port", port, "--port");
+    }
+    loader.load()
+}
+
+/// Loads the configuration `worker` should use, through the same checks as `serve`.
+///
+/// # Errors
+/// Every problem of the configuration.
+pub fn load_worker_config(args: &WorkerArgs) -> Result<Config, ConfigError> {
+    let mut loader = config::loader(config_file(args.config.as_ref()).as_deref());
+    if let Some(format) = args.log_format {
+        loader = loader.set("log.format", LogFormat::from(format), "--log-format");
+    }
+    if let Some(count) = args.concurrency {
+        loader = loader.set("workers.count", count, "--concurrency");
     }
     loader.load()
 }

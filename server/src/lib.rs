@@ -12,6 +12,8 @@ pub mod backends;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod logging;
 pub mod migrate;
 pub mod serve;
+pub mod worker;

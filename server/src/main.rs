@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => stack_server::serve::run(args),
+        Command::Worker(args) => stack_server::worker::run(&args),
         Command::Migrate(args) => stack_server::migrate::run(&args),
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -100,7 +100,7 @@ fn config_check_reports_every_type_error_of_a_file() {
 fn config_check_refuses_what_serve_refuses() {
     for (yaml, key) in [
         (
-            "queue:\n  backend: redis://127.0.0.1:6379\n",
+            "queue:\n  backend: postgres://127.0.0.1:5432/q\n",
             "queue.backend",
         ),
         ("log:\n  level: \"info,==\"\n", "log.level"),

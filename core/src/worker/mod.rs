@@ -26,7 +26,7 @@ mod run;
 use std::time::Duration;
 
 pub use handler::{FnHandler, Handler, Handlers, JobContext, JobError};
-pub use pool::{WorkerHandle, WorkerPool, WorkerStats};
+pub use pool::{Stopper, WorkerHandle, WorkerPool, WorkerStats};
 
 use crate::{Error, Result};
 

@@ -116,6 +116,26 @@ impl WorkerPool {
     }
 }
 
+/// Stops a pool from anywhere; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    shutdown: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl Stopper {
+    /// As [`WorkerHandle::shutdown`].
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// As [`WorkerHandle::abort`].
+    pub fn abort(&self) {
+        self.shutdown.cancel();
+        self.abort.cancel();
+    }
+}
+
 /// A running pool.
 pub struct WorkerHandle {
     shared: Arc<Shared>,
@@ -162,8 +182,16 @@ impl WorkerHandle {
 
     /// Ends the grace now: running jobs are stopped and released at once.
     pub fn abort(&self) {
-        self.shared.shutdown.cancel();
-        self.shared.abort.cancel();
+        self.stopper().abort();
+    }
+
+    /// A handle that can shut the pool down or abort it while another task waits in
+    /// [`WorkerHandle::join`] (a second signal cutting the grace short).
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            shutdown: self.shared.shutdown.clone(),
+            abort: self.shared.abort.clone(),
+        }
     }
 
     /// Waits until the pool has stopped (after [`WorkerHandle::shutdown`]); what it did.
