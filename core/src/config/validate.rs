@@ -228,7 +228,10 @@ mod tests {
         assert_eq!(keys("workers:\n  count: many\n"), ["workers.count"]);
         // The worker pool's own rules, reported under the configuration's keys.
         assert_eq!(keys("workers:\n  lease: 100ms\n"), ["workers.lease"]);
-        assert_eq!(keys("workers:\n  job_timeout: 0s\n"), ["workers.job_timeout"]);
+        assert_eq!(
+            keys("workers:\n  job_timeout: 0s\n"),
+            ["workers.job_timeout"]
+        );
         assert_eq!(
             keys("database:\n  conn_max_lifetime: soon\n"),
             ["database.conn_max_lifetime"]

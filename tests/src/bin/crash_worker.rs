@@ -1,0 +1,79 @@
+//! A worker process for the crash test: runs jobs of type `work` from a Redis queue and
+//! records each start as `<n>:<pid>` on a Redis list, so the test can tell which jobs ran
+//! where and how often. Stops gracefully on SIGTERM.
+//!
+//! `crash_worker <redis url, or comma-separated Cluster nodes> <queue> <record list> <concurrency>`
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use stack_backends::redis::{RedisQueue, RedisTarget};
+use stack_core::queue::QueueOptions;
+use stack_core::worker::{Handlers, JobContext, JobError, WorkerOptions, WorkerPool};
+
+#[derive(Deserialize)]
+struct Work {
+    n: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, queue_name, record, concurrency] = args.as_slice() else {
+        eprintln!("usage: crash_worker <redis url> <queue> <record list> <concurrency>");
+        return ExitCode::from(2);
+    };
+    let Ok(concurrency) = concurrency.parse::<usize>() else {
+        eprintln!("concurrency must be a number");
+        return ExitCode::from(2);
+    };
+    match run(url, queue_name, record, concurrency).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crash_worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    url: &str,
+    queue_name: &str,
+    record: &str,
+    concurrency: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let target = RedisTarget::parse(url);
+    let queue = Arc::new(RedisQueue::open(target.clone(), QueueOptions::new(queue_name)).await?);
+    let recorder = target.connect().await?;
+    let record = record.to_owned();
+    let pid = std::process::id();
+    let handlers = Handlers::new().register_fn("work", move |work: Work, _: JobContext| {
+        let mut recorder = recorder.clone();
+        let record = record.clone();
+        async move {
+            redis::cmd("RPUSH")
+                .arg(&record)
+                .arg(format!("{}:{pid}", work.n))
+                .query_async::<()>(&mut recorder)
+                .await
+                .map_err(|e| JobError::retry(e.to_string()))?;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok(())
+        }
+    });
+    let options = WorkerOptions {
+        concurrency,
+        lease: Duration::from_secs(3),
+        shutdown_grace: Duration::from_secs(5),
+        max_idle_wait: Duration::from_millis(500),
+        ..WorkerOptions::default()
+    };
+    let pool = WorkerPool::start(queue, handlers, options)?;
+    println!("ready {pid}");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    terminate.recv().await;
+    pool.stop().await;
+    Ok(())
+}
