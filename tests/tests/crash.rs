@@ -164,8 +164,9 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
 async fn leased_numbers(queue: &RedisQueue, running: &HashSet<String>) -> HashSet<u64> {
     let mut numbers = HashSet::new();
     for id in running {
-        if let Some(job) = queue.get(id.parse().unwrap()).await.unwrap() {
-            numbers.insert(job.payload["n"].as_u64().unwrap());
+        let id = id.parse().expect("a job id");
+        if let Some(job) = queue.get(id).await.expect("read a job") {
+            numbers.insert(job.payload["n"].as_u64().expect("a job made by this test"));
         }
     }
     numbers
