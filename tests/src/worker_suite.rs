@@ -25,6 +25,7 @@ fn pool_options() -> WorkerOptions {
         lease: Duration::from_secs(30),
         shutdown_grace: Duration::from_secs(5),
         max_idle_wait: Duration::from_millis(200),
+        prefetch: 4,
     }
 }
 
@@ -296,6 +297,47 @@ pub async fn graceful_shutdown_finishes_short_jobs_and_releases_the_rest(new_que
     assert_eq!(next[0].job.id, long, "another worker takes it at once");
 }
 
+/// Leases fetched ahead of a free slot are handed back at shutdown with the running ones:
+/// every job is ready again, none used an attempt.
+pub async fn shutdown_releases_prefetched_leases_too(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let started = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&started);
+    let handlers = Handlers::new().register_fn("long", move |_: N, _: JobContext| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        }
+    });
+    let jobs = (0..6).map(|n| job("long", n)).collect();
+    let ids: Vec<JobId> = queue
+        .enqueue_batch(jobs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id())
+        .collect();
+    let opts = WorkerOptions {
+        concurrency: 1,
+        prefetch: 5,
+        shutdown_grace: Duration::from_millis(100),
+        ..pool_options()
+    };
+    let pool = WorkerPool::start(Arc::clone(&queue), handlers, opts).unwrap();
+    until("one job runs and five are held", || async {
+        started.load(Ordering::SeqCst) == 1 && queue.stats().await.unwrap().running == 6
+    })
+    .await;
+    assert_eq!(started.load(Ordering::SeqCst), 1, "only one slot");
+    let stats = pool.stop().await;
+    assert_eq!(stats.released, 6, "{stats:?}");
+    for id in ids {
+        let job = queue.get(id).await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempts), (JobState::Pending, 0));
+    }
+}
+
 /// Instantiates the worker suite for one queue backend, like `queue_conformance!`.
 #[macro_export]
 macro_rules! worker_conformance {
@@ -312,6 +354,7 @@ macro_rules! worker_conformance {
                 a_running_job_can_be_cancelled,
                 heartbeats_keep_a_long_job_to_one_worker,
                 graceful_shutdown_finishes_short_jobs_and_releases_the_rest,
+                shutdown_releases_prefetched_leases_too,
             );
         }
     };

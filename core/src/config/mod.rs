@@ -236,6 +236,8 @@ pub struct WorkersConfig {
     /// released for another worker. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Leases held ready beyond the running jobs (0-1000). Default `10`; `0` for long jobs.
+    pub prefetch: u32,
 }
 
 impl Default for WorkersConfig {
@@ -245,6 +247,7 @@ impl Default for WorkersConfig {
             job_timeout: Duration::from_secs(300),
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            prefetch: 10,
         }
     }
 }

@@ -119,6 +119,11 @@ impl Config {
             "workers.count",
             "must be between 1 and 1000",
         );
+        p.check(
+            self.workers.prefetch <= 1000,
+            "workers.prefetch",
+            "must be at most 1000",
+        );
         // The pool's own check, so `config check`, `serve`, `worker` and library users agree.
         let pool = crate::worker::WorkerOptions::from_config(&self.workers).validate();
         if let Err(crate::Error::Invalid { field, reason, .. }) = pool {

@@ -10,7 +10,11 @@
 //! batches. Idle, the pool waits on [`Queue::wait_for_work`](crate::queue::Queue::wait_for_work)
 //! rather than polling.
 //!
-//! Shutdown is graceful: [`WorkerHandle::shutdown`] stops reserving and lets running jobs
+//! Leases are fetched ahead: up to `prefetch` beyond the running jobs, reserved in one call
+//! while jobs run, so a freed slot starts its next job at once.
+//!
+//! Shutdown is graceful: [`WorkerHandle::shutdown`] stops reserving, releases the leases it
+//! holds but has not started, and lets running jobs
 //! finish within `shutdown_grace`; what is still running then is stopped and
 //! [released](crate::queue::Queue::release) at once (its attempt not counted), so another
 //! worker takes it without waiting for a lease to lapse. [`WorkerHandle::abort`] cuts the
@@ -19,6 +23,7 @@
 //! A job whose type has no handler in this pool is dead-lettered with an error naming the
 //! type; requeue it by type once a worker that knows it runs.
 
+mod dispatch;
 mod handler;
 mod pool;
 mod run;
@@ -43,6 +48,11 @@ pub struct WorkerOptions {
     pub shutdown_grace: Duration,
     /// The longest an idle pool waits before asking the queue again. Default 1 s.
     pub max_idle_wait: Duration,
+    /// Leases held ready beyond the running jobs, reserved while those run, so a slot that
+    /// frees up starts its next job without a round trip to the queue. Default 10. Set 0
+    /// for long jobs, where a held job would wait behind running ones while another worker
+    /// idles.
+    pub prefetch: usize,
 }
 
 impl Default for WorkerOptions {
@@ -53,6 +63,7 @@ impl Default for WorkerOptions {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_idle_wait: Duration::from_secs(1),
+            prefetch: 10,
         }
     }
 }
@@ -65,6 +76,7 @@ impl WorkerOptions {
             job_timeout: config.job_timeout,
             lease: config.lease,
             shutdown_grace: config.shutdown_grace,
+            prefetch: usize::try_from(config.prefetch).unwrap_or(usize::MAX),
             ..Self::default()
         }
     }

@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{acknowledge, heartbeat, run_job};
+use super::dispatch::dispatch;
+use super::run::{acknowledge, heartbeat};
 use super::{Handlers, WorkerOptions};
 use crate::Result;
 use crate::queue::{JobId, LeaseToken, Queue};
@@ -18,7 +18,7 @@ use crate::queue::{JobId, LeaseToken, Queue};
 /// What a pool has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct WorkerStats {
-    /// Jobs running now.
+    /// Leases held now: running jobs and those fetched ahead of a free slot.
     pub running: u64,
     /// Jobs completed (acknowledged by the queue).
     pub completed: u64,
@@ -62,7 +62,7 @@ pub(super) struct Shared {
     pub(super) handlers: Handlers,
     pub(super) options: WorkerOptions,
     pub(super) running: Mutex<HashMap<JobId, Running>>,
-    /// Stop reserving; handlers may stop early.
+    /// Stop reserving and starting; handlers may stop early.
     pub(super) shutdown: CancellationToken,
     /// The grace is over: stop every handler and release its job.
     pub(super) abort: CancellationToken,
@@ -216,83 +216,5 @@ impl WorkerHandle {
     pub async fn stop(self) -> WorkerStats {
         self.shutdown();
         self.join().await
-    }
-}
-
-/// Reserves while slots are free, runs each job in a task of its own, and waits for work
-/// when there is none; at shutdown, drains within the grace, then aborts what is left.
-async fn dispatch(shared: Arc<Shared>) {
-    let mut jobs = JoinSet::new();
-    let options = shared.options.clone();
-    while !shared.shutdown.is_cancelled() {
-        while jobs.try_join_next().is_some() {}
-        let free = options.concurrency.saturating_sub(jobs.len());
-        if free == 0 {
-            tokio::select! {
-                _ = jobs.join_next() => {}
-                () = shared.shutdown.cancelled() => {}
-            }
-            continue;
-        }
-        match shared.queue.reserve(free, options.lease).await {
-            Ok(leases) if !leases.is_empty() => {
-                for lease in leases {
-                    let stop = CancellationToken::new();
-                    let lost = Arc::new(AtomicBool::new(false));
-                    shared.running().insert(
-                        lease.job.id,
-                        Running {
-                            token: lease.token,
-                            stop: stop.clone(),
-                            lost: Arc::clone(&lost),
-                        },
-                    );
-                    jobs.spawn(run_job(Arc::clone(&shared), lease, stop, lost));
-                }
-            }
-            Ok(_) => {
-                tokio::select! {
-                    waited = shared.queue.wait_for_work(options.max_idle_wait) => {
-                        if let Err(e) = waited {
-                            tracing::warn!(error = %e, "waiting for work failed; polling");
-                            pause(&shared, crate::retry::poll_interval()).await;
-                        }
-                    }
-                    () = shared.shutdown.cancelled() => {}
-                    Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "reserving jobs failed; retrying");
-                pause(&shared, Duration::from_secs(1)).await;
-            }
-        }
-    }
-    let over = grace_over(&shared);
-    tokio::pin!(over);
-    let mut aborted = false;
-    loop {
-        tokio::select! {
-            next = jobs.join_next() => if next.is_none() { break },
-            () = &mut over, if !aborted => {
-                aborted = true;
-                shared.abort.cancel();
-            }
-        }
-    }
-    shared.drained.cancel();
-}
-
-async fn grace_over(shared: &Shared) {
-    tokio::select! {
-        () = tokio::time::sleep(shared.options.shutdown_grace) => {}
-        () = shared.abort.cancelled() => {}
-    }
-}
-
-async fn pause(shared: &Shared, wait: Duration) {
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        () = shared.shutdown.cancelled() => {}
     }
 }

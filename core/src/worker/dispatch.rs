@@ -1,0 +1,155 @@
+//! The dispatcher and its fetcher: the fetcher keeps up to `concurrency + prefetch` leases
+//! (reserving in batches while jobs run, and waiting for work when there is none); the
+//! dispatcher starts a held lease whenever one of the `concurrency` slots is free. At
+//! shutdown, leases not started are released at once and running jobs get the grace.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::pool::{Counters, Running, Shared};
+use super::run::run_job;
+use crate::queue::Lease;
+
+/// Most leases asked for in one reserve.
+const MAX_BATCH: usize = 500;
+
+/// A fetched lease and the permit that counts it against `concurrency + prefetch`.
+type Held = (Lease, OwnedSemaphorePermit);
+
+/// Runs the pool until shutdown, then drains it.
+pub(super) async fn dispatch(shared: Arc<Shared>) {
+    let options = shared.options.clone();
+    let (fetched, mut held) = mpsc::unbounded_channel::<Held>();
+    let fetcher = tokio::spawn(fetch(Arc::clone(&shared), fetched));
+    let slots = Arc::new(Semaphore::new(options.concurrency));
+    let mut jobs = JoinSet::new();
+    loop {
+        while jobs.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = shared.shutdown.cancelled() => break,
+        };
+        let Ok(slot) = slot else { break };
+        let next = tokio::select! {
+            next = held.recv() => next,
+            () = shared.shutdown.cancelled() => break,
+        };
+        let Some((lease, lease_permit)) = next else {
+            break;
+        };
+        let (stop, lost) = match shared.running().get(&lease.job.id) {
+            Some(running) => (running.stop.clone(), Arc::clone(&running.lost)),
+            None => (CancellationToken::new(), Arc::new(AtomicBool::new(false))),
+        };
+        let shared = Arc::clone(&shared);
+        jobs.spawn(async move {
+            run_job(shared, lease, stop, lost).await;
+            drop((slot, lease_permit));
+        });
+    }
+    // No more starts: the fetcher stops, and what it holds unstarted goes back at once.
+    if let Err(e) = fetcher.await {
+        tracing::error!(error = %e, "the worker pool's fetcher failed");
+    }
+    held.close();
+    while let Ok((lease, _permit)) = held.try_recv() {
+        release_unstarted(&shared, &lease).await;
+    }
+    let over = grace_over(&shared);
+    tokio::pin!(over);
+    let mut aborted = false;
+    loop {
+        tokio::select! {
+            next = jobs.join_next() => if next.is_none() { break },
+            () = &mut over, if !aborted => {
+                aborted = true;
+                shared.abort.cancel();
+            }
+        }
+    }
+    shared.drained.cancel();
+}
+
+/// Keeps leases coming while there is room for them; waits for work when there is none.
+async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
+    let options = shared.options.clone();
+    let room = Arc::new(Semaphore::new(options.concurrency + options.prefetch));
+    while !shared.shutdown.is_cancelled() {
+        let first = tokio::select! {
+            permit = Arc::clone(&room).acquire_owned() => permit,
+            () = shared.shutdown.cancelled() => return,
+        };
+        let Ok(first) = first else { return };
+        let mut permits = vec![first];
+        while permits.len() < MAX_BATCH {
+            match Arc::clone(&room).try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        match shared.queue.reserve(permits.len(), options.lease).await {
+            Ok(leases) if !leases.is_empty() => {
+                for (lease, permit) in leases.into_iter().zip(permits) {
+                    shared.running().insert(
+                        lease.job.id,
+                        Running {
+                            token: lease.token,
+                            stop: CancellationToken::new(),
+                            lost: Arc::new(AtomicBool::new(false)),
+                        },
+                    );
+                    if let Err(mpsc::error::SendError((lease, _))) = fetched.send((lease, permit)) {
+                        release_unstarted(&shared, &lease).await;
+                    }
+                }
+            }
+            Ok(_) => {
+                drop(permits);
+                tokio::select! {
+                    waited = shared.queue.wait_for_work(options.max_idle_wait) => {
+                        if let Err(e) = waited {
+                            tracing::warn!(error = %e, "waiting for work failed; polling");
+                            pause(&shared, crate::retry::poll_interval()).await;
+                        }
+                    }
+                    () = shared.shutdown.cancelled() => {}
+                }
+            }
+            Err(e) => {
+                drop(permits);
+                tracing::warn!(error = %e, "reserving jobs failed; retrying");
+                pause(&shared, Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Hands back a lease whose job never started.
+async fn release_unstarted(shared: &Shared, lease: &Lease) {
+    shared.running().remove(&lease.job.id);
+    match shared.queue.release(&lease.token).await {
+        Ok(()) => Counters::add(&shared.counters.released, 1),
+        Err(e) => {
+            tracing::warn!(job = %lease.job.id, error = %e, "releasing an unstarted job failed; its lease will lapse");
+        }
+    }
+}
+
+async fn grace_over(shared: &Shared) {
+    tokio::select! {
+        () = tokio::time::sleep(shared.options.shutdown_grace) => {}
+        () = shared.abort.cancelled() => {}
+    }
+}
+
+async fn pause(shared: &Shared, wait: Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = shared.shutdown.cancelled() => {}
+    }
+}
