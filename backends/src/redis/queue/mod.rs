@@ -96,7 +96,7 @@ impl RedisQueue {
     }
 
     async fn enqueue_chunk(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
-        let mut args = Vec::with_capacity(1 + jobs.len() * 7);
+        let mut args = Vec::with_capacity(1 + jobs.len() * 8);
         args.push(self.options.completed_retention.as_millis().to_string());
         for job in jobs {
             let spec = serde_json::to_string(&Spec::of(job))
@@ -107,6 +107,7 @@ impl RedisQueue {
                 job.payload.to_string(),
                 spec,
                 rank(job.priority).to_string(),
+                job.max_attempts.to_string(),
                 job.run_at
                     .map_or(String::new(), |at| at.timestamp_millis().to_string()),
                 delay.to_string(),

@@ -6,8 +6,8 @@ use stack_core::queue::{AttemptError, Job, JobState, NewJob, Priority};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
-/// Fields per row: id, payload, spec, enqueued, state, attempts, run_at, errors, lease id.
-pub(super) const ROW: usize = 9;
+/// Fields per row: id, payload, spec, meta, errors.
+pub(super) const ROW: usize = 5;
 
 /// What the scripts need to know about a job, stored once at enqueue.
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,21 +63,15 @@ pub(super) fn millis(text: &str) -> Result<DateTime<Utc>> {
 
 /// One decoded row: the job and its current lease id, if it is running.
 pub(super) fn decode(row: &[String]) -> Result<(Job, Option<Uuid>)> {
-    let [
-        id,
-        payload,
-        spec,
-        enqueued,
-        state,
-        attempts,
-        run_at,
-        errors,
-        lease,
-    ] = row
-    else {
+    let [id, payload, spec, meta, errors] = row else {
         return Err(corrupt("row", format!("{} fields", row.len())));
     };
     let spec: Spec = serde_json::from_str(spec).map_err(|e| corrupt("spec", e))?;
+    // state|attempts|run_at|enqueued|rank|max|unique?|lease, as prelude.lua writes it.
+    let fields: Vec<&str> = meta.splitn(8, '|').collect();
+    let [state, attempts, run_at, enqueued, _, _, _, lease] = fields.as_slice() else {
+        return Err(corrupt("meta", meta));
+    };
     let errors: Vec<StoredError> = if errors.is_empty() {
         Vec::new()
     } else {
@@ -88,16 +82,16 @@ pub(super) fn decode(row: &[String]) -> Result<(Job, Option<Uuid>)> {
         .map(|e| {
             Ok(AttemptError {
                 attempt: e.attempt,
-                at: millis(&e.at.to_string())?,
+                at: DateTime::from_timestamp_millis(e.at).ok_or_else(|| corrupt("time", e.at))?,
                 message: e.message,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let state = match state.as_str() {
-        "pending" => JobState::Pending,
-        "running" => JobState::Running,
-        "completed" => JobState::Completed,
-        "dead" => JobState::Dead,
+    let state = match *state {
+        "p" => JobState::Pending,
+        "r" => JobState::Running,
+        "c" => JobState::Completed,
+        "d" => JobState::Dead,
         other => return Err(corrupt("state", other)),
     };
     let job = Job {

@@ -9,7 +9,7 @@ use crate::redis::connection::redis_error;
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
 /// Names of the keys of one queue, in the order `prelude.lua` reads them from `KEYS`.
-const KEY_NAMES: [&str; 19] = [
+const KEY_NAMES: [&str; 15] = [
     "pending:critical",
     "pending:high",
     "pending:normal",
@@ -21,18 +21,14 @@ const KEY_NAMES: [&str; 19] = [
     "unique",
     "payload",
     "spec",
-    "enqueued",
-    "state",
-    "attempts",
-    "run_at",
-    "lease",
+    "meta",
     "errors",
     "seq",
     "marker",
 ];
 
 /// Where the marker list sits in [`KEY_NAMES`].
-const MARKER: usize = 18;
+const MARKER: usize = 14;
 
 /// Every key of one queue. They share the hash tag `{<name>}`, so a Cluster keeps a queue on
 /// one shard and every script touches one slot.

@@ -30,10 +30,10 @@ local function dead_count(job_type)
 end
 
 local function requeue(id)
-  local spec = spec_of(id)
-  unmake_dead(id, spec)
-  redis.call('HSET', K_ATTEMPTS, id, 0)
-  make_pending(id, spec, now)
+  local m = meta_of(id)
+  unmake_dead(id)
+  m.attempts = 0
+  make_pending(id, m, now)
 end
 
 if action == 'recover' then
@@ -42,7 +42,7 @@ if action == 'recover' then
 elseif action == 'get' then
   local out = {}
   for i = 2, #ARGV do
-    if redis.call('HEXISTS', K_STATE, ARGV[i]) == 1 then push_row(out, ARGV[i]) end
+    if redis.call('HEXISTS', K_META, ARGV[i]) == 1 then push_row(out, ARGV[i]) end
   end
   return out
 elseif action == 'peek' then
@@ -77,7 +77,8 @@ elseif action == 'dead' then
   end
   return out
 elseif action == 'requeue' then
-  if redis.call('HGET', K_STATE, ARGV[2]) ~= 'dead' then return {'N'} end
+  local m = meta_of(ARGV[2])
+  if not m or m.state ~= 'd' then return {'N'} end
   requeue(ARGV[2])
   wake(1)
   return {'OK'}
@@ -89,9 +90,8 @@ elseif action == 'requeue_type' then
 elseif action == 'purge' then
   local ids = dead_ids(ARGV[2], 0, tonumber(ARGV[3]))
   for _, id in ipairs(ids) do
-    local spec = spec_of(id)
-    unmake_dead(id, spec)
-    forget(id, spec)
+    unmake_dead(id)
+    forget(id, meta_of(id))
   end
   return {str(#ids), str(dead_count(ARGV[2]))}
 end

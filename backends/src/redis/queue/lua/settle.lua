@@ -7,59 +7,68 @@ local action = ARGV[1]
 local now = now_ms()
 local out = {}
 if action == 'complete' then
+  local finished, forgotten = {}, {}
   for i = 2, #ARGV, 2 do
     local id = ARGV[i]
-    local refused = check_lease(id, ARGV[i + 1])
+    local m, refused = held(id, ARGV[i + 1])
+    if finished[id] then refused = 'C' end
     if refused then
       out[#out + 1] = refused
     else
-      end_lease(id)
-      local spec = spec_of(id)
-      if spec.u then
-        redis.call('HSET', K_STATE, id, 'completed')
+      finished[id] = true
+      finished[#finished + 1] = id
+      if m.unique then
+        m.state, m.lease = 'c', ''
+        save(id, m)
         redis.call('ZADD', K_COMPLETED, now, id)
       else
-        forget(id, spec)
+        forgotten[#forgotten + 1] = id
       end
       out[#out + 1] = 'OK'
     end
   end
+  if #finished > 0 then redis.call('ZREM', K_RUNNING, unpack(finished)) end
+  if #forgotten > 0 then
+    for _, key in ipairs({K_PAYLOAD, K_SPEC, K_META, K_ERRORS}) do
+      redis.call('HDEL', key, unpack(forgotten))
+    end
+  end
 elseif action == 'extend' then
   local expiry = now + tonumber(ARGV[2])
+  local running = {}
   for i = 3, #ARGV, 2 do
     local id = ARGV[i]
-    local refused = check_lease(id, ARGV[i + 1])
+    local _, refused = held(id, ARGV[i + 1])
     if refused then
       out[#out + 1] = refused
     else
-      redis.call('ZADD', K_RUNNING, expiry, id)
+      running[#running + 1], running[#running + 2] = expiry, id
       out[#out + 1] = str(expiry)
     end
   end
+  if #running > 0 then redis.call('ZADD', K_RUNNING, unpack(running)) end
 elseif action == 'release' then
   local id = ARGV[2]
-  local refused = check_lease(id, ARGV[3])
+  local m, refused = held(id, ARGV[3])
   if refused then return {refused} end
-  end_lease(id)
-  redis.call('HINCRBY', K_ATTEMPTS, id, -1)
-  make_pending(id, spec_of(id), now)
+  redis.call('ZREM', K_RUNNING, id)
+  m.attempts = m.attempts - 1
+  make_pending(id, m, now)
   wake(1)
   out[1] = 'OK'
 elseif action == 'fail' then
   local id = ARGV[2]
-  local refused = check_lease(id, ARGV[3])
+  local m, refused = held(id, ARGV[3])
   if refused then return {refused} end
-  end_lease(id)
-  local spec = spec_of(id)
-  local attempts = tonumber(redis.call('HGET', K_ATTEMPTS, id))
-  record_error(id, attempts, now, ARGV[4])
-  if ARGV[5] == '1' and attempts < spec.m then
+  redis.call('ZREM', K_RUNNING, id)
+  record_error(id, m.attempts, now, ARGV[4])
+  if ARGV[5] == '1' and m.attempts < m.max then
     local run_at = now + tonumber(ARGV[6])
-    make_pending(id, spec, run_at)
+    make_pending(id, m, run_at)
     wake(1)
     out[1] = 'R' .. str(run_at)
   else
-    make_dead(id, spec)
+    make_dead(id, m)
     out[1] = 'D'
   end
 end
