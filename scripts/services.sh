@@ -4,6 +4,8 @@
 #   STACK_TEST_REDIS_URL     Redis on 127.0.0.1:6379
 #   STACK_TEST_REDIS_CLUSTER_URL  a 3-master Redis Cluster on 127.0.0.1:7000-7002, as a
 #                            comma-separated list of its nodes
+#   STACK_TEST_POSTGRES_REPLICA_URL  a streaming hot standby of that PostgreSQL on
+#                            127.0.0.1:5433 (pg_basebackup -R into a temp dir)
 # Run it to print the exports (`eval "$(scripts/services.sh)"`), or source it
 # (`. scripts/services.sh`): sourced, it runs itself in a child shell and only the exports
 # reach yours, so no shell option (`set -e`) leaks into it and a failure cannot close it.
@@ -26,6 +28,8 @@ set -euo pipefail
 PG_PORT="${STACK_PG_PORT:-5432}"
 REDIS_PORT="${STACK_REDIS_PORT:-6379}"
 CLUSTER_PORT="${STACK_REDIS_CLUSTER_PORT:-7000}"
+REPLICA_PORT="${STACK_PG_REPLICA_PORT:-5433}"
+REPLICA_DIR="${STACK_PG_REPLICA_DIR:-/tmp/stack-pg-replica}"
 PG_DB="${STACK_PG_DB:-stack_test}"
 APT_UPDATED=""
 
@@ -97,6 +101,59 @@ ensure_redis() {
   export STACK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 }
 
+pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
+
+replica_ok() {
+  [ "$(as_postgres psql -h 127.0.0.1 -p "$REPLICA_PORT" -d postgres -tAc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = t ]
+}
+
+# A hot standby of the primary, streaming its WAL: a throwaway cluster in a temp dir, made
+# with pg_basebackup -R (which writes standby.signal and primary_conninfo) and started with
+# pg_ctl on its own port. Reused when it answers as a standby; made again when it cannot start.
+ensure_pg_replica() {
+  if replica_ok; then
+    export STACK_TEST_POSTGRES_REPLICA_URL="postgres://postgres:postgres@127.0.0.1:$REPLICA_PORT/$PG_DB"
+    return 0
+  fi
+  local bin hba
+  bin=$(pg_bin)
+  # The primary must accept replication connections from loopback (a fresh Debian install
+  # does; a customised pg_hba.conf may not).
+  hba=$(as_postgres psql -p "$PG_PORT" -tAc 'SHOW hba_file')
+  if ! grep -Eq '^[[:space:]]*host[[:space:]]+replication' "$hba"; then
+    log "allowing replication connections from 127.0.0.1 in $hba"
+    echo 'host replication postgres 127.0.0.1/32 scram-sha-256' >> "$hba"
+    as_postgres psql -q -p "$PG_PORT" -c 'SELECT pg_reload_conf()' >/dev/null
+  fi
+  if [ -f "$REPLICA_DIR/standby.signal" ]; then
+    log "starting the PostgreSQL replica on port $REPLICA_PORT"
+    as_postgres "$bin/pg_ctl" -D "$REPLICA_DIR" -l "$REPLICA_DIR/log" -w -t 30 start >&2 || true
+  fi
+  if ! replica_ok; then
+    as_postgres "$bin/pg_ctl" -D "$REPLICA_DIR" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$REPLICA_DIR"
+    log "making a streaming replica of 127.0.0.1:$PG_PORT in $REPLICA_DIR (port $REPLICA_PORT)"
+    install -d -o postgres -g postgres -m 700 "$REPLICA_DIR"
+    PGPASSWORD=postgres as_postgres "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres \
+      -D "$REPLICA_DIR" -R -X stream -c fast >&2
+    # Debian keeps the primary's configuration outside its data directory: give the
+    # replica its own.
+    cat > "$REPLICA_DIR/postgresql.conf" <<CONF
+port = $REPLICA_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '/tmp'
+hot_standby = on
+max_connections = 100
+fsync = off
+CONF
+    printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' > "$REPLICA_DIR/pg_hba.conf"
+    chown postgres:postgres "$REPLICA_DIR/postgresql.conf" "$REPLICA_DIR/pg_hba.conf"
+    as_postgres "$bin/pg_ctl" -D "$REPLICA_DIR" -l "$REPLICA_DIR/log" -w -t 60 start >&2
+    wait_for replica_ok || { log "the replica did not come up as a standby (see $REPLICA_DIR/log)"; return 1; }
+  fi
+  export STACK_TEST_POSTGRES_REPLICA_URL="postgres://postgres:postgres@127.0.0.1:$REPLICA_PORT/$PG_DB"
+}
+
 cluster_ports() { echo "$CLUSTER_PORT" "$((CLUSTER_PORT + 1))" "$((CLUSTER_PORT + 2))"; }
 
 cluster_ok() {
@@ -143,9 +200,13 @@ cluster_urls() {
 }
 
 ensure_postgres
+ensure_pg_replica
 ensure_redis
 ensure_redis_cluster
 
 echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
 echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
 echo "export STACK_TEST_REDIS_CLUSTER_URL=$STACK_TEST_REDIS_CLUSTER_URL"
+echo "export STACK_TEST_POSTGRES_REPLICA_URL=$STACK_TEST_POSTGRES_REPLICA_URL"
+echo "export STACK_TEST_POSTGRES_REPLICA_DIR=$REPLICA_DIR"
+echo "export STACK_TEST_PG_BIN=$(pg_bin)"

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use stack_core::Result;
 use stack_core::cache::Cache;
 use stack_core::config::Config;
+use stack_core::datapath::Replica;
 use stack_core::queue::Queue;
 use stack_core::store::Store;
 use tokio::sync::OnceCell;
@@ -51,6 +52,24 @@ impl BackendContext {
     /// As [`BackendContext::database`].
     pub async fn store(&self) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(self.database().await?.clone()))
+    }
+
+    /// A pool on each of `database.read_replicas`, with the primary's pool settings.
+    ///
+    /// # Errors
+    /// A replica URL that is not PostgreSQL; `Unavailable` when one cannot be reached.
+    pub async fn replicas(&self) -> Result<Vec<Arc<dyn Replica>>> {
+        let options = registry::sql_options(&self.config.database);
+        let mut replicas: Vec<Arc<dyn Replica>> = Vec::new();
+        for (i, url) in self.config.database.read_replicas.iter().enumerate() {
+            registry::resolve(
+                &format!("database.read_replicas[{i}]"),
+                url,
+                registry::Role::Replica,
+            )?;
+            replicas.push(Arc::new(crate::sql::SqlReplica::open(url, &options).await?));
+        }
+        Ok(replicas)
     }
 
     /// The cache `cache.backend` names.

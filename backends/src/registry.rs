@@ -21,8 +21,10 @@ pub enum Role {
     Cache,
     /// `queue.backend`.
     Queue,
-    /// `database.url` and `database.read_replicas`: what the store will open.
+    /// `database.url`: what the store will open.
     Database,
+    /// `database.read_replicas`: PostgreSQL hot standbys.
+    Replica,
     /// `redis.url` and `redis.cluster_addrs`: a Redis node.
     RedisNode,
 }
@@ -53,12 +55,12 @@ pub const SCHEMES: &[Scheme] = &[
     Scheme {
         name: "postgres",
         feature: "postgres",
-        roles: &[Role::Database],
+        roles: &[Role::Database, Role::Replica],
     },
     Scheme {
         name: "postgresql",
         feature: "postgres",
-        roles: &[Role::Database],
+        roles: &[Role::Database, Role::Replica],
     },
     Scheme {
         name: "redis",
@@ -144,7 +146,7 @@ pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
         urls.push((
             format!("database.read_replicas[{i}]"),
             url.clone(),
-            Role::Database,
+            Role::Replica,
         ));
     }
     if !config.redis.cluster_mode {
@@ -164,7 +166,10 @@ pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
     urls.into_iter()
         .filter_map(|(key, url, role)| {
             let error = resolve(&key, &url, role).err()?;
-            let opened = matches!(role, Role::Cache | Role::Queue | Role::Database);
+            let opened = matches!(
+                role,
+                Role::Cache | Role::Queue | Role::Database | Role::Replica
+            );
             let reason = match error {
                 Error::Invalid { reason, .. } => reason,
                 Error::Unsupported { .. } if !opened => return None,
@@ -205,14 +210,19 @@ pub async fn open_store(
     config: &stack_core::config::DatabaseConfig,
 ) -> Result<crate::sql::SqlStore> {
     resolve("database.url", &config.url, Role::Database)?;
-    let options = crate::sql::SqlOptions {
+    crate::sql::open(&config.url, &sql_options(config)).await
+}
+
+/// The pool settings of the `database` section.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn sql_options(config: &stack_core::config::DatabaseConfig) -> crate::sql::SqlOptions {
+    crate::sql::SqlOptions {
         max_open: config.max_open_conns,
         min_idle: config.max_idle_conns,
         max_lifetime: config.conn_max_lifetime,
         idle_timeout: config.conn_max_idle_time,
         ..crate::sql::SqlOptions::default()
-    };
-    crate::sql::open(&config.url, &options).await
+    }
 }
 
 /// The [`QueueOptions`] a queue configuration describes.

@@ -14,6 +14,7 @@
 pub mod bulk;
 pub mod cache;
 pub mod config;
+pub mod datapath;
 pub mod error;
 pub mod page;
 pub mod queue;

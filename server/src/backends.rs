@@ -6,6 +6,7 @@ use stack_backends::context::BackendContext;
 use stack_core::Result;
 use stack_core::cache::Cache;
 use stack_core::config::Config;
+use stack_core::datapath::{Layered, ReplicaOptions, ReplicaRouter};
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
 use stack_core::store::Store;
@@ -21,6 +22,9 @@ pub struct Backends {
     pub queue: Arc<dyn Queue>,
     /// Cron schedules, enqueuing on `queue`.
     pub scheduler: CronScheduler,
+    /// The read-replica router in front of the primary, when `database.read_replicas` names
+    /// any: its nodes' health and lag are part of `/health/ready`.
+    pub replicas: Option<ReplicaRouter>,
 }
 
 impl Backends {
@@ -45,7 +49,21 @@ impl Backends {
                 )));
             }
         }
-        let store = context.store().await?;
+        // The data path, layer by layer: the primary's pool, then the replica router.
+        let primary = context.store().await?;
+        let replicas = context.replicas().await?;
+        let (store, replicas): (Arc<dyn Store>, _) = if replicas.is_empty() {
+            (primary, None)
+        } else {
+            let d = &config.database;
+            let options = ReplicaOptions {
+                max_lag: d.replica_max_lag,
+                check_every: d.replica_check_interval,
+                read_your_writes: d.read_your_writes,
+            };
+            let router = ReplicaRouter::start(primary, replicas, options).await;
+            (Arc::new(Layered::new(router.clone())), Some(router))
+        };
         let cache = context.cache().await?;
         let queue = context.queue().await?;
         let scheduler = CronScheduler::new(Arc::clone(&queue));
@@ -54,6 +72,7 @@ impl Backends {
             cache,
             queue,
             scheduler,
+            replicas,
         })
     }
 }

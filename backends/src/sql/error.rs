@@ -15,18 +15,29 @@ fn database_kind(error: &DbErr) -> Option<SqlxKind> {
     }
 }
 
-/// Whether the connection (not the statement) failed: refused, dropped, pool exhausted.
+/// Whether the connection (not the statement) failed: refused, dropped, pool exhausted, or
+/// the server ending the session (SQLSTATE class 08, connection exception, and 57P01-57P03,
+/// an administrator or crash shutdown, or a server that cannot take connections yet).
 fn connection_failed(error: &DbErr) -> bool {
     match error {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            sea_orm::sqlx::Error::Io(_)
-                | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-                | sea_orm::sqlx::Error::Protocol(_)
-                | sea_orm::sqlx::Error::WorkerCrashed
-        ),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            let server_ended = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| {
+                    c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+                });
+            server_ended
+                || matches!(
+                    e.as_ref(),
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                        | sea_orm::sqlx::Error::Protocol(_)
+                        | sea_orm::sqlx::Error::WorkerCrashed
+                )
+        }
         _ => false,
     }
 }

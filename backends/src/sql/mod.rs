@@ -15,6 +15,7 @@ mod listing;
 mod money;
 mod onboarding;
 mod open;
+mod replica;
 mod rows;
 mod unnest;
 mod users;
@@ -30,6 +31,7 @@ use stack_core::store::Store;
 pub use open::{
     SqlOptions, migrate_down, migrate_fresh, migrate_status, migrate_up, open, pending_migrations,
 };
+pub use replica::SqlReplica;
 
 use error::db_error;
 

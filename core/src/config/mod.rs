@@ -126,8 +126,18 @@ pub struct DatabaseConfig {
     /// An idle connection is closed after this long. Default `300s`.
     #[serde(with = "humantime_serde")]
     pub conn_max_idle_time: Duration,
-    /// PostgreSQL replicas that serve reads. Default none.
+    /// PostgreSQL hot standbys that serve reads that may be a moment old. Default none.
     pub read_replicas: Vec<String>,
+    /// A replica replaying further behind than this leaves the rotation. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub replica_max_lag: Duration,
+    /// How often each replica's health and lag are checked. Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub replica_check_interval: Duration,
+    /// After a write about a user or record, reads about it go to the primary for this
+    /// long (read-your-writes). Default `2s`.
+    #[serde(with = "humantime_serde")]
+    pub read_your_writes: Duration,
 }
 
 impl Default for DatabaseConfig {
@@ -139,6 +149,9 @@ impl Default for DatabaseConfig {
             conn_max_lifetime: Duration::from_secs(300),
             conn_max_idle_time: Duration::from_secs(300),
             read_replicas: Vec::new(),
+            replica_max_lag: Duration::from_secs(10),
+            replica_check_interval: Duration::from_secs(1),
+            read_your_writes: Duration::from_secs(2),
         }
     }
 }

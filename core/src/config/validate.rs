@@ -71,6 +71,8 @@ impl Config {
         );
         p.positive("database.conn_max_lifetime", db.conn_max_lifetime);
         p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
+        p.positive("database.replica_max_lag", db.replica_max_lag);
+        p.positive("database.replica_check_interval", db.replica_check_interval);
         for (i, replica) in db.read_replicas.iter().enumerate() {
             p.url(&format!("database.read_replicas[{i}]"), replica);
         }

@@ -50,6 +50,23 @@ pub struct BackendCheck {
     pub error: Option<String>,
 }
 
+/// One database node behind the replica router.
+#[derive(Debug, Object)]
+pub struct NodeCheck {
+    /// `primary`, or the replica's `host:port/database`.
+    pub node: String,
+    /// In rotation (a replica) or serving (the primary).
+    pub healthy: bool,
+    /// The last measured replay lag, in milliseconds (replicas).
+    #[oai(skip_serializing_if_is_none)]
+    pub lag_ms: Option<u64>,
+    /// Reads it served since start.
+    pub reads: u64,
+    /// Why it is out of rotation.
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+}
+
 /// Every backend's readiness; `up` only when all are up.
 #[derive(Debug, Object)]
 pub struct Readiness {
@@ -57,6 +74,10 @@ pub struct Readiness {
     pub status: Status,
     /// One entry per configured backend.
     pub checks: Vec<BackendCheck>,
+    /// The database nodes, when read replicas are configured. A replica out of rotation does
+    /// not make the service unready: its reads go to the primary.
+    #[oai(skip_serializing_if_is_empty)]
+    pub database_nodes: Vec<NodeCheck>,
 }
 
 /// The readiness answer: 200 when ready, 503 when a backend is down.
@@ -137,9 +158,25 @@ impl HealthApi {
         );
         let checks = vec![store, cache, queue];
         let all_up = checks.iter().all(|c| c.status == Status::Up);
+        let database_nodes = self
+            .backends
+            .replicas
+            .as_ref()
+            .map(|router| router.status())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| NodeCheck {
+                node: n.node,
+                healthy: n.healthy,
+                lag_ms: n.lag_ms,
+                reads: n.reads,
+                error: n.error,
+            })
+            .collect();
         let report = Readiness {
             status: if all_up { Status::Up } else { Status::Down },
             checks,
+            database_nodes,
         };
         if all_up {
             ReadyResponse::Ready(Json(report))
