@@ -221,7 +221,7 @@ pub fn sql_options(config: &stack_core::config::DatabaseConfig) -> crate::sql::S
         min_idle: config.max_idle_conns,
         max_lifetime: config.conn_max_lifetime,
         idle_timeout: config.conn_max_idle_time,
-        ..crate::sql::SqlOptions::default()
+        acquire_timeout: config.acquire_timeout,
     }
 }
 

@@ -6,7 +6,9 @@ use stack_backends::context::BackendContext;
 use stack_core::Result;
 use stack_core::cache::Cache;
 use stack_core::config::Config;
-use stack_core::datapath::{Layered, ReplicaOptions, ReplicaRouter};
+use stack_core::datapath::{
+    BreakerOptions, CircuitBreaker, Layered, ReplicaOptions, ReplicaRouter,
+};
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
 use stack_core::store::Store;
@@ -25,6 +27,8 @@ pub struct Backends {
     /// The read-replica router in front of the primary, when `database.read_replicas` names
     /// any: its nodes' health and lag are part of `/health/ready`.
     pub replicas: Option<ReplicaRouter>,
+    /// The circuit breaker around the primary.
+    pub breaker: CircuitBreaker,
 }
 
 impl Backends {
@@ -49,13 +53,22 @@ impl Backends {
                 )));
             }
         }
-        // The data path, layer by layer: the primary's pool, then the replica router.
-        let primary = context.store().await?;
+        // The data path, layer by layer: the primary's pool, the circuit breaker around it
+        // (so that replicas keep serving reads while the primary is down), then the replica
+        // router.
+        let d = &config.database;
+        let breaker = CircuitBreaker::new(
+            context.store().await?,
+            BreakerOptions {
+                failure_threshold: d.breaker_threshold,
+                cooldown: d.breaker_cooldown,
+            },
+        );
+        let primary: Arc<dyn Store> = Arc::new(Layered::new(breaker.clone()));
         let replicas = context.replicas().await?;
         let (store, replicas): (Arc<dyn Store>, _) = if replicas.is_empty() {
             (primary, None)
         } else {
-            let d = &config.database;
             let options = ReplicaOptions {
                 max_lag: d.replica_max_lag,
                 check_every: d.replica_check_interval,
@@ -73,6 +86,7 @@ impl Backends {
             queue,
             scheduler,
             replicas,
+            breaker,
         })
     }
 }

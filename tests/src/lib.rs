@@ -21,6 +21,7 @@
 
 pub mod cache_suite;
 pub mod faulty_queue;
+pub mod own_postgres;
 pub mod queue_suite;
 pub mod scheduler_suite;
 pub mod services;

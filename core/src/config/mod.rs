@@ -126,6 +126,15 @@ pub struct DatabaseConfig {
     /// An idle connection is closed after this long. Default `300s`.
     #[serde(with = "humantime_serde")]
     pub conn_max_idle_time: Duration,
+    /// How long a call waits for a free connection before `Unavailable`. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// Consecutive connection-level failures of the primary that open the circuit breaker.
+    /// Default `5`.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open before one probe may pass. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
     /// PostgreSQL hot standbys that serve reads that may be a moment old. Default none.
     pub read_replicas: Vec<String>,
     /// A replica replaying further behind than this leaves the rotation. Default `10s`.
@@ -148,6 +157,9 @@ impl Default for DatabaseConfig {
             max_idle_conns: 5,
             conn_max_lifetime: Duration::from_secs(300),
             conn_max_idle_time: Duration::from_secs(300),
+            acquire_timeout: Duration::from_secs(5),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(10),
             read_replicas: Vec::new(),
             replica_max_lag: Duration::from_secs(10),
             replica_check_interval: Duration::from_secs(1),

@@ -72,6 +72,13 @@ impl Config {
         p.positive("database.conn_max_lifetime", db.conn_max_lifetime);
         p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
         p.positive("database.replica_max_lag", db.replica_max_lag);
+        p.positive("database.acquire_timeout", db.acquire_timeout);
+        p.positive("database.breaker_cooldown", db.breaker_cooldown);
+        p.check(
+            (1..=1000).contains(&db.breaker_threshold),
+            "database.breaker_threshold",
+            "must be between 1 and 1000",
+        );
         p.positive("database.replica_check_interval", db.replica_check_interval);
         for (i, replica) in db.read_replicas.iter().enumerate() {
             p.url(&format!("database.read_replicas[{i}]"), replica);

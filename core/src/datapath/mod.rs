@@ -7,6 +7,7 @@
 //! the layers it wants and stacks them: `Layered<ReplicaRouter>` sends reads that may go
 //! stale to a healthy replica.
 
+mod breaker;
 mod layered;
 mod replicas;
 
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
+pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
 pub use layered::Layered;
 pub use replicas::{NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 

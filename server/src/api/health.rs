@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::backends::Backends;
+use stack_core::datapath::BreakerState;
 
 /// How long one backend may take to answer a readiness probe before it counts as down.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -78,6 +79,9 @@ pub struct Readiness {
     /// not make the service unready: its reads go to the primary.
     #[oai(skip_serializing_if_is_empty)]
     pub database_nodes: Vec<NodeCheck>,
+    /// The circuit breaker around the primary: `closed`, `open` (calls fail at once) or
+    /// `half_open` (one probe may pass).
+    pub database_circuit: String,
 }
 
 /// The readiness answer: 200 when ready, 503 when a backend is down.
@@ -177,6 +181,12 @@ impl HealthApi {
             status: if all_up { Status::Up } else { Status::Down },
             checks,
             database_nodes,
+            database_circuit: match self.backends.breaker.state() {
+                BreakerState::Closed => "closed",
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half_open",
+            }
+            .to_owned(),
         };
         if all_up {
             ReadyResponse::Ready(Json(report))
