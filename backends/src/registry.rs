@@ -222,6 +222,8 @@ pub fn sql_options(config: &stack_core::config::DatabaseConfig) -> crate::sql::S
         max_lifetime: config.conn_max_lifetime,
         idle_timeout: config.conn_max_idle_time,
         acquire_timeout: config.acquire_timeout,
+        statement_cache: usize::try_from(config.statement_cache_capacity).unwrap_or(usize::MAX),
+        slow_query: config.slow_query_threshold,
     }
 }
 

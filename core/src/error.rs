@@ -110,6 +110,22 @@ pub enum ErrorKind {
     Backend,
 }
 
+impl ErrorKind {
+    /// The kind in snake case (`not_found`, `circuit_open`), as metrics and logs label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::Invalid => "invalid",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::CircuitOpen => "circuit_open",
+            Self::Unsupported => "unsupported",
+            Self::Backend => "backend",
+        }
+    }
+}
+
 impl Error {
     /// A [`Error::NotFound`] for `what`.
     pub fn not_found(what: impl Into<String>) -> Self {

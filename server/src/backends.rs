@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use stack_backends::context::BackendContext;
+use stack_backends::sql::SqlStore;
 use stack_core::Result;
 use stack_core::cache::Cache;
 use stack_core::config::Config;
 use stack_core::datapath::{
-    BreakerOptions, CircuitBreaker, Layered, ReplicaOptions, ReplicaRouter,
+    BreakerOptions, CircuitBreaker, Instrumented, Layered, ReplicaOptions, ReplicaRouter,
 };
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
@@ -29,6 +30,8 @@ pub struct Backends {
     pub replicas: Option<ReplicaRouter>,
     /// The circuit breaker around the primary.
     pub breaker: CircuitBreaker,
+    /// The primary's pool, for its figures in `/health/ready`.
+    pub database: SqlStore,
 }
 
 impl Backends {
@@ -40,11 +43,11 @@ impl Backends {
     /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
     pub async fn open(config: &Config) -> Result<Self> {
         let context = BackendContext::new(config.clone());
-        let store = context.database().await?;
-        if store.name() == "sqlite" {
-            stack_backends::sql::migrate_up(store.connection(), None).await?;
+        let database = context.database().await?.clone();
+        if database.name() == "sqlite" {
+            stack_backends::sql::migrate_up(database.connection(), None).await?;
         } else {
-            let pending = stack_backends::sql::pending_migrations(store.connection()).await?;
+            let pending = stack_backends::sql::pending_migrations(database.connection()).await?;
             if !pending.is_empty() {
                 return Err(stack_core::Error::unsupported(format!(
                     "the database schema is behind ({} pending: {}); run `stack migrate up` with the same configuration",
@@ -54,8 +57,8 @@ impl Backends {
             }
         }
         // The data path, layer by layer: the primary's pool, the circuit breaker around it
-        // (so that replicas keep serving reads while the primary is down), then the replica
-        // router.
+        // (so that replicas keep serving reads while the primary is down), the replica
+        // router, then the instrumentation that counts and times every call.
         let d = &config.database;
         let breaker = CircuitBreaker::new(
             context.store().await?,
@@ -77,6 +80,7 @@ impl Backends {
             let router = ReplicaRouter::start(primary, replicas, options).await;
             (Arc::new(Layered::new(router.clone())), Some(router))
         };
+        let store: Arc<dyn Store> = Arc::new(Layered::new(Instrumented::new(store)));
         let cache = context.cache().await?;
         let queue = context.queue().await?;
         let scheduler = CronScheduler::new(Arc::clone(&queue));
@@ -87,6 +91,7 @@ impl Backends {
             scheduler,
             replicas,
             breaker,
+            database,
         })
     }
 }

@@ -42,11 +42,26 @@ fn connection_failed(error: &DbErr) -> bool {
     }
 }
 
+fn is_acquire_timeout(error: &DbErr) -> bool {
+    match error {
+        DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(e.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
+        }
+        _ => false,
+    }
+}
+
 /// `error` from `doing` as a core error: a unique violation is `Conflict`, a foreign-key
 /// violation `NotFound`, a check violation `Invalid`, a failed connection `Unavailable`
 /// (temporary); anything else `Backend`. The database's error stays the source.
 pub(super) fn db_error(doing: &str, error: DbErr) -> Error {
     if connection_failed(&error) {
+        if is_acquire_timeout(&error) {
+            // Callers waited the whole acquire timeout for a connection: the pool is too
+            // small for the load, or the database is slow to hand connections back.
+            metrics::counter!("stack_db_acquire_timeouts_total").increment(1);
+        }
         return Error::unavailable(format!("database ({doing})"), error);
     }
     let busy = matches!(&error, DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))

@@ -129,6 +129,37 @@ pub(super) async fn by_id<T>(
         .ok_or_else(|| stack_core::Error::not_found(format!("{what} {id}")))
 }
 
+/// The statement of one page of `table` rows matching `cond`, newest first.
+pub(super) fn page_select(
+    table: impl IntoIden,
+    cond: Condition,
+    request: PageRequest,
+) -> SelectStatement {
+    newest_first(table, cond)
+        .limit(u64::from(request.limit()))
+        .offset(request.offset())
+        .to_owned()
+}
+
+/// The statement of a keyset slice: up to `limit + 1` rows of `table` matching `cond` after
+/// the cursor, newest first (the extra row tells whether there is a next slice).
+pub(super) fn slice_select(
+    table: impl IntoIden,
+    mut cond: Condition,
+    request: CursorRequest,
+) -> SelectStatement {
+    if let Some(after) = request.after {
+        // A row-value comparison, which both engines can use as an index bound, unlike the
+        // equivalent `a < x OR (a = x AND b < y)`.
+        let key = Expr::tuple([Expr::col(created_at()), Expr::col(id_column())]);
+        let cursor = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
+        cond = cond.add(key.lt(cursor));
+    }
+    newest_first(table, cond)
+        .limit(u64::from(request.limit) + 1)
+        .to_owned()
+}
+
 /// One page of `table` rows matching `cond`, newest first, with the total.
 pub(super) async fn page<T>(
     db: &impl ConnectionTrait,
@@ -150,10 +181,7 @@ pub(super) async fn page<T>(
         Some(row) => row.try_get("", "n").map_err(|e| db_error("count", e))?,
         None => 0,
     };
-    let select = newest_first(table, cond)
-        .limit(u64::from(request.limit()))
-        .offset(request.offset())
-        .to_owned();
+    let select = page_select(table, cond, request);
     let rows = db
         .query_all(&select)
         .await
@@ -166,22 +194,12 @@ pub(super) async fn page<T>(
 pub(super) async fn slice<T>(
     db: &impl ConnectionTrait,
     table: impl IntoIden,
-    mut cond: Condition,
+    cond: Condition,
     request: CursorRequest,
     map: impl Fn(&QueryResult) -> Result<T>,
     position: impl Fn(&T) -> Cursor,
 ) -> Result<CursorPage<T>> {
-    if let Some(after) = request.after {
-        // A row-value comparison, which both engines can use as an index bound, unlike the
-        // equivalent `a < x OR (a = x AND b < y)`.
-        let key = Expr::tuple([Expr::col(created_at()), Expr::col(id_column())]);
-        let cursor = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
-        cond = cond.add(key.lt(cursor));
-    }
-    // One row more than asked tells whether there is a next slice.
-    let select = newest_first(table, cond)
-        .limit(u64::from(request.limit) + 1)
-        .to_owned();
+    let select = slice_select(table, cond, request);
     let rows = db
         .query_all(&select)
         .await

@@ -9,10 +9,12 @@
 
 mod audit;
 mod deposit_insert;
+pub mod diagnostics;
 mod error;
 mod ledger;
 mod listing;
 mod money;
+mod named;
 mod onboarding;
 mod open;
 mod replica;
@@ -28,12 +30,26 @@ use sea_orm::{
 use stack_core::Result;
 use stack_core::store::Store;
 
+pub use named::ListQuery;
 pub use open::{
     SqlOptions, migrate_down, migrate_fresh, migrate_status, migrate_up, open, pending_migrations,
 };
 pub use replica::SqlReplica;
 
 use error::db_error;
+
+/// A pool's connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// The most it opens (`database.max_open_conns`).
+    pub max: u32,
+    /// Open now.
+    pub size: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// Open and lent to a caller.
+    pub in_use: u32,
+}
 
 /// The Store over one SQL database.
 #[derive(Debug, Clone)]
@@ -50,6 +66,35 @@ impl SqlStore {
     /// The connection, for migrations and for a SQL queue sharing the pool.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The pool now: its bound, its open connections, and how many are idle or in use.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (max, size, idle) = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.options().get_max_connections(),
+                    pool.size(),
+                    pool.num_idle(),
+                )
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.options().get_max_connections(),
+                    pool.size(),
+                    pool.num_idle(),
+                )
+            }
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        PoolStats {
+            max,
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+        }
     }
 
     fn backend(&self) -> DbBackend {

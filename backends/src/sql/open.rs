@@ -23,6 +23,10 @@ pub struct SqlOptions {
     pub idle_timeout: Duration,
     /// How long a caller waits for a connection before `Unavailable`.
     pub acquire_timeout: Duration,
+    /// Prepared statements each connection keeps (0 turns the cache off).
+    pub statement_cache: usize,
+    /// A statement slower than this is logged as a warning.
+    pub slow_query: Duration,
 }
 
 impl Default for SqlOptions {
@@ -33,6 +37,8 @@ impl Default for SqlOptions {
             max_lifetime: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(300),
             acquire_timeout: Duration::from_secs(5),
+            statement_cache: 100,
+            slow_query: Duration::from_millis(200),
         }
     }
 }
@@ -63,18 +69,30 @@ pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
             .idle_timeout(options.idle_timeout)
             .max_lifetime(options.max_lifetime);
     }
-    if url.starts_with("sqlite:") && !memory {
-        connect.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
+    let cache = options.statement_cache;
+    if url.starts_with("sqlite:") {
+        // One closure: a second `map_sqlx_sqlite_opts` would replace the first.
+        connect.map_sqlx_sqlite_opts(move |o| {
+            let o = o.foreign_keys(true).statement_cache_capacity(cache);
+            if memory {
+                o
+            } else {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+            }
         });
-    } else if url.starts_with("sqlite:") {
-        connect.map_sqlx_sqlite_opts(|o| o.foreign_keys(true));
+    } else {
+        connect.map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(cache));
     }
-    let db = Database::connect(connect)
+    let mut db = Database::connect(connect)
         .await
         .map_err(|e| db_error("connect", e))?;
+    super::diagnostics::instrument(
+        &mut db,
+        super::diagnostics::StatementLog {
+            slow_threshold: options.slow_query,
+        },
+    );
     Ok(SqlStore::new(db))
 }
 

@@ -126,6 +126,12 @@ pub struct DatabaseConfig {
     /// An idle connection is closed after this long. Default `300s`.
     #[serde(with = "humantime_serde")]
     pub conn_max_idle_time: Duration,
+    /// A statement slower than this is logged as a warning (its SQL, parameter count and
+    /// duration; never the parameters' values). Default `200ms`.
+    #[serde(with = "humantime_serde")]
+    pub slow_query_threshold: Duration,
+    /// Prepared statements each connection keeps; `0` turns the cache off. Default `100`.
+    pub statement_cache_capacity: u32,
     /// How long a call waits for a free connection before `Unavailable`. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
@@ -157,6 +163,8 @@ impl Default for DatabaseConfig {
             max_idle_conns: 5,
             conn_max_lifetime: Duration::from_secs(300),
             conn_max_idle_time: Duration::from_secs(300),
+            slow_query_threshold: Duration::from_millis(200),
+            statement_cache_capacity: 100,
             acquire_timeout: Duration::from_secs(5),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(10),

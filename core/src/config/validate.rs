@@ -73,6 +73,11 @@ impl Config {
         p.positive("database.conn_max_idle_time", db.conn_max_idle_time);
         p.positive("database.replica_max_lag", db.replica_max_lag);
         p.positive("database.acquire_timeout", db.acquire_timeout);
+        p.check(
+            db.statement_cache_capacity <= 10_000,
+            "database.statement_cache_capacity",
+            "must be at most 10000",
+        );
         p.positive("database.breaker_cooldown", db.breaker_cooldown);
         p.check(
             (1..=1000).contains(&db.breaker_threshold),

@@ -8,6 +8,7 @@
 //! stale to a healthy replica.
 
 mod breaker;
+mod instrumented;
 mod layered;
 mod replicas;
 
@@ -18,6 +19,7 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
+pub use instrumented::Instrumented;
 pub use layered::Layered;
 pub use replicas::{NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 

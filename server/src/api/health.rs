@@ -82,6 +82,21 @@ pub struct Readiness {
     /// The circuit breaker around the primary: `closed`, `open` (calls fail at once) or
     /// `half_open` (one probe may pass).
     pub database_circuit: String,
+    /// The primary's connection pool now.
+    pub database_pool: PoolCheck,
+}
+
+/// The primary's connection pool.
+#[derive(Debug, Object)]
+pub struct PoolCheck {
+    /// The most it opens (`database.max_open_conns`).
+    pub max: u32,
+    /// Connections open now.
+    pub size: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// Open and lent to a caller.
+    pub in_use: u32,
 }
 
 /// The readiness answer: 200 when ready, 503 when a backend is down.
@@ -187,6 +202,15 @@ impl HealthApi {
                 BreakerState::HalfOpen => "half_open",
             }
             .to_owned(),
+            database_pool: {
+                let pool = self.backends.database.pool_stats();
+                PoolCheck {
+                    max: pool.max,
+                    size: pool.size,
+                    idle: pool.idle,
+                    in_use: pool.in_use,
+                }
+            },
         };
         if all_up {
             ReadyResponse::Ready(Json(report))

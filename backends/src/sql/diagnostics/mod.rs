@@ -1,0 +1,8 @@
+//! Query diagnostics: plans of any statement ([`explain`]), and for every statement a pool
+//! runs, a slow-query log and metrics ([`instrument`]).
+
+mod explain;
+mod statements;
+
+pub use explain::{PlanSummary, explain};
+pub use statements::{StatementLog, instrument, statement_name};
