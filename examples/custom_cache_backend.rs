@@ -24,7 +24,7 @@ impl Cache for NullCache {
     }
 
     fn capabilities(&self) -> CacheCapabilities {
-        CacheCapabilities::new(true, false, false)
+        CacheCapabilities::default().with_pattern_delete(true)
     }
 
     async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>> {
@@ -38,6 +38,23 @@ impl Cache for NullCache {
     async fn set(&self, key: &str, _value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
         // Refuse what every backend refuses, so swapping backends never changes behaviour.
         validate_entry(key, ttl)
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64> {
+        // Nothing is kept, so every count starts again from 0.
+        validate_entry(key, ttl)?;
+        Ok(by)
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        _value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        // Nothing is ever there.
+        validate_entry(key, ttl)?;
+        Ok(true)
     }
 
     async fn delete(&self, _key: &str) -> Result<bool> {

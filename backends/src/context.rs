@@ -77,7 +77,7 @@ impl BackendContext {
     /// # Errors
     /// As [`registry::open_cache`].
     pub async fn cache(&self) -> Result<Arc<dyn Cache>> {
-        registry::open_cache(&self.config.cache)
+        registry::open_cache(&self.config.cache, &self.config.redis).await
     }
 
     /// The queue `queue.backend` names (a SQL queue will take the shared pool from here).

@@ -7,7 +7,7 @@
 //! |----------|------------|------------------------|
 //! | `memory` | [`memory`] | a moka [`Cache`](stack_core::cache::Cache) and an in-process [`Queue`](stack_core::queue::Queue) |
 //! | `sqlite`, `postgres` | [`sql`] | the Store on SeaORM/sea-query (the SQL queue comes later) |
-//! | `redis`  | [`redis`] | the [`Queue`](stack_core::queue::Queue) on Redis, one type for a single node and a Cluster |
+//! | `redis`  | [`redis`] | the [`Cache`](stack_core::cache::Cache) and the [`Queue`](stack_core::queue::Queue) on Redis, one type each for a single node and a Cluster |
 //!
 //! Features choose what is compiled; configuration chooses what runs: [`registry`] opens the
 //! backend a URL's scheme names, and names the missing feature when it was not compiled in;

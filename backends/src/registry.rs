@@ -65,7 +65,7 @@ pub const SCHEMES: &[Scheme] = &[
     Scheme {
         name: "redis",
         feature: "redis",
-        roles: &[Role::Queue, Role::RedisNode],
+        roles: &[Role::Cache, Role::Queue, Role::RedisNode],
     },
 ];
 
@@ -180,11 +180,16 @@ pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
         .collect()
 }
 
-/// Opens the cache `config.backend` names (`memory://`).
+/// Opens the cache `config.backend` names: `memory://`, or `redis://`, which connects to the
+/// node or Cluster of the `redis` section (as the queue does).
 ///
 /// # Errors
-/// As [`resolve`].
-pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
+/// As [`resolve`]; `Unavailable` when Redis does not answer.
+#[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+pub async fn open_cache(
+    config: &CacheConfig,
+    redis: &stack_core::config::RedisConfig,
+) -> Result<Arc<dyn Cache>> {
     let scheme = resolve("cache.backend", &config.backend, Role::Cache)?;
     match scheme.name {
         #[cfg(feature = "memory")]
@@ -195,6 +200,17 @@ pub fn open_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
                 max_entries: config.max_entries,
             },
         ))),
+        #[cfg(feature = "redis")]
+        "redis" => Ok(Arc::new(
+            crate::redis::RedisCache::open(
+                crate::redis::RedisTarget::from_config(redis),
+                crate::redis::RedisCacheOptions {
+                    key_prefix: config.key_prefix.clone(),
+                    default_ttl: config.default_ttl,
+                },
+            )
+            .await?,
+        )),
         other => Err(Error::unsupported(format!("cache backend `{other}://`"))),
     }
 }
@@ -266,13 +282,15 @@ pub async fn open_queue(
 mod tests {
     use super::*;
 
-    #[test]
-    fn unknown_schemes_are_invalid_and_the_list_is_the_one_the_check_reads() {
+    #[tokio::test]
+    async fn unknown_schemes_are_invalid_and_the_list_is_the_one_the_check_reads() {
         let cache = CacheConfig {
             backend: "memcached://x".into(),
             ..CacheConfig::default()
         };
-        let err = open_cache(&cache).unwrap_err();
+        let err = open_cache(&cache, &stack_core::config::RedisConfig::default())
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, Error::Invalid { field, .. } if field == "cache.backend"),
             "{err}"

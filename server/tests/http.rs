@@ -81,6 +81,12 @@ impl Cache for UnreachableCache {
     async fn set(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<()> {
         Err(unreachable())
     }
+    async fn increment(&self, _: &str, _: i64, _: Option<Duration>) -> Result<i64> {
+        Err(unreachable())
+    }
+    async fn set_if_absent(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<bool> {
+        Err(unreachable())
+    }
     async fn delete(&self, _: &str) -> Result<bool> {
         Err(unreachable())
     }

@@ -1,10 +1,11 @@
-//! The Queue and Scheduler suites against Redis: a single node and a 3-master Cluster, both
+//! The Cache, Queue, Scheduler and Worker suites against Redis: a single node and a 3-master Cluster, both
 //! started by `scripts/services.sh`. Every trial opens a queue of its own name, so trials
 //! share the servers without seeing each other's jobs.
 
 use std::sync::Arc;
 
-use stack_backends::redis::{RedisQueue, RedisTarget};
+use stack_backends::redis::{RedisCache, RedisCacheOptions, RedisQueue, RedisTarget};
+use stack_core::cache::Cache;
 use stack_core::queue::{Queue, QueueOptions};
 
 async fn single(options: QueueOptions) -> Arc<dyn Queue> {
@@ -33,3 +34,32 @@ stack_tests::scheduler_conformance!(scheduler, single);
 stack_tests::scheduler_conformance!(cluster_scheduler, cluster);
 stack_tests::worker_conformance!(worker, single);
 stack_tests::worker_conformance!(cluster_worker, cluster);
+
+async fn single_cache(prefix: String) -> Arc<dyn Cache> {
+    let url = stack_tests::services::redis().await.url;
+    let options = RedisCacheOptions {
+        key_prefix: prefix,
+        default_ttl: None,
+    };
+    Arc::new(
+        RedisCache::open(RedisTarget::Single(url), options)
+            .await
+            .expect("open the Redis cache"),
+    )
+}
+
+async fn cluster_cache(prefix: String) -> Arc<dyn Cache> {
+    let url = stack_tests::services::redis_cluster().url;
+    let options = RedisCacheOptions {
+        key_prefix: prefix,
+        default_ttl: None,
+    };
+    Arc::new(
+        RedisCache::open(RedisTarget::parse(&url), options)
+            .await
+            .expect("open the Redis Cluster cache"),
+    )
+}
+
+stack_tests::cache_conformance!(cache, single_cache);
+stack_tests::cache_conformance!(cluster_cache, cluster_cache);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use moka::Expiry;
 use moka::future::Cache as MokaCache;
-use stack_core::cache::{Cache, CacheCapabilities, CacheStats, validate_entry};
+use stack_core::cache::{Cache, CacheCapabilities, CacheStats, KeyPattern, validate_entry};
 use stack_core::{Error, Result};
 
 /// How often moka's pending maintenance (evictions, expirations) runs: moka has no
@@ -38,9 +38,12 @@ impl Default for MemoryCacheOptions {
 struct Entry {
     value: Arc<[u8]>,
     ttl: Option<Duration>,
+    /// An increment of an existing counter keeps the time it has left.
+    keep_ttl: bool,
 }
 
-/// Gives each entry the TTL it was stored with; a rewrite restarts the clock.
+/// Gives each entry the TTL it was stored with; a rewrite restarts the clock, an increment
+/// does not (as Redis `INCRBY`).
 struct PerEntryTtl;
 
 impl Expiry<String, Entry> for PerEntryTtl {
@@ -53,9 +56,9 @@ impl Expiry<String, Entry> for PerEntryTtl {
         _key: &String,
         value: &Entry,
         _at: Instant,
-        _remaining: Option<Duration>,
+        remaining: Option<Duration>,
     ) -> Option<Duration> {
-        value.ttl
+        if value.keep_ttl { remaining } else { value.ttl }
     }
 }
 
@@ -134,7 +137,7 @@ impl Cache for MemoryCache {
     }
 
     fn capabilities(&self) -> CacheCapabilities {
-        CacheCapabilities::new(true, false, false)
+        CacheCapabilities::default().with_pattern_delete(true)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -160,10 +163,73 @@ impl Cache for MemoryCache {
         let entry = Entry {
             value: value.into(),
             ttl: ttl.or(self.options.default_ttl),
+            keep_ttl: false,
         };
         self.entries.insert(self.key(key), entry).await;
         self.counters.sets.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64> {
+        validate_entry(key, ttl)?;
+        let mut outcome: Result<i64> = Ok(0);
+        let answer = &mut outcome;
+        self.entries
+            .entry(self.key(key))
+            .and_compute_with(|current| {
+                let (base, keep_ttl) = match &current {
+                    None => (Ok(0), false),
+                    Some(entry) => (
+                        std::str::from_utf8(&entry.value().value)
+                            .ok()
+                            .and_then(|text| text.parse::<i64>().ok())
+                            .ok_or_else(|| {
+                                Error::invalid("key", "the value there is not an integer")
+                            }),
+                        true,
+                    ),
+                };
+                let next = base.and_then(|n| {
+                    n.checked_add(by)
+                        .ok_or_else(|| Error::invalid("by", "the counter would overflow"))
+                });
+                let op = match &next {
+                    Ok(n) => moka::ops::compute::Op::Put(Entry {
+                        value: n.to_string().into_bytes().into(),
+                        ttl,
+                        keep_ttl,
+                    }),
+                    Err(_) => moka::ops::compute::Op::Nop,
+                };
+                *answer = next;
+                std::future::ready(op)
+            })
+            .await;
+        outcome
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        validate_entry(key, ttl)?;
+        let entry = Entry {
+            value: value.into(),
+            ttl: ttl.or(self.options.default_ttl),
+            keep_ttl: false,
+        };
+        let stored = self
+            .entries
+            .entry(self.key(key))
+            .or_insert(entry)
+            .await
+            .is_fresh();
+        if stored {
+            self.counters.sets.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(stored)
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
@@ -183,9 +249,7 @@ impl Cache for MemoryCache {
     }
 
     async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
-        let matcher = glob::Pattern::new(pattern).map_err(|e| {
-            Error::invalid("pattern", format!("`{pattern}` is not a valid glob: {e}"))
-        })?;
+        let matcher = KeyPattern::parse(pattern)?;
         let prefix = &self.options.key_prefix;
         let matching: Vec<Arc<String>> = self
             .entries
@@ -216,6 +280,7 @@ impl Cache for MemoryCache {
             sets: self.counters.sets.load(Ordering::Relaxed),
             deletes: self.counters.deletes.load(Ordering::Relaxed),
             entries: Some(self.entries.entry_count()),
+            errors: 0,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! [`TypedCache`] turns a cache failure into a miss, so a broken cache slows reads down but
 //! never fails them.
 
+mod pattern;
 mod typed;
 
 use std::time::Duration;
@@ -12,30 +13,36 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use pattern::{KeyPattern, escape};
 pub use typed::TypedCache;
 
 use crate::Result;
 
-/// What a cache backend can do; the conformance suite reads it to pick its trials.
+/// What a cache backend can do; the conformance suite reads it to pick its trials. Built
+/// by name: `CacheCapabilities::default().with_shared(true)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct CacheCapabilities {
-    /// Entries survive a restart of the application (a networked cache).
+    /// Entries live in a server: every handle with the same prefix sees them, and they
+    /// survive a restart of the application.
     pub shared: bool,
     /// `delete_pattern` is supported.
     pub pattern_delete: bool,
-    /// The backend spans several nodes (a Redis Cluster).
-    pub cluster: bool,
 }
 
 impl CacheCapabilities {
-    /// Capabilities with the given `pattern_delete`, `shared` and `cluster` flags.
-    pub const fn new(pattern_delete: bool, shared: bool, cluster: bool) -> Self {
-        Self {
-            shared,
-            pattern_delete,
-            cluster,
-        }
+    /// Sets [`CacheCapabilities::shared`].
+    #[must_use]
+    pub const fn with_shared(mut self, on: bool) -> Self {
+        self.shared = on;
+        self
+    }
+
+    /// Sets [`CacheCapabilities::pattern_delete`].
+    #[must_use]
+    pub const fn with_pattern_delete(mut self, on: bool) -> Self {
+        self.pattern_delete = on;
+        self
     }
 }
 
@@ -52,6 +59,8 @@ pub struct CacheStats {
     pub deletes: u64,
     /// Live entries now, as well as the backend can tell (`None` when it cannot).
     pub entries: Option<u64>,
+    /// Calls that failed because the backend could not be reached or answered an error.
+    pub errors: u64,
 }
 
 /// A byte cache with per-entry TTLs and invalidation.
@@ -86,6 +95,24 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     /// [`Error::Unavailable`](crate::Error::Unavailable) when the backend cannot be reached.
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()>;
 
+    /// Adds `by` to the integer under `key` atomically (a missing key counts from 0) and
+    /// answers the new value; when the key is created, it expires after `ttl` (`None`: never;
+    /// the default TTL does not apply, since a generation counter must outlive what it
+    /// guards). The value reads back through [`Cache::get`] as its decimal digits.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty key, a zero TTL, or a value
+    /// under `key` that is not an integer; as [`Cache::get`] otherwise.
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64>;
+
+    /// Stores `value` under `key` only if nothing is there (a cross-process lock); answers
+    /// whether it stored it. `ttl` as in [`Cache::set`].
+    ///
+    /// # Errors
+    /// As [`Cache::set`].
+    async fn set_if_absent(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>)
+    -> Result<bool>;
+
     /// Removes `key`; answers whether it was there.
     ///
     /// # Errors
@@ -98,12 +125,14 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     /// As [`Cache::get`].
     async fn delete_many(&self, keys: &[String]) -> Result<u64>;
 
-    /// Removes every key matching the glob `pattern` (`*` any run, `?` one character,
-    /// `[abc]` a class, as Redis `MATCH`); answers how many were removed. This visits every
-    /// key (on a cluster, every master): meant for administration, not the request path.
+    /// Removes every key matching `pattern`, in the syntax of Redis `MATCH` (see
+    /// [`KeyPattern`]: `*`, `?`, `[abc]`, `[a-z]`, `[^a]`, `\` escapes; the backend's key
+    /// prefix is matched literally); answers how many were removed. This visits every key (on
+    /// a Cluster, every primary): meant for administration, not the request path.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) for a malformed pattern;
+    /// [`Error::Invalid`](crate::Error::Invalid) for a malformed pattern (empty, or a class
+    /// left open);
     /// [`Error::Unsupported`](crate::Error::Unsupported) when `pattern_delete` is false.
     async fn delete_pattern(&self, pattern: &str) -> Result<u64>;
 

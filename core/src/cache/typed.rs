@@ -166,6 +166,12 @@ mod tests {
         async fn set(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<()> {
             Err(down())
         }
+        async fn increment(&self, _: &str, _: i64, _: Option<Duration>) -> Result<i64> {
+            Err(down())
+        }
+        async fn set_if_absent(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<bool> {
+            Err(down())
+        }
         async fn delete(&self, _: &str) -> Result<bool> {
             Err(down())
         }

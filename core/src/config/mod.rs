@@ -202,7 +202,8 @@ impl Default for RedisConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// `memory://` (the default) or `redis://` (which uses the `redis` section).
+    /// `memory://` (the default) or `redis://`, which uses the node or Cluster of the `redis`
+    /// section (the URL's host is not read).
     pub backend: String,
     /// TTL of entries stored without one; `null` keeps them until evicted. Default `5m`.
     #[serde(with = "humantime_serde")]

@@ -1,5 +1,7 @@
 //! The [`Cache`] conformance suite.
 
+mod contract;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +10,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use stack_core::ErrorKind;
 use stack_core::cache::{Cache, TypedCache};
+
+pub use contract::*;
 
 /// Builds a fresh cache whose keys all carry the given prefix and have no default TTL.
 pub type CacheFactory = Arc<dyn Fn(String) -> BoxFuture<'static, Arc<dyn Cache>> + Send + Sync>;
@@ -21,12 +25,13 @@ where
     Arc::new(move |prefix| Box::pin(f(prefix)))
 }
 
-async fn fresh(new_cache: &CacheFactory) -> Arc<dyn Cache> {
+/// A cache of its own for one trial.
+pub async fn fresh(new_cache: &CacheFactory) -> Arc<dyn Cache> {
     new_cache(format!("{}:", crate::unique("t"))).await
 }
 
 /// Waits until `key` is gone or `within` passes; answers whether it went.
-async fn gone_within(cache: &dyn Cache, key: &str, within: Duration) -> bool {
+pub async fn gone_within(cache: &dyn Cache, key: &str, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < deadline {
         if cache.get(key).await.unwrap().is_none() {
@@ -250,6 +255,12 @@ macro_rules! cache_conformance {
                 invalid_input_is_refused_and_changes_nothing,
                 stats_count_operations,
                 get_or_load_loads_once_under_a_stampede,
+                increment_is_atomic_and_counts_from_zero,
+                set_if_absent_has_exactly_one_winner,
+                patterns_follow_redis_match_syntax,
+                a_prefix_with_pattern_characters_matches_only_itself,
+                many_keys_across_slots,
+                handles_with_one_prefix_share_a_shared_cache,
             );
         }
     };
