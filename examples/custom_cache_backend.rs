@@ -57,6 +57,11 @@ impl Cache for NullCache {
         Ok(true)
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        validate_entry(key, Some(ttl))?;
+        Ok(false)
+    }
+
     async fn delete(&self, _key: &str) -> Result<bool> {
         Ok(false)
     }

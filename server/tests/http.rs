@@ -87,6 +87,9 @@ impl Cache for UnreachableCache {
     async fn set_if_absent(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<bool> {
         Err(unreachable())
     }
+    async fn expire(&self, _: &str, _: Duration) -> Result<bool> {
+        Err(unreachable())
+    }
     async fn delete(&self, _: &str) -> Result<bool> {
         Err(unreachable())
     }

@@ -232,6 +232,28 @@ impl Cache for MemoryCache {
         Ok(stored)
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        validate_entry(key, Some(ttl))?;
+        let outcome = self
+            .entries
+            .entry(self.key(key))
+            .and_compute_with(|current| {
+                std::future::ready(match current {
+                    Some(entry) => moka::ops::compute::Op::Put(Entry {
+                        value: Arc::clone(&entry.value().value),
+                        ttl: Some(ttl),
+                        keep_ttl: false,
+                    }),
+                    None => moka::ops::compute::Op::Nop,
+                })
+            })
+            .await;
+        Ok(matches!(
+            outcome,
+            moka::ops::compute::CompResult::ReplacedWith(_)
+        ))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let removed = self.entries.remove(&self.key(key)).await.is_some();
         if removed {

@@ -232,6 +232,13 @@ impl Cache for RedisCache {
         Ok(stored.is_some())
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        validate_entry(key, Some(ttl))?;
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run::<bool>(redis::cmd("PEXPIRE").arg(self.key(key)).arg(ms))
+            .await
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         Ok(self.unlink(vec![self.key(key)]).await? > 0)
     }

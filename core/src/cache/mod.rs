@@ -5,6 +5,7 @@
 //! [`TypedCache`] turns a cache failure into a miss, so a broken cache slows reads down but
 //! never fails them.
 
+mod invalidation;
 mod pattern;
 mod typed;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use invalidation::{Invalidator, Strategy, UserKeys};
 pub use pattern::{KeyPattern, escape};
 pub use typed::TypedCache;
 
@@ -112,6 +114,12 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     /// As [`Cache::set`].
     async fn set_if_absent(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>)
     -> Result<bool>;
+
+    /// Makes `key` expire `ttl` from now, keeping its value; answers whether it was there.
+    ///
+    /// # Errors
+    /// As [`Cache::set`].
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool>;
 
     /// Removes `key`; answers whether it was there.
     ///

@@ -1,7 +1,8 @@
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -9,16 +10,54 @@ use serde::de::DeserializeOwned;
 use super::Cache;
 use crate::Result;
 
+/// The first byte of every stored value: fresh, or marked stale by a lazy invalidation.
+const FRESH: u8 = b'f';
+const STALE: u8 = b's';
+
+/// How often cache failures are logged at most: an outage must not flood the log.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Typed, serde-based access over a byte [`Cache`], with a stampede-safe
 /// [`get_or_load`](TypedCache::get_or_load).
 ///
-/// Values are stored as JSON. A cache that fails or holds bytes that no longer decode (an
-/// old format after a deploy) reads as a miss and is logged: the caller's loader is the
-/// source of truth.
+/// Values are stored as JSON behind one byte that says whether a lazy invalidation marked
+/// them stale. A cache that fails or holds bytes that no longer decode (an old format after a
+/// deploy) reads as a miss: the caller's loader is the source of truth. Failures are counted
+/// and logged at most once every 10 seconds, with how many were not logged.
 #[derive(Debug, Clone)]
 pub struct TypedCache {
     inner: Arc<dyn Cache>,
     loading: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    failures: Arc<Failures>,
+}
+
+/// Counts cache failures and says when one may be logged.
+#[derive(Debug, Default)]
+struct Failures {
+    total: AtomicU64,
+    unlogged: AtomicU64,
+    last_logged: Mutex<Option<Instant>>,
+}
+
+impl Failures {
+    fn record(&self, key: &str, what: &str, error: &crate::Error) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let mut last = self.last_logged.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        *last = Some(Instant::now());
+        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        tracing::warn!(key, %error, not_logged_since_last = unlogged, "{what}; the cache is bypassed");
+    }
+}
+
+/// A value read from the cache.
+enum Read<T> {
+    Fresh(T),
+    Stale(T),
+    Miss,
 }
 
 impl TypedCache {
@@ -27,6 +66,7 @@ impl TypedCache {
         Self {
             inner,
             loading: Arc::default(),
+            failures: Arc::default(),
         }
     }
 
@@ -35,26 +75,53 @@ impl TypedCache {
         &self.inner
     }
 
-    /// The value under `key` decoded as `T`; `None` on a miss, a cache failure or bytes that
-    /// do not decode.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        match self.inner.get(key).await {
-            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(value) => Some(value),
-                Err(error) => {
-                    tracing::warn!(key, %error, "cached value does not decode; treating as a miss");
-                    None
-                }
-            },
-            Ok(None) => None,
+    /// Cache calls that failed since this facade was made (each was served from the source).
+    pub fn failures(&self) -> u64 {
+        self.failures.total.load(Ordering::Relaxed)
+    }
+
+    /// Records a failure of the cache underneath (for callers that use [`TypedCache::inner`]).
+    pub fn record_failure(&self, key: &str, what: &str, error: &crate::Error) {
+        self.failures.record(key, what, error);
+    }
+
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> Read<T> {
+        let bytes = match self.inner.get(key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Read::Miss,
             Err(error) => {
-                tracing::warn!(key, %error, "cache read failed; treating as a miss");
-                None
+                self.failures.record(key, "cache read failed", &error);
+                return Read::Miss;
             }
+        };
+        let decoded = match bytes.split_first() {
+            Some((&FRESH, json)) => serde_json::from_slice(json).map(Read::Fresh),
+            Some((&STALE, json)) => serde_json::from_slice(json).map(Read::Stale),
+            _ => return Read::Miss,
+        };
+        decoded.unwrap_or_else(|error| {
+            tracing::debug!(key, %error, "cached value does not decode; treating as a miss");
+            Read::Miss
+        })
+    }
+
+    /// The value under `key` decoded as `T`; `None` on a miss, a value marked stale, a cache
+    /// failure or bytes that do not decode.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        match self.read(key).await {
+            Read::Fresh(value) => Some(value),
+            Read::Stale(_) | Read::Miss => None,
         }
     }
 
-    /// Stores `value` under `key` as JSON.
+    fn encode<T: Serialize>(value: &T, mark: u8) -> Result<Vec<u8>> {
+        let mut bytes = vec![mark];
+        serde_json::to_writer(&mut bytes, value)
+            .map_err(|e| crate::Error::invalid("value", format!("does not serialize: {e}")))?;
+        Ok(bytes)
+    }
+
+    /// Stores `value` under `key`.
     ///
     /// # Errors
     /// As [`Cache::set`]; [`Error::Invalid`](crate::Error::Invalid) if `value` does not
@@ -65,17 +132,35 @@ impl TypedCache {
         value: &T,
         ttl: Option<Duration>,
     ) -> Result<()> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| crate::Error::invalid("value", format!("does not serialize: {e}")))?;
-        self.inner.set(key, bytes, ttl).await
+        self.inner.set(key, Self::encode(value, FRESH)?, ttl).await
+    }
+
+    /// Marks the value under `key` stale for at most `grace`: readers through
+    /// [`TypedCache::get_or_load`] reload it (one of them; the others are served the stale
+    /// value meanwhile), and it expires after `grace` if nobody does. Answers whether a value
+    /// was there.
+    ///
+    /// # Errors
+    /// As [`Cache::set`].
+    pub async fn mark_stale(&self, key: &str, grace: Duration) -> Result<bool> {
+        let Some(mut bytes) = self.inner.get(key).await? else {
+            return Ok(false);
+        };
+        if let Some(first) = bytes.first_mut() {
+            *first = STALE;
+        }
+        self.inner.set(key, bytes, Some(grace)).await?;
+        Ok(true)
     }
 
     /// The cached value of `key`, or the result of `load` (then cached for `ttl`).
     ///
     /// Within one process, concurrent callers for the same key wait for one load instead of
-    /// all hitting the source (a stampede); across processes each may load once. A failed
-    /// load is returned and not cached. A cache failure never fails the call: the loader's
-    /// value is returned even if it could not be stored.
+    /// all hitting the source (a stampede); across processes each may load once (see
+    /// [`TypedCache::get_or_load_locked`]). A value marked stale is reloaded by one caller
+    /// while the others are served the stale value. A failed load is returned and not cached.
+    /// A cache failure never fails the call: the loader's value is returned even if it could
+    /// not be stored.
     ///
     /// # Errors
     /// Whatever `load` returns.
@@ -90,26 +175,102 @@ impl TypedCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        if let Some(hit) = self.get(key).await {
-            return Ok(hit);
-        }
         let gate = self.gate(key);
-        let loaded = {
-            let _guard = gate.lock().await;
-            // Someone may have loaded it while we waited for the gate.
-            if let Some(hit) = self.get(key).await {
-                Ok(hit)
-            } else {
-                let loaded = load().await;
-                if let Ok(value) = &loaded {
-                    if let Err(error) = self.set(key, value, ttl).await {
-                        tracing::warn!(key, %error, "cache write after load failed");
-                    }
+        let loaded = match self.read(key).await {
+            Read::Fresh(value) => Ok(value),
+            Read::Stale(stale) => match gate.try_lock() {
+                Ok(_guard) => self.load_and_store(key, ttl, load).await,
+                Err(_) => Ok(stale),
+            },
+            Read::Miss => {
+                let _guard = gate.lock().await;
+                // Someone may have loaded it while we waited for the gate.
+                match self.read(key).await {
+                    Read::Fresh(value) => Ok(value),
+                    Read::Stale(_) | Read::Miss => self.load_and_store(key, ttl, load).await,
                 }
-                loaded
             }
         };
         self.release(key, &gate);
+        loaded
+    }
+
+    /// As [`TypedCache::get_or_load`], and across processes too: the first caller takes a
+    /// lock in the cache (`set_if_absent` on `lock:<key>`, expiring after `lock_ttl` in case
+    /// it dies) and loads; callers elsewhere wait for its value, polling every 20 ms, and load
+    /// themselves only if the lock goes away without a value. With the cache down, every
+    /// caller loads.
+    ///
+    /// # Errors
+    /// Whatever `load` returns.
+    pub async fn get_or_load_locked<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        lock_ttl: Duration,
+        load: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let lock = format!("lock:{key}");
+        let wait = async {
+            loop {
+                match self
+                    .inner
+                    .set_if_absent(&lock, vec![1], Some(lock_ttl))
+                    .await
+                {
+                    Ok(false) => {}
+                    // Ours, or the cache is down: load.
+                    Ok(true) | Err(_) => return None,
+                }
+                let deadline = Instant::now() + lock_ttl;
+                while Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    if let Read::Fresh(value) = self.read::<T>(key).await {
+                        return Some(value);
+                    }
+                    if !matches!(self.inner.get(&lock).await, Ok(Some(_))) {
+                        break;
+                    }
+                }
+            }
+        };
+        self.get_or_load(key, ttl, || async {
+            if let Some(value) = wait.await {
+                return Ok(value);
+            }
+            let loaded = load().await;
+            if let Err(error) = self.inner.delete(&lock).await {
+                self.failures
+                    .record(&lock, "releasing a load lock failed", &error);
+            }
+            loaded
+        })
+        .await
+    }
+
+    async fn load_and_store<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        load: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let loaded = load().await;
+        if let Ok(value) = &loaded {
+            if let Err(error) = self.set(key, value, ttl).await {
+                self.failures
+                    .record(key, "cache write after load failed", &error);
+            }
+        }
         loaded
     }
 
@@ -170,6 +331,9 @@ mod tests {
             Err(down())
         }
         async fn set_if_absent(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<bool> {
+            Err(down())
+        }
+        async fn expire(&self, _: &str, _: Duration) -> Result<bool> {
             Err(down())
         }
         async fn delete(&self, _: &str) -> Result<bool> {

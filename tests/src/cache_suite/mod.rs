@@ -1,6 +1,7 @@
 //! The [`Cache`] conformance suite.
 
 mod contract;
+mod invalidation;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use stack_core::ErrorKind;
-use stack_core::cache::{Cache, TypedCache};
+use stack_core::cache::Cache;
 
 pub use contract::*;
+pub use invalidation::*;
 
 /// Builds a fresh cache whose keys all carry the given prefix and have no default TTL.
 pub type CacheFactory = Arc<dyn Fn(String) -> BoxFuture<'static, Arc<dyn Cache>> + Send + Sync>;
@@ -212,31 +214,6 @@ pub async fn stats_count_operations(new_cache: CacheFactory) {
     assert_eq!(after.deletes - before.deletes, 1);
 }
 
-/// Concurrent `get_or_load` calls for one key run the loader once and all see its value.
-pub async fn get_or_load_loads_once_under_a_stampede(new_cache: CacheFactory) {
-    let cache = TypedCache::new(fresh(&new_cache).await);
-    let loads = Arc::new(AtomicUsize::new(0));
-    let mut callers = Vec::new();
-    for _ in 0..20 {
-        let (cache, loads) = (cache.clone(), Arc::clone(&loads));
-        callers.push(tokio::spawn(async move {
-            cache
-                .get_or_load("report", None, || async {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok(vec![1u32, 2, 3])
-                })
-                .await
-                .unwrap()
-        }));
-    }
-    for caller in callers {
-        assert_eq!(caller.await.unwrap(), vec![1, 2, 3]);
-    }
-    assert_eq!(loads.load(Ordering::SeqCst), 1);
-    assert_eq!(cache.get::<Vec<u32>>("report").await, Some(vec![1, 2, 3]));
-}
-
 /// Instantiates the cache suite for one backend: `cache_conformance!(name, factory_closure)`,
 /// where the closure takes a key prefix and returns a future of `Arc<dyn Cache>`.
 #[macro_export]
@@ -254,13 +231,16 @@ macro_rules! cache_conformance {
                 key_prefixes_isolate_caches,
                 invalid_input_is_refused_and_changes_nothing,
                 stats_count_operations,
-                get_or_load_loads_once_under_a_stampede,
                 increment_is_atomic_and_counts_from_zero,
                 set_if_absent_has_exactly_one_winner,
                 patterns_follow_redis_match_syntax,
                 a_prefix_with_pattern_characters_matches_only_itself,
                 many_keys_across_slots,
                 handles_with_one_prefix_share_a_shared_cache,
+                invalidation_strategies_do_what_they_say,
+                user_invalidation_is_one_increment,
+                a_hundred_concurrent_misses_load_once,
+                the_cross_process_lock_loads_a_hot_key_once,
             );
         }
     };

@@ -1,0 +1,135 @@
+//! Invalidation, backend-neutral: by key, keys in bulk, pattern and user, with a strategy
+//! that says how a key stops being served.
+//!
+//! Per-user invalidation is O(1) whatever the number of keys: every user-scoped key embeds
+//! the user's generation (`{u:<id>}:g<gen>:<name>`, see [`UserKeys`]), and one increment of
+//! `{u:<id>}:gen` makes all of them unreachable; their TTLs reap them. The hash tag keeps a
+//! user's keys and generation on one Cluster shard.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::TypedCache;
+use crate::Result;
+
+/// How an invalidated key stops being served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Deleted now: the next reader misses and loads.
+    Immediate,
+    /// Marked stale: the next reader through [`TypedCache::get_or_load`] reloads it while
+    /// concurrent readers are served the stale value; it expires after `grace` if nobody
+    /// reads it.
+    Lazy {
+        /// The longest a stale value stays.
+        grace: Duration,
+    },
+    /// Served until it expires, at most `grace` from now (a short tail of staleness the
+    /// caller accepts, in exchange for no reload burst).
+    Ttl {
+        /// The time left to the value.
+        grace: Duration,
+    },
+}
+
+/// Invalidates keys of one cache with one [`Strategy`].
+#[derive(Debug, Clone)]
+pub struct Invalidator {
+    cache: TypedCache,
+    strategy: Strategy,
+}
+
+impl Invalidator {
+    /// Invalidates keys of `cache` with `strategy`.
+    pub fn new(cache: TypedCache, strategy: Strategy) -> Self {
+        Self { cache, strategy }
+    }
+
+    /// Invalidates `key`.
+    ///
+    /// # Errors
+    /// As the cache call the strategy makes.
+    pub async fn key(&self, key: &str) -> Result<()> {
+        let inner = self.cache.inner();
+        match self.strategy {
+            Strategy::Immediate => inner.delete(key).await.map(drop),
+            Strategy::Lazy { grace } => self.cache.mark_stale(key, grace).await.map(drop),
+            Strategy::Ttl { grace } => inner.expire(key, grace).await.map(drop),
+        }
+    }
+
+    /// Invalidates every key of `keys` (one `delete_many` when immediate).
+    ///
+    /// # Errors
+    /// As [`Invalidator::key`].
+    pub async fn keys(&self, keys: &[String]) -> Result<()> {
+        if self.strategy == Strategy::Immediate {
+            return self.cache.inner().delete_many(keys).await.map(drop);
+        }
+        for key in keys {
+            self.key(key).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every key matching `pattern` (always immediately: a pattern is for
+    /// administration, and marking each match would read it first); answers how many.
+    ///
+    /// # Errors
+    /// As [`Cache::delete_pattern`](super::Cache::delete_pattern).
+    pub async fn pattern(&self, pattern: &str) -> Result<u64> {
+        self.cache.inner().delete_pattern(pattern).await
+    }
+
+    /// Makes every key scoped to `user` unreachable at once; answers the new generation.
+    ///
+    /// # Errors
+    /// As [`Cache::increment`](super::Cache::increment).
+    pub async fn user(&self, user: Uuid) -> Result<i64> {
+        UserKeys::new(self.cache.clone()).bump(user).await
+    }
+}
+
+/// Keys scoped to a user, versioned by the user's generation.
+#[derive(Debug, Clone)]
+pub struct UserKeys {
+    cache: TypedCache,
+}
+
+impl UserKeys {
+    /// User-scoped keys in `cache`.
+    pub fn new(cache: TypedCache) -> Self {
+        Self { cache }
+    }
+
+    fn generation_key(user: Uuid) -> String {
+        format!("{{u:{user}}}:gen")
+    }
+
+    /// The key of `name` for `user` at the user's current generation.
+    ///
+    /// # Errors
+    /// As [`Cache::get`](super::Cache::get) (a caller should then bypass the cache).
+    pub async fn key(&self, user: Uuid, name: &str) -> Result<String> {
+        let generation = self
+            .cache
+            .inner()
+            .get(&Self::generation_key(user))
+            .await?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_else(|| "0".to_owned());
+        Ok(format!("{{u:{user}}}:g{generation}:{name}"))
+    }
+
+    /// Moves `user` to a new generation: every key made before is unreachable.
+    ///
+    /// # Errors
+    /// As [`Cache::increment`](super::Cache::increment).
+    pub async fn bump(&self, user: Uuid) -> Result<i64> {
+        self.cache
+            .inner()
+            .increment(&Self::generation_key(user), 1, None)
+            .await
+    }
+}
