@@ -218,14 +218,27 @@ impl TypedCache {
         let lock = format!("lock:{key}");
         let wait = async {
             loop {
+                // The holder stores the value before it lets go of the lock: look first.
+                if let Read::Fresh(value) = self.read::<T>(key).await {
+                    return Some(value);
+                }
                 match self
                     .inner
                     .set_if_absent(&lock, vec![1], Some(lock_ttl))
                     .await
                 {
                     Ok(false) => {}
-                    // Ours, or the cache is down: load.
-                    Ok(true) | Err(_) => return None,
+                    // Ours: unless the last holder stored the value just before letting go,
+                    // load.
+                    Ok(true) => {
+                        if let Read::Fresh(value) = self.read::<T>(key).await {
+                            let _ = self.inner.delete(&lock).await;
+                            return Some(value);
+                        }
+                        return None;
+                    }
+                    // The cache is down: load.
+                    Err(_) => return None,
                 }
                 let deadline = Instant::now() + lock_ttl;
                 while Instant::now() < deadline {

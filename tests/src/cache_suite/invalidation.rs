@@ -29,28 +29,30 @@ pub async fn invalidation_strategies_do_what_they_say(new_cache: CacheFactory) {
     );
     lazy.key("lazy").await.unwrap();
     assert_eq!(cache.get::<u32>("lazy").await, None, "stale is not fresh");
-    let reloads = Arc::new(AtomicUsize::new(0));
+    // One reader reloads; it holds the reload open until the other reader has been served.
+    let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+    let (finish, may_finish) = tokio::sync::oneshot::channel::<()>();
     let reloading = tokio::spawn({
-        let (cache, reloads) = (cache.clone(), Arc::clone(&reloads));
+        let cache = cache.clone();
         async move {
             cache
-                .get_or_load("lazy", None, || async {
-                    reloads.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                .get_or_load("lazy", None, || async move {
+                    let _ = started.send(());
+                    let _ = may_finish.await;
                     Ok(2u32)
                 })
                 .await
                 .unwrap()
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    has_started.await.unwrap();
     let meanwhile = cache
         .get_or_load("lazy", None, || async { Ok(99u32) })
         .await
         .unwrap();
     assert_eq!(meanwhile, 1, "served the stale value while another reloads");
+    finish.send(()).unwrap();
     assert_eq!(reloading.await.unwrap(), 2);
-    assert_eq!(reloads.load(Ordering::SeqCst), 1);
     assert_eq!(cache.get::<u32>("lazy").await, Some(2));
 
     cache.set("tail", &1u32, None).await.unwrap();
