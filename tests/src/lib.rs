@@ -20,8 +20,10 @@
 )]
 
 pub mod cache_suite;
+pub mod caching_store;
 pub mod faulty_queue;
 pub mod own_postgres;
+pub mod own_redis;
 pub mod queue_suite;
 pub mod scheduler_suite;
 pub mod services;

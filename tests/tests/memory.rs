@@ -24,3 +24,21 @@ stack_tests::scheduler_conformance!(scheduler, |opts| async move {
 stack_tests::worker_conformance!(worker, |opts| async move {
     Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
 });
+
+mod caching_store {
+    use super::*;
+
+    fn moka() -> Arc<dyn Cache> {
+        Arc::new(MemoryCache::new(MemoryCacheOptions::default()))
+    }
+
+    #[tokio::test]
+    async fn no_stale_read_after_any_write() {
+        stack_tests::caching_store::no_stale_read_after_any_write(moka()).await;
+    }
+
+    #[tokio::test]
+    async fn repeated_reads_are_cache_hits() {
+        stack_tests::caching_store::repeated_reads_are_cache_hits(moka()).await;
+    }
+}

@@ -63,3 +63,30 @@ async fn cluster_cache(prefix: String) -> Arc<dyn Cache> {
 
 stack_tests::cache_conformance!(cache, single_cache);
 stack_tests::cache_conformance!(cluster_cache, cluster_cache);
+
+mod caching_store {
+    use super::*;
+
+    async fn prefixed() -> Arc<dyn Cache> {
+        single_cache(format!("{}:", stack_tests::unique("cs"))).await
+    }
+
+    async fn prefixed_cluster() -> Arc<dyn Cache> {
+        cluster_cache(format!("{}:", stack_tests::unique("cs"))).await
+    }
+
+    #[tokio::test]
+    async fn no_stale_read_after_any_write() {
+        stack_tests::caching_store::no_stale_read_after_any_write(prefixed().await).await;
+    }
+
+    #[tokio::test]
+    async fn repeated_reads_are_cache_hits() {
+        stack_tests::caching_store::repeated_reads_are_cache_hits(prefixed().await).await;
+    }
+
+    #[tokio::test]
+    async fn no_stale_read_after_any_write_on_the_cluster() {
+        stack_tests::caching_store::no_stale_read_after_any_write(prefixed_cluster().await).await;
+    }
+}

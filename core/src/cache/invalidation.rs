@@ -122,6 +122,49 @@ impl UserKeys {
         Ok(format!("{{u:{user}}}:g{generation}:{name}"))
     }
 
+    fn scope_key(user: Uuid, scope: &str) -> String {
+        format!("{{u:{user}}}:gen:{scope}")
+    }
+
+    /// The key of `name` in `scope` for `user` (`balances`, `deposits`), at the user's
+    /// generation and the scope's: both are read in one call (they share the hash tag, so one
+    /// shard on a Cluster). Bumping the scope invalidates exactly its keys; bumping the user,
+    /// all of the user's.
+    ///
+    /// # Errors
+    /// As [`Cache::get_many`](super::Cache::get_many).
+    pub async fn key_in(&self, user: Uuid, scope: &str, name: &str) -> Result<String> {
+        let generations = self
+            .cache
+            .inner()
+            .get_many(&[Self::generation_key(user), Self::scope_key(user, scope)])
+            .await?;
+        let text = |i: usize| {
+            generations
+                .get(i)
+                .cloned()
+                .flatten()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| "0".to_owned())
+        };
+        Ok(format!(
+            "{{u:{user}}}:g{}.{}:{scope}:{name}",
+            text(0),
+            text(1)
+        ))
+    }
+
+    /// Moves `scope` of `user` to a new generation: its keys made before are unreachable.
+    ///
+    /// # Errors
+    /// As [`Cache::increment`](super::Cache::increment).
+    pub async fn bump_scope(&self, user: Uuid, scope: &str) -> Result<i64> {
+        self.cache
+            .inner()
+            .increment(&Self::scope_key(user, scope), 1, None)
+            .await
+    }
+
     /// Moves `user` to a new generation: every key made before is unreachable.
     ///
     /// # Errors

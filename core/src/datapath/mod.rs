@@ -8,6 +8,7 @@
 //! stale to a healthy replica.
 
 mod breaker;
+mod caching;
 mod instrumented;
 mod layered;
 mod replicas;
@@ -19,6 +20,7 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
+pub use caching::CachingStore;
 pub use instrumented::Instrumented;
 pub use layered::Layered;
 pub use replicas::{NodeStatus, Replica, ReplicaOptions, ReplicaRouter};

@@ -1,0 +1,279 @@
+//! [`CachingStore`]: the Store with query-result caching and exact, race-free invalidation.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::Result;
+use crate::bulk::BulkItem;
+use crate::cache::{TypedCache, UserKeys};
+use crate::page::{Page, PageRequest};
+use crate::store::{
+    AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
+    EntryFilter, LedgerEntry, MoneyStore, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow,
+    OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
+    WalletFilter, WalletStore,
+};
+
+const BALANCES: &str = "balances";
+const DEPOSITS: &str = "deposits";
+
+/// Caches a user, a wallet, a user's balances and the first page of a user's deposits (at
+/// the default page size) in front of any Store.
+///
+/// Every write that changes a cached read invalidates exactly its entries, in the same call:
+/// recording a deposit moves the user's `deposits` scope to a new generation, confirming one
+/// the `deposits` and `balances` scopes, a debit the `balances` scope (see [`UserKeys`]). A
+/// reader computes its key from the generations before it loads, so a value loaded before a
+/// write and stored after it lands under the old generation, where no one reads: no stale
+/// read after any write.
+///
+/// The cache is never the source of truth: a cache that fails is bypassed (reads go to the
+/// Store, writes succeed). An invalidation that fails is remembered and retried before any
+/// read of that user; until it succeeds, the user's reads bypass the cache, so an outage
+/// cannot leave a stale entry behind. Users and wallets never change through the Store, so
+/// their entries only expire.
+#[derive(Debug, Clone)]
+pub struct CachingStore {
+    store: Arc<dyn Store>,
+    cache: TypedCache,
+    keys: UserKeys,
+    ttl: Duration,
+    /// Invalidations that failed, retried before the user's next read.
+    pending: Arc<Mutex<HashSet<(Uuid, &'static str)>>>,
+}
+
+impl CachingStore {
+    /// Caches reads of `store` in `cache` for `ttl`.
+    pub fn new(store: Arc<dyn Store>, cache: TypedCache, ttl: Duration) -> Self {
+        Self {
+            keys: UserKeys::new(cache.clone()),
+            store,
+            cache,
+            ttl,
+            pending: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(Uuid, &'static str)>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Invalidates `scopes` of `user` after a write; remembers what failed.
+    async fn invalidate(&self, user: Uuid, scopes: &[&'static str]) {
+        for scope in scopes {
+            if let Err(error) = self.keys.bump_scope(user, scope).await {
+                self.cache.record_failure(
+                    scope,
+                    "invalidation failed; retried before the next read",
+                    &error,
+                );
+                self.lock().insert((user, scope));
+            }
+        }
+    }
+
+    /// The key of `name` in `scope` for `user`, or `None` when the cache must be bypassed
+    /// (an invalidation of this user is still owed, or the cache does not answer).
+    async fn key(&self, user: Uuid, scope: &'static str, name: &str) -> Option<String> {
+        let owed: Vec<(Uuid, &'static str)> = self
+            .lock()
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .copied()
+            .collect();
+        for (u, s) in owed {
+            if self.keys.bump_scope(u, s).await.is_err() {
+                return None;
+            }
+            self.lock().remove(&(u, s));
+        }
+        match self.keys.key_in(user, scope, name).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                self.cache.record_failure(name, "cache read failed", &error);
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for CachingStore {
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        self.store.create_user(user).await
+    }
+
+    async fn create_users(&self, users: Vec<NewUser>) -> Result<Vec<BulkItem<Uuid>>> {
+        self.store.create_users(users).await
+    }
+
+    async fn user(&self, id: Uuid) -> Result<User> {
+        let store = &self.store;
+        match self.key(id, "user", "record").await {
+            Some(key) => {
+                self.cache
+                    .get_or_load(&key, Some(self.ttl), || store.user(id))
+                    .await
+            }
+            None => store.user(id).await,
+        }
+    }
+
+    async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
+        self.store.list_users(filter, page).await
+    }
+}
+
+#[async_trait]
+impl WalletStore for CachingStore {
+    async fn create_wallet(&self, wallet: NewWallet) -> Result<Wallet> {
+        self.store.create_wallet(wallet).await
+    }
+
+    async fn wallet(&self, id: Uuid) -> Result<Wallet> {
+        let key = format!("wallet:{id}");
+        self.cache
+            .get_or_load(&key, Some(self.ttl), || self.store.wallet(id))
+            .await
+    }
+
+    async fn list_wallets(&self, filter: &WalletFilter, page: PageRequest) -> Result<Page<Wallet>> {
+        self.store.list_wallets(filter, page).await
+    }
+}
+
+#[async_trait]
+impl MoneyStore for CachingStore {
+    async fn record_deposit(&self, deposit: NewDeposit) -> Result<Recorded> {
+        let user = deposit.user_id;
+        let recorded = self.store.record_deposit(deposit).await?;
+        self.invalidate(user, &[DEPOSITS]).await;
+        Ok(recorded)
+    }
+
+    async fn record_deposits(&self, deposits: Vec<NewDeposit>) -> Result<Vec<BulkItem<Uuid>>> {
+        let users: HashSet<Uuid> = deposits.iter().map(|d| d.user_id).collect();
+        let recorded = self.store.record_deposits(deposits).await?;
+        for user in users {
+            self.invalidate(user, &[DEPOSITS]).await;
+        }
+        Ok(recorded)
+    }
+
+    async fn confirm_deposit(&self, id: Uuid) -> Result<Deposit> {
+        let confirmed = self.store.confirm_deposit(id).await?;
+        self.invalidate(confirmed.user_id, &[DEPOSITS, BALANCES])
+            .await;
+        Ok(confirmed)
+    }
+
+    async fn deposit(&self, id: Uuid) -> Result<Deposit> {
+        self.store.deposit(id).await
+    }
+
+    async fn list_deposits(
+        &self,
+        filter: &DepositFilter,
+        page: PageRequest,
+    ) -> Result<Page<Deposit>> {
+        let first_page_of_a_user = filter.status.is_none()
+            && filter.chain.is_none()
+            && filter.created_from.is_none()
+            && filter.created_to.is_none()
+            && page == PageRequest::default();
+        let user = filter.user_id.filter(|_| first_page_of_a_user);
+        let key = match user {
+            Some(user) => self.key(user, DEPOSITS, "first-page").await,
+            None => None,
+        };
+        match key {
+            Some(key) => {
+                self.cache
+                    .get_or_load(&key, Some(self.ttl), || {
+                        self.store.list_deposits(filter, page)
+                    })
+                    .await
+            }
+            None => self.store.list_deposits(filter, page).await,
+        }
+    }
+
+    async fn scan_deposits(
+        &self,
+        filter: &DepositFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<Deposit>> {
+        self.store.scan_deposits(filter, request).await
+    }
+
+    async fn debit(&self, debit: NewDebit) -> Result<LedgerEntry> {
+        let user = debit.user_id;
+        let entry = self.store.debit(debit).await?;
+        self.invalidate(user, &[BALANCES]).await;
+        Ok(entry)
+    }
+
+    async fn balances(&self, user_id: Uuid) -> Result<Vec<Balance>> {
+        match self.key(user_id, BALANCES, "all").await {
+            Some(key) => {
+                self.cache
+                    .get_or_load(&key, Some(self.ttl), || self.store.balances(user_id))
+                    .await
+            }
+            None => self.store.balances(user_id).await,
+        }
+    }
+
+    async fn list_entries(
+        &self,
+        filter: &EntryFilter,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>> {
+        self.store.list_entries(filter, page).await
+    }
+}
+
+#[async_trait]
+impl OnboardingStore for CachingStore {
+    async fn start_onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
+        self.store.start_onboarding(user_id).await
+    }
+
+    async fn advance_onboarding(
+        &self,
+        user_id: Uuid,
+        to: OnboardingStatus,
+    ) -> Result<OnboardingFlow> {
+        self.store.advance_onboarding(user_id, to).await
+    }
+
+    async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
+        self.store.onboarding(user_id).await
+    }
+}
+
+#[async_trait]
+impl AuditStore for CachingStore {
+    async fn list_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditLog>> {
+        self.store.list_audit_logs(filter, page).await
+    }
+}
+
+#[async_trait]
+impl Store for CachingStore {
+    fn name(&self) -> &'static str {
+        self.store.name()
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.store.health().await
+    }
+}
