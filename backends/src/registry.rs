@@ -201,16 +201,26 @@ pub async fn open_cache(
             },
         ))),
         #[cfg(feature = "redis")]
-        "redis" => Ok(Arc::new(
-            crate::redis::RedisCache::open(
-                crate::redis::RedisTarget::from_config(redis),
-                crate::redis::RedisCacheOptions {
-                    key_prefix: config.key_prefix.clone(),
-                    default_ttl: config.default_ttl,
-                },
-            )
-            .await?,
-        )),
+        "redis" => {
+            let target = crate::redis::RedisTarget::from_config(redis);
+            let options = crate::redis::RedisCacheOptions {
+                key_prefix: config.key_prefix.clone(),
+                default_ttl: config.default_ttl,
+            };
+            #[cfg(feature = "memory")]
+            if let Some(ttl) = config.first_tier_ttl {
+                let first = crate::redis::FirstTier {
+                    ttl,
+                    max_entries: config.max_entries,
+                };
+                return Ok(Arc::new(
+                    crate::redis::TieredCache::open(target, options, first).await?,
+                ));
+            }
+            Ok(Arc::new(
+                crate::redis::RedisCache::open(target, options).await?,
+            ))
+        }
         other => Err(Error::unsupported(format!("cache backend `{other}://`"))),
     }
 }

@@ -120,6 +120,12 @@ impl MemoryCache {
         format!("{}{key}", self.options.key_prefix)
     }
 
+    /// Drops every entry (a two-tier cache clears its first tier when it may have missed an
+    /// invalidation).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
     fn count(&self, found: bool) {
         let counter = if found {
             &self.counters.hits

@@ -9,7 +9,11 @@ mod cache;
 mod connection;
 mod nodes;
 mod queue;
+#[cfg(feature = "memory")]
+mod tiered;
 
 pub use cache::{RedisCache, RedisCacheOptions};
 pub use connection::{RedisConnection, RedisTarget};
 pub use queue::RedisQueue;
+#[cfg(feature = "memory")]
+pub use tiered::{FirstTier, TieredCache};

@@ -212,6 +212,11 @@ pub struct CacheConfig {
     pub key_prefix: String,
     /// Most entries the in-memory cache holds before evicting. Default `100000`.
     pub max_entries: u64,
+    /// With `redis://`, a first tier in each instance's memory in front of Redis, kept for
+    /// at most this long and dropped when another instance writes (pub/sub); `null` (the
+    /// default) for none.
+    #[serde(with = "humantime_serde")]
+    pub first_tier_ttl: Option<Duration>,
 }
 
 impl Default for CacheConfig {
@@ -221,6 +226,7 @@ impl Default for CacheConfig {
             default_ttl: Some(Duration::from_secs(300)),
             key_prefix: "stack:".into(),
             max_entries: 100_000,
+            first_tier_ttl: None,
         }
     }
 }

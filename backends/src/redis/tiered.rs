@@ -1,0 +1,335 @@
+//! [`TieredCache`]: a moka first tier in each instance in front of the shared Redis tier,
+//! kept coherent by pub/sub.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use stack_core::cache::{Cache, CacheCapabilities, CacheStats};
+use stack_core::{Error, Result};
+
+use super::connection::redis_error;
+use super::{RedisCache, RedisCacheOptions, RedisConnection, RedisTarget};
+use crate::memory::{MemoryCache, MemoryCacheOptions};
+
+/// The first tier of a [`TieredCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstTier {
+    /// How long an entry stays in an instance's memory at most: the bound on staleness if an
+    /// invalidation message is lost.
+    pub ttl: Duration,
+    /// Most entries each instance keeps.
+    pub max_entries: u64,
+}
+
+/// Two tiers: an in-process moka cache with short TTLs in front of Redis (single node or
+/// Cluster). Reads are served from memory when they can; writes and invalidations go to
+/// Redis and are published on a channel of the key prefix (sharded pub/sub, `SPUBLISH`, on a
+/// Cluster; `PUBLISH` on a single node), and every other instance drops its copy when the
+/// message arrives. A subscriber that loses its connection clears its whole first tier when
+/// it subscribes again, since it may have missed messages. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TieredCache {
+    l1: MemoryCache,
+    l2: RedisCache,
+    publisher: RedisConnection,
+    channel: String,
+    sharded: bool,
+    /// Messages from this instance carry it, so it does not drop what it just wrote.
+    id: String,
+    ttl: Duration,
+    _listener: Arc<Listener>,
+}
+
+#[derive(Debug)]
+struct Listener(tokio::task::JoinHandle<()>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl TieredCache {
+    /// Opens Redis at `target` and a first tier per `first`.
+    ///
+    /// # Errors
+    /// As [`RedisCache::open`].
+    pub async fn open(
+        target: RedisTarget,
+        options: RedisCacheOptions,
+        first: FirstTier,
+    ) -> Result<Self> {
+        let channel = format!("{}__invalidate", options.key_prefix);
+        let l2 = RedisCache::open(target.clone(), options).await?;
+        let publisher = target.connect().await?;
+        let l1 = MemoryCache::new(MemoryCacheOptions {
+            key_prefix: String::new(),
+            default_ttl: Some(first.ttl),
+            max_entries: first.max_entries,
+        });
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (ready, subscribed) = tokio::sync::oneshot::channel();
+        let listener = tokio::spawn(listen(
+            target.clone(),
+            channel.clone(),
+            id.clone(),
+            l1.clone(),
+            ready,
+        ));
+        // Subscribed before the first write, so no message of ours can pass us by.
+        let _ = tokio::time::timeout(Duration::from_secs(5), subscribed).await;
+        Ok(Self {
+            l1,
+            l2,
+            publisher,
+            sharded: target.is_cluster(),
+            channel,
+            id,
+            ttl: first.ttl,
+            _listener: Arc::new(Listener(listener)),
+        })
+    }
+
+    /// Tells the other instances to drop `what` (`k <key>`, `p <pattern>`).
+    async fn publish(&self, what: &str) {
+        let command = if self.sharded { "SPUBLISH" } else { "PUBLISH" };
+        let mut cmd = redis::cmd(command);
+        cmd.arg(&self.channel).arg(format!("{}\n{what}", self.id));
+        let mut connection = self.publisher.clone();
+        if let Err(error) = cmd.query_async::<i64>(&mut connection).await {
+            tracing::warn!(error = %redis_error(error), "publishing an invalidation failed; other instances keep their copy until its first-tier TTL");
+        }
+    }
+
+    fn first_ttl(&self, ttl: Option<Duration>) -> Duration {
+        ttl.map_or(self.ttl, |t| t.min(self.ttl))
+    }
+}
+
+/// Applies one message to the first tier.
+async fn apply(l1: &MemoryCache, id: &str, payload: &str) {
+    let Some((from, what)) = payload.split_once('\n') else {
+        return;
+    };
+    if from == id {
+        return;
+    }
+    let result = match what.split_once(' ') {
+        Some(("k", key)) => l1.delete(key).await.map(drop),
+        Some(("p", pattern)) => l1.delete_pattern(pattern).await.map(drop),
+        _ => {
+            l1.clear();
+            Ok(())
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, "applying an invalidation failed; clearing the first tier");
+        l1.clear();
+    }
+}
+
+/// Subscribes to `channel` for as long as the cache lives, clearing the first tier each time
+/// it (re)subscribes.
+async fn listen(
+    target: RedisTarget,
+    channel: String,
+    id: String,
+    l1: MemoryCache,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    loop {
+        let outcome = match &target {
+            RedisTarget::Single(url) => listen_single(url, &channel, &id, &l1, &mut ready).await,
+            RedisTarget::Cluster(nodes) => {
+                listen_cluster(nodes, &channel, &id, &l1, &mut ready).await
+            }
+        };
+        l1.clear();
+        if let Err(error) = outcome {
+            tracing::debug!(%error, "invalidation subscriber disconnected; resubscribing");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn listen_single(
+    url: &str,
+    channel: &str,
+    id: &str,
+    l1: &MemoryCache,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<()> {
+    let client = redis::Client::open(url).map_err(redis_error)?;
+    let mut pubsub = client.get_async_pubsub().await.map_err(redis_error)?;
+    pubsub.subscribe(channel).await.map_err(redis_error)?;
+    l1.clear();
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
+    let mut messages = pubsub.into_on_message();
+    while let Some(message) = messages.next().await {
+        if let Ok(payload) = message.get_payload::<String>() {
+            apply(l1, id, &payload).await;
+        }
+    }
+    Err(Error::unavailable(
+        "invalidation channel closed",
+        std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+    ))
+}
+
+async fn listen_cluster(
+    nodes: &[String],
+    channel: &str,
+    id: &str,
+    l1: &MemoryCache,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<()> {
+    let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(pushes)
+        .build()
+        .map_err(redis_error)?;
+    let mut connection = client.get_async_connection().await.map_err(redis_error)?;
+    connection.ssubscribe(channel).await.map_err(redis_error)?;
+    l1.clear();
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
+    while let Some(push) = received.recv().await {
+        match push.kind {
+            redis::PushKind::SMessage => {
+                let payload = push
+                    .data
+                    .get(1)
+                    .and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+                if let Some(payload) = payload {
+                    apply(l1, id, &payload).await;
+                }
+            }
+            // The client resubscribed after losing a node: messages may have been missed.
+            redis::PushKind::SSubscribe | redis::PushKind::Disconnection => l1.clear(),
+            _ => {}
+        }
+    }
+    Err(Error::unavailable(
+        "invalidation channel closed",
+        std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+    ))
+}
+
+#[async_trait]
+impl Cache for TieredCache {
+    fn name(&self) -> &'static str {
+        "redis+memory"
+    }
+
+    fn capabilities(&self) -> CacheCapabilities {
+        CacheCapabilities::default()
+            .with_shared(true)
+            .with_pattern_delete(true)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(value) = self.l1.get(key).await? {
+            return Ok(Some(value));
+        }
+        let value = self.l2.get(key).await?;
+        if let Some(value) = &value {
+            self.l1.set(key, value.clone(), Some(self.ttl)).await?;
+        }
+        Ok(value)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut values = self.l1.get_many(keys).await?;
+        let missing: Vec<usize> = (0..keys.len()).filter(|i| values[*i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(values);
+        }
+        let wanted: Vec<String> = missing.iter().map(|i| keys[*i].clone()).collect();
+        for (i, value) in missing.into_iter().zip(self.l2.get_many(&wanted).await?) {
+            if let Some(value) = &value {
+                self.l1.set(&keys[i], value.clone(), Some(self.ttl)).await?;
+            }
+            values[i] = value;
+        }
+        Ok(values)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
+        self.l2.set(key, value.clone(), ttl).await?;
+        self.l1.set(key, value, Some(self.first_ttl(ttl))).await?;
+        self.publish(&format!("k {key}")).await;
+        Ok(())
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64> {
+        let value = self.l2.increment(key, by, ttl).await?;
+        self.l1.delete(key).await?;
+        self.publish(&format!("k {key}")).await;
+        Ok(value)
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        let stored = self.l2.set_if_absent(key, value, ttl).await?;
+        if stored {
+            self.l1.delete(key).await?;
+            self.publish(&format!("k {key}")).await;
+        }
+        Ok(stored)
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        let found = self.l2.expire(key, ttl).await?;
+        self.l1.delete(key).await?;
+        self.publish(&format!("k {key}")).await;
+        Ok(found)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let found = self.l2.delete(key).await?;
+        self.l1.delete(key).await?;
+        self.publish(&format!("k {key}")).await;
+        Ok(found)
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<u64> {
+        let removed = self.l2.delete_many(keys).await?;
+        self.l1.delete_many(keys).await?;
+        for key in keys {
+            self.publish(&format!("k {key}")).await;
+        }
+        Ok(removed)
+    }
+
+    async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
+        let removed = self.l2.delete_pattern(pattern).await?;
+        self.l1.delete_pattern(pattern).await?;
+        self.publish(&format!("p {pattern}")).await;
+        Ok(removed)
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.l2.health().await
+    }
+
+    async fn stats(&self) -> Result<CacheStats> {
+        let (first, second) = (self.l1.stats().await?, self.l2.stats().await?);
+        Ok(CacheStats {
+            hits: first.hits + second.hits,
+            misses: second.misses,
+            entries: None,
+            ..second
+        })
+    }
+}
