@@ -195,7 +195,6 @@ pub async fn open_cache(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryCache::new(
             crate::memory::MemoryCacheOptions {
-                key_prefix: config.key_prefix.clone(),
                 default_ttl: config.default_ttl,
                 max_entries: config.max_entries,
             },

@@ -16,8 +16,6 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
 /// Settings of a [`MemoryCache`].
 #[derive(Debug, Clone)]
 pub struct MemoryCacheOptions {
-    /// Prepended to every key.
-    pub key_prefix: String,
     /// TTL of entries stored without one; `None` keeps them until evicted.
     pub default_ttl: Option<Duration>,
     /// Most entries held before the least useful are evicted.
@@ -27,7 +25,6 @@ pub struct MemoryCacheOptions {
 impl Default for MemoryCacheOptions {
     fn default() -> Self {
         Self {
-            key_prefix: String::new(),
             default_ttl: None,
             max_entries: 100_000,
         }
@@ -82,6 +79,9 @@ impl Drop for Ticker {
 
 /// An in-process cache on moka with per-entry TTLs, size-bounded eviction and pattern deletes.
 ///
+/// It takes no key prefix: each instance is a map of its own, so there is nothing to keep
+/// apart (a prefix matters on a shared server), and a read allocates no key.
+///
 /// Cloning is cheap and shares the entries.
 #[derive(Debug, Clone)]
 pub struct MemoryCache {
@@ -116,8 +116,8 @@ impl MemoryCache {
         }
     }
 
-    fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.options.key_prefix)
+    fn key(key: &str) -> String {
+        key.to_owned()
     }
 
     /// Drops every entry (a two-tier cache clears its first tier when it may have missed an
@@ -149,7 +149,7 @@ impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let found = self
             .entries
-            .get(&self.key(key))
+            .get(key)
             .await
             .map(|e| e.value.to_vec());
         self.count(found.is_some());
@@ -171,7 +171,7 @@ impl Cache for MemoryCache {
             ttl: ttl.or(self.options.default_ttl),
             keep_ttl: false,
         };
-        self.entries.insert(self.key(key), entry).await;
+        self.entries.insert(Self::key(key), entry).await;
         self.counters.sets.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -181,7 +181,7 @@ impl Cache for MemoryCache {
         let mut outcome: Result<i64> = Ok(0);
         let answer = &mut outcome;
         self.entries
-            .entry(self.key(key))
+            .entry(Self::key(key))
             .and_compute_with(|current| {
                 let (base, keep_ttl) = match &current {
                     None => (Ok(0), false),
@@ -228,7 +228,7 @@ impl Cache for MemoryCache {
         };
         let stored = self
             .entries
-            .entry(self.key(key))
+            .entry(Self::key(key))
             .or_insert(entry)
             .await
             .is_fresh();
@@ -242,7 +242,7 @@ impl Cache for MemoryCache {
         validate_entry(key, Some(ttl))?;
         let outcome = self
             .entries
-            .entry(self.key(key))
+            .entry(Self::key(key))
             .and_compute_with(|current| {
                 std::future::ready(match current {
                     Some(entry) => moka::ops::compute::Op::Put(Entry {
@@ -261,7 +261,7 @@ impl Cache for MemoryCache {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let removed = self.entries.remove(&self.key(key)).await.is_some();
+        let removed = self.entries.remove(key).await.is_some();
         if removed {
             self.counters.deletes.fetch_add(1, Ordering::Relaxed);
         }
@@ -278,13 +278,11 @@ impl Cache for MemoryCache {
 
     async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
         let matcher = KeyPattern::parse(pattern)?;
-        let prefix = &self.options.key_prefix;
         let matching: Vec<Arc<String>> = self
             .entries
             .iter()
             .filter(|(key, _)| {
-                key.strip_prefix(prefix.as_str())
-                    .is_some_and(|k| matcher.matches(k))
+                matcher.matches(key)
             })
             .map(|(key, _)| key)
             .collect();

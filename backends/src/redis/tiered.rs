@@ -65,7 +65,6 @@ impl TieredCache {
         let l2 = RedisCache::open(target.clone(), options).await?;
         let publisher = target.connect().await?;
         let l1 = MemoryCache::new(MemoryCacheOptions {
-            key_prefix: String::new(),
             default_ttl: Some(first.ttl),
             max_entries: first.max_entries,
         });
