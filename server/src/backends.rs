@@ -6,9 +6,11 @@ use stack_backends::context::BackendContext;
 use stack_backends::sql::SqlStore;
 use stack_core::Result;
 use stack_core::cache::Cache;
+use stack_core::cache::TypedCache;
 use stack_core::config::Config;
 use stack_core::datapath::{
-    BreakerOptions, CircuitBreaker, Instrumented, Layered, ReplicaOptions, ReplicaRouter,
+    BreakerOptions, CachingStore, CircuitBreaker, Instrumented, Layered, ReplicaOptions,
+    ReplicaRouter,
 };
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
@@ -58,7 +60,8 @@ impl Backends {
         }
         // The data path, layer by layer: the primary's pool, the circuit breaker around it
         // (so that replicas keep serving reads while the primary is down), the replica
-        // router, then the instrumentation that counts and times every call.
+        // router, the instrumentation that counts and times every call that reaches the
+        // database, and, when configured, the caching Store on top.
         let d = &config.database;
         let breaker = CircuitBreaker::new(
             context.store().await?,
@@ -82,6 +85,15 @@ impl Backends {
         };
         let store: Arc<dyn Store> = Arc::new(Layered::new(Instrumented::new(store)));
         let cache = context.cache().await?;
+        // On top, when configured: query-result caching, invalidated by the writes below it.
+        let store: Arc<dyn Store> = match config.cache.store_ttl {
+            Some(ttl) => Arc::new(CachingStore::new(
+                store,
+                TypedCache::new(Arc::clone(&cache)),
+                ttl,
+            )),
+            None => store,
+        };
         let queue = context.queue().await?;
         let scheduler = CronScheduler::new(Arc::clone(&queue));
         Ok(Self {

@@ -157,3 +157,26 @@ async fn unknown_routes_answer_problem_json() {
     problem.get("title").assert_string("Not Found");
     problem.get("type").assert_string("about:blank");
 }
+
+#[tokio::test]
+async fn the_caching_store_is_composed_on_top_when_configured() {
+    let mut config = Config::default();
+    config.database.url = "sqlite::memory:".into();
+    config.cache.store_ttl = Some(Duration::from_secs(30));
+    let backends = Backends::open(&config).await.expect("backends open");
+    let user = stack_tests::store_suite::user(backends.store.as_ref()).await;
+    let deposit = stack_tests::store_suite::recorded(backends.store.as_ref(), user.id, "4").await;
+    assert!(backends.store.balances(user.id).await.unwrap().is_empty());
+    backends.store.confirm_deposit(deposit).await.unwrap();
+    let balances = backends.store.balances(user.id).await.unwrap();
+    assert_eq!(
+        balances[0].available,
+        stack_tests::store_suite::dec("4"),
+        "no stale read"
+    );
+    let stats = backends.cache.stats().await.unwrap();
+    assert!(
+        stats.hits + stats.misses > 0,
+        "reads went through the cache"
+    );
+}

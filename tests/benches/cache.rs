@@ -290,7 +290,10 @@ async fn main() {
         .await
         .unwrap();
     let scan = started.elapsed();
-    assert!(removed >= per_user as u64, "the user's keys (and its generation) were found");
+    assert!(
+        removed >= per_user as u64,
+        "the user's keys (and its generation) were found"
+    );
     println!(
         "\nper-user invalidation among {total} keys: generation bump {bump:?}; SCAN + UNLINK of the user's {removed} keys {scan:?} ({:.0}x)",
         scan.as_secs_f64() / bump.as_secs_f64().max(1e-9)

@@ -147,11 +147,7 @@ impl Cache for MemoryCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let found = self
-            .entries
-            .get(key)
-            .await
-            .map(|e| e.value.to_vec());
+        let found = self.entries.get(key).await.map(|e| e.value.to_vec());
         self.count(found.is_some());
         Ok(found)
     }
@@ -281,9 +277,7 @@ impl Cache for MemoryCache {
         let matching: Vec<Arc<String>> = self
             .entries
             .iter()
-            .filter(|(key, _)| {
-                matcher.matches(key)
-            })
+            .filter(|(key, _)| matcher.matches(key))
             .map(|(key, _)| key)
             .collect();
         let mut removed = 0;

@@ -217,6 +217,11 @@ pub struct CacheConfig {
     /// default) for none.
     #[serde(with = "humantime_serde")]
     pub first_tier_ttl: Option<Duration>,
+    /// Cache the Store's reads of users, wallets, balances and a user's first deposits page
+    /// for this long, invalidated by every write that changes them; `null` (the default) for
+    /// no query-result caching.
+    #[serde(with = "humantime_serde")]
+    pub store_ttl: Option<Duration>,
 }
 
 impl Default for CacheConfig {
@@ -227,6 +232,7 @@ impl Default for CacheConfig {
             key_prefix: "stack:".into(),
             max_entries: 100_000,
             first_tier_ttl: None,
+            store_ttl: None,
         }
     }
 }

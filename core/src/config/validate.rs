@@ -105,6 +105,9 @@ impl Config {
 
         let cache = &self.cache;
         p.url("cache.backend", &cache.backend);
+        if let Some(ttl) = cache.store_ttl {
+            p.positive("cache.store_ttl", ttl);
+        }
         if let Some(ttl) = cache.first_tier_ttl {
             p.positive("cache.first_tier_ttl", ttl);
         }
