@@ -384,4 +384,41 @@ mod tests {
             "gates are released"
         );
     }
+
+    /// Writes log lines into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_counted_in_full_and_logged_once_per_interval() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let cache = TypedCache::new(Arc::new(Down));
+        for _ in 0..50 {
+            assert_eq!(cache.get::<u32>("k").await, None);
+        }
+        assert_eq!(cache.failures(), 50, "every failure is counted");
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text.matches("the cache is bypassed").count(),
+            1,
+            "one line per interval, not fifty:\n{text}"
+        );
+    }
 }
