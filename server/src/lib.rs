@@ -15,5 +15,6 @@ pub mod http;
 pub mod jobs;
 pub mod logging;
 pub mod migrate;
+pub mod process;
 pub mod serve;
 pub mod worker;

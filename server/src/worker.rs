@@ -1,7 +1,6 @@
 //! `stack worker`: run the reference service's jobs from the configured queue until a
 //! signal, then shut down gracefully.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use stack_core::config::Config;
@@ -10,39 +9,13 @@ use stack_core::worker::{WorkerOptions, WorkerPool};
 use crate::backends::Backends;
 use crate::cli::{WorkerArgs, load_worker_config};
 use crate::http::shutdown::Signals;
-use crate::{jobs, logging};
+use crate::jobs;
+use crate::process::{self, BoxError};
 
 /// Runs the worker described by `args`; the process's exit code (2 for a configuration that
 /// is refused, 1 for a failure after start).
 pub fn run(args: &WorkerArgs) -> ExitCode {
-    let config = match load_worker_config(args) {
-        Ok(config) => config,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "{error}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(error) = logging::init(&config.log) {
-        let _ = writeln!(std::io::stderr(), "cannot start logging: {error}");
-        return ExitCode::from(2);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(work(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "worker stopped with an error");
-            ExitCode::FAILURE
-        }
-    }
+    process::run(load_worker_config(args), "worker", || {}, work)
 }
 
 /// Runs jobs of the configured queue with `workers.count` at once until SIGINT or SIGTERM;
@@ -51,7 +24,7 @@ pub fn run(args: &WorkerArgs) -> ExitCode {
 ///
 /// # Errors
 /// A backend that cannot be opened.
-pub async fn work(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn work(config: Config) -> Result<(), BoxError> {
     let mut signals = Signals::listen()?;
     let backends = Backends::open(&config).await?;
     let handlers = jobs::handlers(backends.store.clone());

@@ -23,13 +23,6 @@ use stack_backends::redis::{RedisCache, RedisCacheOptions, RedisTarget};
 use stack_core::cache::{Cache, TypedCache, UserKeys};
 use stack_tests::own_redis::OwnRedis;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("k{i}")).collect()
 }
@@ -60,7 +53,7 @@ fn median(values: &mut [f64]) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let ops = env_usize("BENCH_OPS", 20_000);
+    let ops = stack_tests::bench_setting("BENCH_OPS", 20_000);
     let value = vec![7u8; 100];
     let batch = keys(16);
     let redis = OwnRedis::start();
@@ -261,7 +254,7 @@ async fn main() {
     }
 
     // Per-user invalidation among 1,000,000 keys: 1,000 users x 1,000 keys.
-    let total = env_usize("BENCH_KEYS", 1_000_000);
+    let total = stack_tests::bench_setting("BENCH_KEYS", 1_000_000);
     let per_user = 1000;
     let users: Vec<uuid::Uuid> = (0..total / per_user)
         .map(|_| uuid::Uuid::now_v7())

@@ -27,13 +27,6 @@ use stack_core::queue::{NewJob, Queue, QueueOptions};
 use stack_core::worker::{Handlers, JobContext, WorkerOptions, WorkerPool};
 use tokio::sync::mpsc;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn pool_options(concurrency: usize) -> WorkerOptions {
     WorkerOptions {
         concurrency,
@@ -146,10 +139,10 @@ async fn main() {
         ),
         other => panic!("unknown system {other}: stack-redis or stack-cluster"),
     };
-    let jobs = env_usize("BENCH_JOBS", 100_000);
-    let concurrency = env_usize("BENCH_CONCURRENCY", 10);
-    let batch = env_usize("BENCH_BATCH", 1000);
-    let samples = env_usize("BENCH_SAMPLES", 500);
+    let jobs = stack_tests::bench_setting("BENCH_JOBS", 100_000);
+    let concurrency = stack_tests::bench_setting("BENCH_CONCURRENCY", 10);
+    let batch = stack_tests::bench_setting("BENCH_BATCH", 1000);
+    let samples = stack_tests::bench_setting("BENCH_SAMPLES", 500);
     let (enqueue, e2e) = throughput(&target, jobs, batch, concurrency).await;
     let (p50, p99) = latency(&target, samples, concurrency).await;
     println!(

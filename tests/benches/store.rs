@@ -28,13 +28,6 @@ use stack_core::page::PageRequest;
 use stack_core::store::{CursorRequest, DepositFilter, MoneyStore, NewDeposit, NewUser, UserStore};
 use uuid::Uuid;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn deposit(user: Uuid, n: usize) -> NewDeposit {
     NewDeposit {
         user_id: user,
@@ -192,8 +185,8 @@ async fn measure(store: &SqlStore, users: &[Uuid], label: &str, iterations: usiz
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let total = env_usize("STACK_BENCH_DEPOSITS", 1_000_000);
-    let round = env_usize("STACK_BENCH_ROUND", 100_000);
+    let total = stack_tests::bench_setting("STACK_BENCH_DEPOSITS", 1_000_000);
+    let round = stack_tests::bench_setting("STACK_BENCH_ROUND", 100_000);
     let user_count = 10_000;
     let url = stack_tests::services::fresh_postgres_database().await;
     let store = sql::open(&url, &SqlOptions::default()).await.unwrap();

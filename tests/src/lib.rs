@@ -35,6 +35,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A bench's size setting: the number in environment variable `name`, else `default`.
+pub fn bench_setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Prints that `trial` was skipped because the backend lacks `capability`.
 pub fn skip(trial: &str, capability: &str) {
     println!("SKIPPED {trial}: the backend does not have capability `{capability}`");

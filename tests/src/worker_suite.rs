@@ -49,6 +49,25 @@ async fn state_of(queue: &Arc<dyn Queue>, id: JobId) -> Option<JobState> {
     queue.get(id).await.unwrap().map(|j| j.state)
 }
 
+/// Handlers of `job_type` that count each start in `started` and then sleep for
+/// `duration(n)` (`n` from the payload).
+fn counted_sleeper(
+    job_type: &str,
+    started: &Arc<AtomicUsize>,
+    duration: fn(u64) -> Duration,
+) -> Handlers {
+    let count = Arc::clone(started);
+    Handlers::new().register_fn(job_type, move |p: N, _: JobContext| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(duration(p.n)).await;
+            Ok(())
+        }
+    })
+}
+
+const AN_HOUR: fn(u64) -> Duration = |_| Duration::from_secs(3600);
+
 /// The dead job `id`'s only error message.
 async fn death_of(queue: &Arc<dyn Queue>, id: JobId) -> String {
     until("the job is dead", || async {
@@ -209,14 +228,7 @@ pub async fn a_handler_chooses_retry_after_or_permanent(new_queue: QueueFactory)
 pub async fn a_running_job_can_be_cancelled(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let started = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&started);
-    let handlers = Handlers::new().register_fn("long", move |_: N, _: JobContext| {
-        count.fetch_add(1, Ordering::SeqCst);
-        async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(())
-        }
-    });
+    let handlers = counted_sleeper("long", &started, AN_HOUR);
     let id = queue.enqueue(job("long", 1)).await.unwrap().id();
     let pool = WorkerPool::start(Arc::clone(&queue), handlers, pool_options()).unwrap();
     until("the job started", || async {
@@ -234,14 +246,7 @@ pub async fn a_running_job_can_be_cancelled(new_queue: QueueFactory) {
 pub async fn heartbeats_keep_a_long_job_to_one_worker(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let runs = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&runs);
-    let handlers = Handlers::new().register_fn("long", move |_: N, _: JobContext| {
-        count.fetch_add(1, Ordering::SeqCst);
-        async {
-            tokio::time::sleep(Duration::from_millis(2000)).await;
-            Ok(())
-        }
-    });
+    let handlers = counted_sleeper("long", &runs, |_| Duration::from_millis(2000));
     let id = queue.enqueue(job("long", 1)).await.unwrap().id();
     let opts = WorkerOptions {
         lease: Duration::from_millis(450),
@@ -262,13 +267,11 @@ pub async fn heartbeats_keep_a_long_job_to_one_worker(new_queue: QueueFactory) {
 pub async fn graceful_shutdown_finishes_short_jobs_and_releases_the_rest(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let started = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&started);
-    let handlers = Handlers::new().register_fn("j", move |p: N, _: JobContext| {
-        count.fetch_add(1, Ordering::SeqCst);
-        async move {
-            let ms = if p.n == 0 { 300 } else { 3_600_000 };
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            Ok(())
+    let handlers = counted_sleeper("j", &started, |n| {
+        if n == 0 {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(3600)
         }
     });
     let short = queue.enqueue(job("j", 0)).await.unwrap().id();
@@ -302,14 +305,7 @@ pub async fn graceful_shutdown_finishes_short_jobs_and_releases_the_rest(new_que
 pub async fn shutdown_releases_prefetched_leases_too(new_queue: QueueFactory) {
     let queue = new_queue(options()).await;
     let started = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&started);
-    let handlers = Handlers::new().register_fn("long", move |_: N, _: JobContext| {
-        count.fetch_add(1, Ordering::SeqCst);
-        async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(())
-        }
-    });
+    let handlers = counted_sleeper("long", &started, AN_HOUR);
     let jobs = (0..6).map(|n| job("long", n)).collect();
     let ids: Vec<JobId> = queue
         .enqueue_batch(jobs)
