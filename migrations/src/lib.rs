@@ -5,12 +5,15 @@
 //!    database (unique keys that make writes idempotent, a balance never negative, amounts
 //!    positive, states from their set, foreign keys);
 //! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 1`
-//!    removes exactly these.
+//!    removes exactly these;
+//! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
+//!    output_index), so one transaction paying two of our addresses is two deposits.
 //!
 //! Each step runs in a transaction on both engines and has a working `down`.
 
 pub mod m0001_rail_tables;
 pub mod m0002_list_indexes;
+pub mod m0003_deposit_output_index;
 pub mod schema;
 
 use sea_orm_migration::prelude::*;
@@ -26,6 +29,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_rail_tables::Migration),
             Box::new(m0002_list_indexes::Migration),
+            Box::new(m0003_deposit_output_index::Migration),
         ]
     }
 }

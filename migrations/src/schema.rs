@@ -1,7 +1,7 @@
 //! The names of the rail's tables and columns, shared by the migrations and the SQL store so
 //! that a renamed column cannot drift between them.
 
-use sea_orm_migration::prelude::DeriveIden;
+use sea_orm_migration::prelude::{DeriveIden, DynIden, Iden, IntoIden};
 
 /// `users`.
 #[derive(DeriveIden, Clone, Copy, Debug)]
@@ -54,8 +54,11 @@ pub enum Deposits {
     UserId,
     /// The chain.
     Chain,
-    /// The chain's transaction hash; unique per chain.
+    /// The chain's transaction hash, normalized per chain.
     TxHash,
+    /// The output or log index within the transaction; (chain, tx_hash, output_index) is
+    /// unique (migration 3).
+    OutputIndex,
     /// The asset.
     Asset,
     /// Positive amount.
@@ -139,4 +142,50 @@ pub enum AuditLogs {
     Detail,
     /// Creation time.
     CreatedAt,
+}
+
+macro_rules! columns {
+    ($table:ident: $($column:ident),+) => {
+        impl $table {
+            /// Every column, in schema order.
+            pub const COLUMNS: &'static [Self] = &[$(Self::$column),+];
+        }
+    };
+}
+
+columns!(Users: Id, Email, Phone, FullName, Status, CreatedAt, UpdatedAt);
+columns!(Wallets: Id, UserId, Chain, Address, Status, CreatedAt);
+columns!(Deposits: Id, UserId, Chain, TxHash, OutputIndex, Asset, Amount, Status, CreatedAt, ConfirmedAt);
+columns!(Balances: UserId, Asset, Available, UpdatedAt);
+columns!(Transactions: Id, UserId, Kind, Asset, Amount, Reference, CreatedAt);
+columns!(OnboardingFlows: Id, UserId, Status, CreatedAt, UpdatedAt);
+columns!(AuditLogs: Id, UserId, Action, SubjectId, Detail, CreatedAt);
+
+/// Every column of the rail table `table` (`None` for another table). Selects name their
+/// columns instead of `*`: a pooled SQLite connection that loaded the schema before a
+/// migration added a column expands `*` the old way at prepare and the new way once SQLite
+/// re-prepares, and sqlx then reads past the end of its row.
+pub fn columns_of(table: &DynIden) -> Option<Vec<DynIden>> {
+    fn all<T: Iden + Copy + 'static>(columns: &[T]) -> Vec<DynIden> {
+        columns.iter().map(|c| c.into_iden()).collect()
+    }
+    let name = table.to_string();
+    let found = if name == Users::Table.to_string() {
+        all(Users::COLUMNS)
+    } else if name == Wallets::Table.to_string() {
+        all(Wallets::COLUMNS)
+    } else if name == Deposits::Table.to_string() {
+        all(Deposits::COLUMNS)
+    } else if name == Balances::Table.to_string() {
+        all(Balances::COLUMNS)
+    } else if name == Transactions::Table.to_string() {
+        all(Transactions::COLUMNS)
+    } else if name == OnboardingFlows::Table.to_string() {
+        all(OnboardingFlows::COLUMNS)
+    } else if name == AuditLogs::Table.to_string() {
+        all(AuditLogs::COLUMNS)
+    } else {
+        return None;
+    };
+    Some(found)
 }

@@ -45,9 +45,18 @@ impl Backends {
     /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
     pub async fn open(config: &Config) -> Result<Self> {
         let context = BackendContext::new(config.clone());
+        let url = &config.database.url;
+        let sqlite_file = url.starts_with("sqlite:") && !stack_backends::sql::is_memory_url(url);
+        if sqlite_file {
+            // Before the serving pool exists: none of its connections may hold the old schema.
+            let options = stack_backends::registry::sql_options(&config.database);
+            stack_backends::sql::migrate_url(url, &options).await?;
+        }
         let database = context.database().await?.clone();
         if database.name() == "sqlite" {
-            stack_backends::sql::migrate_up(database.connection(), None).await?;
+            if !sqlite_file {
+                stack_backends::sql::migrate_up(database.connection(), None).await?;
+            }
         } else {
             let pending = stack_backends::sql::pending_migrations(database.connection()).await?;
             if !pending.is_empty() {

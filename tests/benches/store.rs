@@ -33,6 +33,7 @@ fn deposit(user: Uuid, n: usize) -> NewDeposit {
         user_id: user,
         chain: "ethereum".into(),
         tx_hash: format!("0x{}{n:08}", Uuid::new_v4().simple()),
+        output_index: 0,
         asset: "USDC".into(),
         amount: Decimal::new(rand::rng().random_range(1..1_000_000), 2),
     }
@@ -58,7 +59,7 @@ async fn copy_deposits(
         let created = now - chrono::Duration::seconds(rng.random_range(0..31_536_000));
         let amount = Decimal::new(rng.random_range(1..1_000_000), 2);
         csv.push_str(&format!(
-            "{},{user},ethereum,0x{}{n:08},USDC,{amount},pending,{}\n",
+            "{},{user},ethereum,0x{}{n:08},0,USDC,{amount},pending,{}\n",
             Uuid::now_v7(),
             Uuid::new_v4().simple(),
             created.to_rfc3339()
@@ -67,7 +68,7 @@ async fn copy_deposits(
     let started = Instant::now();
     let pool = db.get_postgres_connection_pool();
     let statement = format!(
-        "COPY {table} (id, user_id, chain, tx_hash, asset, amount, status, created_at) FROM STDIN (FORMAT csv)"
+        "COPY {table} (id, user_id, chain, tx_hash, output_index, asset, amount, status, created_at) FROM STDIN (FORMAT csv)"
     );
     let mut copy = pool.copy_in_raw(&statement).await.unwrap();
     copy.send(csv.into_bytes()).await.unwrap();

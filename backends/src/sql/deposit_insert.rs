@@ -7,7 +7,7 @@ use stack_migrations::schema::Deposits;
 
 use super::unnest::{self, Column};
 
-/// The insert of new deposits, skipping (chain, tx_hash) pairs already recorded and
+/// The insert of new deposits, skipping (chain, tx_hash, output_index) keys already recorded and
 /// returning the ids it inserted: `UNNEST` arrays on PostgreSQL, a `VALUES` list elsewhere.
 pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statement {
     if backend == DbBackend::Postgres {
@@ -16,6 +16,7 @@ pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statemen
             Column::new("user_id", "uuid", rows.len()),
             Column::new("chain", "text", rows.len()),
             Column::new("tx_hash", "text", rows.len()),
+            Column::new("output_index", "bigint", rows.len()),
             Column::new("asset", "text", rows.len()),
             Column::new("amount", "numeric", rows.len()),
             Column::new("status", "text", rows.len()),
@@ -26,12 +27,14 @@ pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statemen
             columns[1].push(d.user_id);
             columns[2].push(&d.chain);
             columns[3].push(&d.tx_hash);
-            columns[4].push(&d.asset);
-            columns[5].push(d.amount);
-            columns[6].push(d.status);
-            columns[7].push(d.created_at.to_rfc3339());
+            columns[4].push(d.output_index);
+            columns[5].push(&d.asset);
+            columns[6].push(d.amount);
+            columns[7].push(d.status);
+            columns[8].push(d.created_at.to_rfc3339());
         }
-        let tail = "ON CONFLICT (\"chain\", \"tx_hash\") DO NOTHING RETURNING \"id\"";
+        let tail =
+            "ON CONFLICT (\"chain\", \"tx_hash\", \"output_index\") DO NOTHING RETURNING \"id\"";
         return unnest::insert("deposits", &columns, tail);
     }
     let mut insert = Query::insert();
@@ -40,6 +43,7 @@ pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statemen
         Deposits::UserId,
         Deposits::Chain,
         Deposits::TxHash,
+        Deposits::OutputIndex,
         Deposits::Asset,
         Deposits::Amount,
         Deposits::Status,
@@ -51,6 +55,7 @@ pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statemen
             deposit.user_id.into(),
             deposit.chain.as_str().into(),
             deposit.tx_hash.as_str().into(),
+            i64::from(deposit.output_index).into(),
             deposit.asset.as_str().into(),
             deposit.amount.into(),
             deposit.status.as_str().into(),
@@ -59,7 +64,7 @@ pub(super) fn insert_statement(backend: DbBackend, rows: &[Deposit]) -> Statemen
     }
     insert
         .on_conflict(
-            OnConflict::columns([Deposits::Chain, Deposits::TxHash])
+            OnConflict::columns([Deposits::Chain, Deposits::TxHash, Deposits::OutputIndex])
                 .do_nothing()
                 .to_owned(),
         )

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::json;
 use stack_core::page::{Page, PageRequest};
-use stack_core::store::{Balance, EntryFilter, EntryKind, LedgerEntry, NewDebit};
+use stack_core::store::{Balance, EntryFilter, EntryKind, LedgerEntry, NewDebit, exact};
 use stack_core::{Error, Result};
 use stack_migrations::schema::{Balances, Transactions};
 use uuid::Uuid;
@@ -67,10 +67,24 @@ async fn lock_balance(
 /// A debit larger than the balance is `Invalid` on `amount` (the caller rolls back).
 pub(super) async fn post(db: &impl ConnectionTrait, entry: &LedgerEntry) -> Result<Decimal> {
     let current = lock_balance(db, entry.user_id, &entry.asset, entry.created_at).await?;
+    // Never `+`/`-`: they round a sum that needs more than 28 digits, and the ledger row
+    // (exact NUMERIC) would then disagree with the balance.
     let next = match entry.kind {
-        EntryKind::Credit => current + entry.amount,
-        EntryKind::Debit => current - entry.amount,
-    };
+        EntryKind::Credit => exact::add(current, entry.amount),
+        EntryKind::Debit => exact::sub(current, entry.amount),
+    }
+    .map_err(|_| {
+        Error::invalid(
+            "amount",
+            format!(
+                "the {} balance {current} cannot take a {} of {} exactly (a balance holds at \
+                 most 28 significant digits, 18 decimal places and 19 integer digits)",
+                entry.asset,
+                entry.kind.as_str(),
+                entry.amount
+            ),
+        )
+    })?;
     if next < Decimal::ZERO {
         return Err(Error::invalid(
             "amount",
@@ -123,9 +137,7 @@ async fn entry_by_reference(
     kind: EntryKind,
     reference: &str,
 ) -> Result<Option<LedgerEntry>> {
-    let select = Query::select()
-        .column(Asterisk)
-        .from(Transactions::Table)
+    let select = listing::select_all(Transactions::Table)
         .and_where(Expr::col(Transactions::UserId).eq(user_id))
         .and_where(Expr::col(Transactions::Kind).eq(kind.as_str()))
         .and_where(Expr::col(Transactions::Reference).eq(reference))
@@ -149,7 +161,15 @@ impl SqlStore {
         if let Some(existing) =
             entry_by_reference(&txn, debit.user_id, EntryKind::Debit, &debit.reference).await?
         {
-            return Ok(existing);
+            // A retry is the same request; the same reference asking for something else is
+            // a reused order id, never "done" with the old entry.
+            if existing.asset == debit.asset && existing.amount == debit.amount {
+                return Ok(existing);
+            }
+            return Err(Error::conflict(format!(
+                "reference {} was debited {} {}; this request asks for {} {}",
+                debit.reference, existing.amount, existing.asset, debit.amount, debit.asset
+            )));
         }
         let entry = LedgerEntry {
             id: Uuid::now_v7(),
@@ -178,9 +198,7 @@ impl SqlStore {
     }
 
     pub(super) async fn user_balances(&self, user_id: Uuid) -> Result<Vec<Balance>> {
-        let select = Query::select()
-            .column(Asterisk)
-            .from(Balances::Table)
+        let select = listing::select_all(Balances::Table)
             .and_where(Expr::col(Balances::UserId).eq(user_id))
             .order_by(Balances::Asset, Order::Asc)
             .to_owned();

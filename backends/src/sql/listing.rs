@@ -12,7 +12,7 @@ use stack_core::store::{
     AuditFilter, Cursor, CursorPage, CursorRequest, DepositFilter, EntryFilter, UserFilter,
     WalletFilter,
 };
-use stack_migrations::schema::{AuditLogs, Deposits, Transactions, Users, Wallets};
+use stack_migrations::schema::{AuditLogs, Deposits, Transactions, Users, Wallets, columns_of};
 
 use super::error::db_error;
 
@@ -96,10 +96,20 @@ pub(super) fn audit_logs(filter: &AuditFilter) -> Condition {
     created_range(cond, filter.created_from, filter.created_to)
 }
 
+/// `SELECT <every column> FROM table`: the columns by name, never `*` (see
+/// `stack_migrations::schema::columns_of`).
+pub(super) fn select_all(table: impl IntoIden) -> SelectStatement {
+    let table = table.into_iden();
+    let mut select = Query::select();
+    match columns_of(&table) {
+        Some(columns) => select.columns(columns),
+        None => select.column(Asterisk),
+    };
+    select.from(table).to_owned()
+}
+
 fn newest_first(table: impl IntoIden, cond: Condition) -> SelectStatement {
-    Query::select()
-        .column(Asterisk)
-        .from(table)
+    select_all(table)
         .cond_where(cond)
         .order_by(created_at(), Order::Desc)
         .order_by(id_column(), Order::Desc)
@@ -114,9 +124,7 @@ pub(super) async fn by_id<T>(
     map: impl Fn(&QueryResult) -> Result<T>,
     what: &str,
 ) -> Result<T> {
-    let select = Query::select()
-        .column(Asterisk)
-        .from(table)
+    let select = select_all(table)
         .and_where(Expr::col(id_column()).eq(id))
         .to_owned();
     let row = db

@@ -32,7 +32,8 @@ use stack_core::store::Store;
 
 pub use named::ListQuery;
 pub use open::{
-    SqlOptions, migrate_down, migrate_fresh, migrate_status, migrate_up, open, pending_migrations,
+    SqlOptions, is_memory_url, migrate_down, migrate_fresh, migrate_status, migrate_up,
+    migrate_url, open, pending_migrations,
 };
 pub use replica::SqlReplica;
 

@@ -1,9 +1,10 @@
-//! Deposits: recorded idempotently on (chain, tx_hash), confirmed (credited) exactly once.
+//! Deposits: recorded idempotently on (chain, tx_hash, output_index), confirmed (credited)
+//! exactly once.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Asterisk, Condition, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::json;
 use stack_core::bulk::{BulkItem, BulkOutcome};
@@ -23,14 +24,12 @@ use super::ledger::post;
 use super::unnest::{self, Column};
 use super::{SqlStore, listing, rows};
 
-/// Rows per multi-row statement: 4,000 rows of 8 columns stay under SQLite's 32,766
+/// Rows per multi-row statement: 3,500 rows of 9 columns stay under SQLite's 32,766
 /// bound parameters; fewer, larger statements are what makes bulk inserts fast.
-const CHUNK: usize = 4_000;
+const CHUNK: usize = 3_500;
 
 async fn deposit_where(db: &impl ConnectionTrait, cond: Condition) -> Result<Vec<Deposit>> {
-    let select = Query::select()
-        .column(Asterisk)
-        .from(Deposits::Table)
+    let select = listing::select_all(Deposits::Table)
         .cond_where(cond)
         .to_owned();
     let found = db
@@ -41,26 +40,35 @@ async fn deposit_where(db: &impl ConnectionTrait, cond: Condition) -> Result<Vec
     found.iter().map(|r| rows::deposit(r, backend)).collect()
 }
 
-fn by_chain_tx(keys: &[(&str, &str)]) -> Condition {
-    keys.iter().fold(Condition::any(), |cond, (chain, tx)| {
-        cond.add(
-            Condition::all()
-                .add(Expr::col(Deposits::Chain).eq(*chain))
-                .add(Expr::col(Deposits::TxHash).eq(*tx)),
-        )
-    })
+/// What identifies a deposit: (chain, tx_hash, output_index).
+type DepositKey = (String, String, u32);
+
+fn key_of(chain: &str, tx_hash: &str, output_index: u32) -> DepositKey {
+    (chain.to_owned(), tx_hash.to_owned(), output_index)
+}
+
+fn by_key(keys: &[&DepositKey]) -> Condition {
+    keys.iter()
+        .fold(Condition::any(), |cond, (chain, tx, output)| {
+            cond.add(
+                Condition::all()
+                    .add(Expr::col(Deposits::Chain).eq(chain.as_str()))
+                    .add(Expr::col(Deposits::TxHash).eq(tx.as_str()))
+                    .add(Expr::col(Deposits::OutputIndex).eq(i64::from(*output))),
+            )
+        })
 }
 
 impl SqlStore {
-    /// Inserts `batch` (skipping (chain, tx_hash) pairs already recorded) with an audit log
-    /// per new deposit; every deposit of the batch, new or existing, by (chain, tx_hash).
+    /// Inserts `batch` (skipping keys already recorded) with an audit log per new deposit;
+    /// every deposit of the batch, new or existing, by its key.
     /// New rows are known from the input and `RETURNING`; only pairs that were already
     /// recorded are read back.
     async fn insert_deposits(
         &self,
         db: &impl ConnectionTrait,
         batch: &[NewDeposit],
-    ) -> Result<(HashSet<Uuid>, HashMap<(String, String), Deposit>)> {
+    ) -> Result<(HashSet<Uuid>, HashMap<DepositKey, Deposit>)> {
         let at = rows::now();
         let rows: Vec<Deposit> = batch
             .iter()
@@ -69,6 +77,7 @@ impl SqlStore {
                 user_id: d.user_id,
                 chain: d.chain.clone(),
                 tx_hash: d.tx_hash.clone(),
+                output_index: d.output_index,
                 asset: d.asset.clone(),
                 amount: d.amount,
                 status: DepositStatus::Pending,
@@ -84,33 +93,37 @@ impl SqlStore {
             .iter()
             .filter_map(|row| row.try_get::<Uuid>("", "id").ok())
             .collect();
-        let mut by_key: HashMap<(String, String), Deposit> = rows
+        let mut found: HashMap<DepositKey, Deposit> = rows
             .into_iter()
             .filter(|d| created.contains(&d.id))
-            .map(|d| ((d.chain.clone(), d.tx_hash.clone()), d))
+            .map(|d| (key_of(&d.chain, &d.tx_hash, d.output_index), d))
             .collect();
-        let audits: Vec<Audit<'_>> = by_key
+        let audits: Vec<Audit<'_>> = found
             .values()
             .map(|d| Audit {
                 user_id: d.user_id,
                 action: "deposit.recorded",
                 subject_id: d.id,
-                detail: json!({ "chain": d.chain, "tx_hash": d.tx_hash, "asset": d.asset, "amount": d.amount.to_string() }),
+                detail: json!({ "chain": d.chain, "tx_hash": d.tx_hash, "output_index": d.output_index, "asset": d.asset, "amount": d.amount.to_string() }),
                 at,
             })
             .collect();
         audit::write(db, &audits).await?;
-        let recorded_before: Vec<(&str, &str)> = batch
+        let keys: Vec<DepositKey> = batch
             .iter()
-            .filter(|d| !by_key.contains_key(&(d.chain.clone(), d.tx_hash.clone())))
-            .map(|d| (d.chain.as_str(), d.tx_hash.as_str()))
+            .map(|d| key_of(&d.chain, &d.tx_hash, d.output_index))
+            .filter(|key| !found.contains_key(key))
             .collect();
-        if !recorded_before.is_empty() {
-            for found in deposit_where(db, by_chain_tx(&recorded_before)).await? {
-                by_key.insert((found.chain.clone(), found.tx_hash.clone()), found);
+        if !keys.is_empty() {
+            let keys: Vec<&DepositKey> = keys.iter().collect();
+            for before in deposit_where(db, by_key(&keys)).await? {
+                found.insert(
+                    key_of(&before.chain, &before.tx_hash, before.output_index),
+                    before,
+                );
             }
         }
-        Ok((created, by_key))
+        Ok((created, found))
     }
 
     async fn existing_users(
@@ -151,8 +164,8 @@ fn same(existing: &Deposit, new: &NewDeposit) -> Result<()> {
         Ok(())
     } else {
         Err(Error::conflict(format!(
-            "{} on {} was recorded with other details (user, asset or amount)",
-            new.tx_hash, new.chain
+            "output {} of {} on {} was recorded with other details (user, asset or amount)",
+            new.output_index, new.tx_hash, new.chain
         )))
     }
 }
@@ -167,7 +180,11 @@ impl MoneyStore for SqlStore {
             .insert_deposits(&txn, std::slice::from_ref(&deposit))
             .await?;
         let found = by_key
-            .get(&(deposit.chain.clone(), deposit.tx_hash.clone()))
+            .get(&key_of(
+                &deposit.chain,
+                &deposit.tx_hash,
+                deposit.output_index,
+            ))
             .cloned()
             .ok_or_else(|| Error::backend("recorded deposit not found"))?;
         txn.commit().await.map_err(|e| db_error("commit", e))?;
@@ -213,7 +230,7 @@ impl MoneyStore for SqlStore {
                     Ok(d) if !known.contains(&d.user_id) => {
                         BulkOutcome::Failed(Error::not_found(format!("user {}", d.user_id)))
                     }
-                    Ok(d) => match recorded.get(&(d.chain.clone(), d.tx_hash.clone())) {
+                    Ok(d) => match recorded.get(&key_of(&d.chain, &d.tx_hash, d.output_index)) {
                         Some(found) => match same(found, &d) {
                             Ok(()) => BulkOutcome::Ok(found.id),
                             Err(error) => BulkOutcome::Failed(error),

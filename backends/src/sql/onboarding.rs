@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use serde_json::json;
 use stack_core::store::{OnboardingFlow, OnboardingStatus, OnboardingStore};
 use stack_core::{Error, ErrorKind, Result};
@@ -12,12 +12,10 @@ use uuid::Uuid;
 use super::audit::{self, Audit};
 use super::error::db_error;
 use super::wallets::require_user;
-use super::{SqlStore, rows};
+use super::{SqlStore, listing, rows};
 
 async fn flow_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<OnboardingFlow> {
-    let select = Query::select()
-        .column(Asterisk)
-        .from(OnboardingFlows::Table)
+    let select = listing::select_all(OnboardingFlows::Table)
         .and_where(Expr::col(OnboardingFlows::UserId).eq(user_id))
         .to_owned();
     let row = db

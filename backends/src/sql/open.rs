@@ -55,7 +55,7 @@ pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
     connect
         .sqlx_logging(false)
         .acquire_timeout(options.acquire_timeout);
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let memory = is_memory_url(url);
     if memory {
         connect
             .max_connections(1)
@@ -94,6 +94,38 @@ pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
         },
     );
     Ok(SqlStore::new(db))
+}
+
+/// Whether `url` names an in-memory SQLite database (one that lives and dies with its pool).
+pub fn is_memory_url(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Applies every pending migration to the database at `url` through a pool of one
+/// connection that is closed afterwards. Migrate this way before opening the pool that will
+/// serve: a pooled SQLite connection that read the schema before a migration changed a table
+/// can keep the old shape of that table (sqlx then fails to read the new column, or reads
+/// past the end of its row). An in-memory database cannot be migrated apart from its pool:
+/// call [`migrate_up`] on that pool (it has one connection).
+///
+/// # Errors
+/// `Unavailable` when the database cannot be reached; a migration that fails (rolled back);
+/// `Unsupported` for an in-memory URL.
+pub async fn migrate_url(url: &str, options: &SqlOptions) -> Result<()> {
+    if is_memory_url(url) {
+        return Err(stack_core::Error::unsupported(
+            "an in-memory database is migrated on its own pool (migrate_up)",
+        ));
+    }
+    let once = SqlOptions {
+        max_open: 1,
+        min_idle: 0,
+        ..options.clone()
+    };
+    let store = open(url, &once).await?;
+    let migrated = migrate_up(store.connection(), None).await;
+    store.connection().clone().close().await.ok();
+    migrated
 }
 
 /// Applies every pending migration (or the next `steps`).

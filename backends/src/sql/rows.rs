@@ -67,6 +67,8 @@ pub(super) fn deposit(row: &QueryResult, backend: DbBackend) -> Result<Deposit> 
         user_id: get(row, "user_id")?,
         chain: get(row, "chain")?,
         tx_hash: get(row, "tx_hash")?,
+        output_index: u32::try_from(get::<i64>(row, "output_index")?)
+            .map_err(|e| Error::backend(format!("column output_index: {e}")))?,
         asset: get(row, "asset")?,
         amount: amount(row, "amount", backend)?,
         status: parse(row, "status")?,

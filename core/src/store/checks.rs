@@ -60,7 +60,9 @@ pub fn asset(value: &str) -> Result<String> {
     }
 }
 
-/// A positive amount with at most [`MAX_SCALE`] decimal places and 20 integer digits.
+/// A positive amount with at most [`MAX_SCALE`] decimal places and fewer than 20 integer
+/// digits (the bound of [`exact`](super::exact)). A `Decimal` is exact by construction; text
+/// from outside must be parsed with `Decimal::from_str_exact`, which refuses what would round.
 ///
 /// # Errors
 /// [`Error::Invalid`] on `amount`.
@@ -74,10 +76,65 @@ pub fn amount(value: Decimal) -> Result<Decimal> {
             format!("must have at most {MAX_SCALE} decimal places"),
         ));
     }
-    if value.trunc() >= Decimal::from(10u64.pow(19)) * Decimal::TEN {
+    if !super::exact::in_bounds(value) {
         return Err(Error::invalid("amount", "must be below 10^20"));
     }
     Ok(value.normalize())
+}
+
+/// Chains whose transaction hashes are hex: a hash on them must be hex (an optional `0x`
+/// and hex digits) and is lowercased.
+pub const HEX_HASH_CHAINS: &[&str] = &[
+    "arbitrum",
+    "avalanche",
+    "base",
+    "bitcoin",
+    "bitcoin-cash",
+    "bsc",
+    "dogecoin",
+    "ethereum",
+    "ethereum-classic",
+    "litecoin",
+    "optimism",
+    "polygon",
+    "tron",
+];
+
+/// Chains whose transaction hashes are in a case-sensitive encoding (base58, base64): their
+/// case is kept even when a hash happens to look like hex.
+pub const CASE_SENSITIVE_HASH_CHAINS: &[&str] = &["near", "solana", "ton"];
+
+fn is_hex(value: &str) -> bool {
+    let digits = value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+        .unwrap_or(value);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A transaction hash on `chain` (already normalized by the chain check), normalized so that
+/// one transaction has one spelling: hex hashes lowercased, case-sensitive encodings kept.
+/// On a chain in neither list a hash made only of hex digits is lowercased (a base58 or
+/// base64 hash of useful length is never all hex digits).
+///
+/// # Errors
+/// [`Error::Invalid`] on `tx_hash`: empty, too long, not visible ASCII, or not hex on a chain
+/// of [`HEX_HASH_CHAINS`].
+pub fn tx_hash(chain: &str, value: &str) -> Result<String> {
+    let value = visible_ascii("tx_hash", value, 128)?;
+    if CASE_SENSITIVE_HASH_CHAINS.contains(&chain) {
+        return Ok(value);
+    }
+    if is_hex(&value) {
+        return Ok(value.to_ascii_lowercase());
+    }
+    if HEX_HASH_CHAINS.contains(&chain) {
+        return Err(Error::invalid(
+            "tx_hash",
+            format!("must be hex (0x and hex digits) on {chain}"),
+        ));
+    }
+    Ok(value)
 }
 
 impl NewUser {
@@ -143,10 +200,12 @@ impl NewDeposit {
     /// # Errors
     /// [`Error::Invalid`] naming `chain`, `tx_hash`, `asset` or `amount`.
     pub fn checked(&self) -> Result<Self> {
+        let chain = chain(&self.chain)?;
         Ok(Self {
             user_id: self.user_id,
-            chain: chain(&self.chain)?,
-            tx_hash: visible_ascii("tx_hash", &self.tx_hash, 128)?,
+            tx_hash: tx_hash(&chain, &self.tx_hash)?,
+            chain,
+            output_index: self.output_index,
             asset: asset(&self.asset)?,
             amount: amount(self.amount)?,
         })
@@ -185,6 +244,23 @@ mod tests {
         assert!(amount(Decimal::from_str("-1").unwrap()).is_err());
         assert!(amount(Decimal::from_str("0.0000000000000000001").unwrap()).is_err());
         assert!(amount(Decimal::from_str("100000000000000000000").unwrap()).is_err());
+    }
+
+    #[test]
+    fn hex_hashes_are_case_folded_and_case_sensitive_ones_kept() {
+        assert_eq!(tx_hash("ethereum", "0xABCdef01").unwrap(), "0xabcdef01");
+        assert_eq!(tx_hash("bitcoin", "ABCDEF").unwrap(), "abcdef");
+        assert_eq!(tx_hash("somechain", "DEADBEEF").unwrap(), "deadbeef");
+        assert_eq!(tx_hash("somechain", "Tx-Id-Z").unwrap(), "Tx-Id-Z");
+        assert_eq!(tx_hash("solana", "ABCDEF").unwrap(), "ABCDEF");
+        assert_eq!(tx_hash("solana", "5VERv8NMvz").unwrap(), "5VERv8NMvz");
+        let err = tx_hash("ethereum", "0xnothex").unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { field, .. } if field == "tx_hash"),
+            "{err}"
+        );
+        assert!(tx_hash("ethereum", "0x").is_err());
+        assert!(tx_hash("ethereum", "").is_err());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! What every backend guarantees (the Store suite in `stack-tests` checks each):
 //! - inputs are checked by the `checked()` functions of [`checks`] before anything is
 //!   written; a bad input is [`Error::Invalid`](crate::Error::Invalid) and changes nothing;
-//! - recording a deposit is idempotent on (chain, tx_hash);
+//! - recording a deposit is idempotent on (chain, tx_hash, output_index), the hash
+//!   normalized per chain ([`checks::tx_hash`]);
+//! - money never rounds: every sum goes through [`exact`], and an amount or balance that
+//!   cannot be held exactly is [`Error::Invalid`](crate::Error::Invalid) and changes nothing;
 //! - confirming a deposit credits the balance, writes the ledger entry and the audit log in
 //!   one transaction, exactly once however many confirms race;
 //! - a balance is never negative (also a CHECK in the database) and always equals the sum of
@@ -13,6 +16,7 @@
 //!   transaction.
 
 pub mod checks;
+pub mod exact;
 mod model;
 mod query;
 mod states;
@@ -89,11 +93,13 @@ pub trait WalletStore: Send + Sync {
 /// Deposits, balances and the ledger: where money moves.
 #[async_trait]
 pub trait MoneyStore: Send + Sync {
-    /// Records a pending deposit; recording the same (chain, tx_hash) again returns the
-    /// first deposit unchanged.
+    /// Records a pending deposit; recording the same (chain, tx_hash, output_index) again
+    /// returns the first deposit unchanged (the hash is normalized first, so `0xAB` and
+    /// `0xab` are one transaction).
     ///
     /// # Errors
-    /// `Invalid` for a bad input; `NotFound` for an unknown user.
+    /// `Invalid` for a bad input; `NotFound` for an unknown user; `Conflict` when the key
+    /// was recorded with another user, asset or amount.
     async fn record_deposit(&self, deposit: NewDeposit) -> Result<Recorded>;
 
     /// Records many deposits in chunks inside one transaction; one result per input, in

@@ -76,9 +76,11 @@ pub struct Deposit {
     pub user_id: Uuid,
     /// The chain it arrived on.
     pub chain: String,
-    /// The chain's transaction hash; (chain, tx_hash) is unique, which makes recording
-    /// idempotent.
+    /// The chain's transaction hash, normalized per chain (see [`NewDeposit::tx_hash`]).
     pub tx_hash: String,
+    /// Which output (UTXO chains) or log (EVM chains) of the transaction paid us; (chain,
+    /// tx_hash, output_index) is unique, which makes recording idempotent.
+    pub output_index: u32,
     /// The asset (`USDC`).
     pub asset: String,
     /// How much; positive.
@@ -98,21 +100,31 @@ pub struct NewDeposit {
     pub user_id: Uuid,
     /// The chain it arrived on.
     pub chain: String,
-    /// The chain's transaction hash, 1-128 visible ASCII characters.
+    /// The chain's transaction hash, 1-128 visible ASCII characters. Stored normalized: a
+    /// hex hash (with or without `0x`) is lowercased, so the same transaction reported in
+    /// upper and in lower case is one deposit; a hash in a case-sensitive encoding (base58
+    /// on `solana`, base64 on `ton`) keeps its case. On chains known to use hex hashes
+    /// (`ethereum`, `bitcoin`, ...) a hash that is not hex is refused.
     pub tx_hash: String,
+    /// Which output (UTXO chains: the `vout`) or log (EVM chains: the log index) of the
+    /// transaction paid us; 0 where a transaction pays one address once. One transaction
+    /// that pays two of our addresses is two deposits.
+    pub output_index: u32,
     /// The asset, 2-12 uppercase letters or digits.
     pub asset: String,
-    /// How much; positive, at most 18 decimal places.
+    /// How much; positive, within the bound of [`exact`](super::exact) (at most 18 decimal
+    /// places, 19 integer digits, 28 significant digits).
     pub amount: Decimal,
 }
 
-/// The outcome of recording a deposit: recording the same (chain, tx_hash) again returns the
-/// first deposit and changes nothing.
+/// The outcome of recording a deposit: recording the same (chain, tx_hash, output_index) again
+/// returns the first deposit and changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     /// The deposit is new.
     Created(Deposit),
-    /// A deposit with this (chain, tx_hash) was recorded before; it is returned as it is.
+    /// A deposit with this (chain, tx_hash, output_index) was recorded before; it is returned
+    /// as it is.
     Existing(Deposit),
 }
 
