@@ -249,6 +249,7 @@ pub fn sql_options(config: &stack_core::config::DatabaseConfig) -> crate::sql::S
         acquire_timeout: config.acquire_timeout,
         statement_cache: usize::try_from(config.statement_cache_capacity).unwrap_or(usize::MAX),
         slow_query: config.slow_query_threshold,
+        statement_timeout: Some(config.statement_timeout),
     }
 }
 

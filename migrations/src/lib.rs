@@ -4,8 +4,9 @@
 //! 1. [`m0001_rail_tables`]: the tables, with the constraints correctness depends on in the
 //!    database (unique keys that make writes idempotent, a balance never negative, amounts
 //!    positive, states from their set, foreign keys);
-//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 1`
-//!    removes exactly these;
+//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 2`
+//!    (past migration 3)
+//!    removes these and migration 3;
 //! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
 //!    output_index), so one transaction paying two of our addresses is two deposits.
 //!

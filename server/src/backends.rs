@@ -77,6 +77,8 @@ impl Backends {
             BreakerOptions {
                 failure_threshold: d.breaker_threshold,
                 cooldown: d.breaker_cooldown,
+                probe_timeout: d.breaker_probe_timeout,
+                call_timeout: Some(d.call_timeout),
             },
         );
         let primary: Arc<dyn Store> = Arc::new(Layered::new(breaker.clone()));

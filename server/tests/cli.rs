@@ -195,3 +195,21 @@ fn config_check_reports_a_missing_file() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+/// The `stack` binary ships every backend by default, so that `STACK__DATABASE__URL=postgres://...
+/// stack migrate up` and `redis://` queues work from a plain `cargo run` / `cargo install`.
+#[test]
+fn the_binary_ships_every_backend_by_default() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("server/Cargo.toml");
+    let default = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("default ="))
+        .expect("a default feature list");
+    for backend in ["memory", "sqlite", "postgres", "redis"] {
+        assert!(
+            default.contains(&format!("\"{backend}\"")),
+            "{backend} missing from {default}"
+        );
+    }
+}

@@ -261,7 +261,7 @@ async fn main() {
         "| indexes | query | user | page | p50 ms | p99 ms | plan: top node / index |\n|---|---|---|---|---|---|---|"
     );
     measure(&store, &users, "applied", 200).await;
-    sql::migrate_down(store.connection(), Some(1))
+    sql::migrate_down(store.connection(), Some(2))
         .await
         .unwrap();
     db.execute_unprepared("VACUUM ANALYZE").await.unwrap();

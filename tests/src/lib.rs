@@ -19,6 +19,7 @@
     reason = "conformance trials are tests: a failed call must fail the trial"
 )]
 
+pub mod blackhole;
 pub mod cache_suite;
 pub mod caching_store;
 pub mod faulty_queue;

@@ -102,7 +102,7 @@ async fn list_queries_use_their_index_and_scan_without_it() {
         assert!(plan.execution_ms.is_some(), "ANALYZE ran: {plan:?}");
     }
 
-    stack_backends::sql::migrate_down(db, Some(1))
+    stack_backends::sql::migrate_down(db, Some(2))
         .await
         .unwrap();
     db.execute_unprepared("ANALYZE").await.unwrap();

@@ -27,6 +27,9 @@ pub struct SqlOptions {
     pub statement_cache: usize,
     /// A statement slower than this is logged as a warning.
     pub slow_query: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection (`None`: the server's default).
+    /// SQLite has none.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for SqlOptions {
@@ -39,6 +42,7 @@ impl Default for SqlOptions {
             acquire_timeout: Duration::from_secs(5),
             statement_cache: 100,
             slow_query: Duration::from_millis(200),
+            statement_timeout: None,
         }
     }
 }
@@ -82,7 +86,14 @@ pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
             }
         });
     } else {
-        connect.map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(cache));
+        let timeout = options.statement_timeout.map(|t| t.as_millis().to_string());
+        connect.map_sqlx_postgres_opts(move |o| {
+            let o = o.statement_cache_capacity(cache);
+            match &timeout {
+                Some(ms) => o.options([("statement_timeout", ms.as_str())]),
+                None => o,
+            }
+        });
     }
     let mut db = Database::connect(connect)
         .await

@@ -141,6 +141,19 @@ pub struct DatabaseConfig {
     /// How long the breaker stays open before one probe may pass. Default `10s`.
     #[serde(with = "humantime_serde")]
     pub breaker_cooldown: Duration,
+    /// How long the breaker's probe (a health check) may take before it counts as failed.
+    /// Default `2s`.
+    #[serde(with = "humantime_serde")]
+    pub breaker_probe_timeout: Duration,
+    /// How long one call to the primary may take (all its statements) before it fails with
+    /// `Timeout` and counts toward opening the breaker; catches a connection that hangs
+    /// instead of refusing. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for every connection of the pool: the server cancels
+    /// a statement running longer. Default `15s`.
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
     /// PostgreSQL hot standbys that serve reads that may be a moment old. Default none.
     pub read_replicas: Vec<String>,
     /// A replica replaying further behind than this leaves the rotation. Default `10s`.
@@ -168,6 +181,9 @@ impl Default for DatabaseConfig {
             acquire_timeout: Duration::from_secs(5),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(10),
+            breaker_probe_timeout: Duration::from_secs(2),
+            call_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(15),
             read_replicas: Vec::new(),
             replica_max_lag: Duration::from_secs(10),
             replica_check_interval: Duration::from_secs(1),

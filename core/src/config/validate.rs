@@ -79,6 +79,13 @@ impl Config {
             "must be at most 10000",
         );
         p.positive("database.breaker_cooldown", db.breaker_cooldown);
+        p.positive("database.breaker_probe_timeout", db.breaker_probe_timeout);
+        p.positive("database.statement_timeout", db.statement_timeout);
+        p.check(
+            db.call_timeout >= db.statement_timeout,
+            "database.call_timeout",
+            "must be at least database.statement_timeout (the server would cancel a statement the client still waits for)",
+        );
         p.check(
             (1..=1000).contains(&db.breaker_threshold),
             "database.breaker_threshold",

@@ -22,6 +22,14 @@ pub struct BreakerOptions {
     pub failure_threshold: u32,
     /// How long it stays open before one probe may pass. Default 10 s.
     pub cooldown: Duration,
+    /// How long the probe (a health check of the database) may take before it counts as
+    /// failed: a probe stuck on a black-holed connection must not keep the breaker half-open.
+    /// Default 2 s.
+    pub probe_timeout: Duration,
+    /// How long one call that passes the breaker may take before it fails with `Timeout`
+    /// (and counts as a connection-level failure): a hung database must not hang callers.
+    /// `None` for no deadline. Default 30 s.
+    pub call_timeout: Option<Duration>,
 }
 
 impl Default for BreakerOptions {
@@ -29,6 +37,8 @@ impl Default for BreakerOptions {
         Self {
             failure_threshold: 5,
             cooldown: Duration::from_secs(10),
+            probe_timeout: Duration::from_secs(2),
+            call_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -54,8 +64,11 @@ enum State {
 
 /// Fails calls at once with [`Error::CircuitOpen`] after `failure_threshold` consecutive
 /// connection-level failures (`Unavailable`, `Timeout`; a constraint violation, not-found or
-/// bad input is an answer, not a failure); after `cooldown` lets one probe through, and
-/// closes when it succeeds (or opens again for another cooldown). Cheap to clone.
+/// bad input is an answer, not a failure). After `cooldown` the next call first runs a probe:
+/// a health check of the database within `probe_timeout`. Only a probe that reached the
+/// database and succeeded closes the breaker (a call refused by input checks never reached it,
+/// so it cannot); a failed or timed-out probe opens it for another cooldown. Every call that
+/// passes has `call_timeout`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
     store: Arc<dyn Store>,
@@ -161,21 +174,54 @@ impl CircuitBreaker {
     }
 }
 
+impl CircuitBreaker {
+    /// The probe: a health check of the database within `probe_timeout`; closes the breaker
+    /// when it succeeds, opens it again otherwise (also when the caller gives up on it).
+    async fn probe(&self) -> Result<()> {
+        let mut pending = Pending {
+            breaker: self,
+            admission: Some(Admission::Probe),
+        };
+        let checked = tokio::time::timeout(self.options.probe_timeout, self.store.health()).await;
+        let healthy = matches!(checked, Ok(Ok(())));
+        pending.admission = None;
+        self.record(&Admission::Probe, !healthy);
+        if healthy {
+            Ok(())
+        } else {
+            Err(Error::CircuitOpen {
+                retry_after: self.options.cooldown,
+            })
+        }
+    }
+
+    /// Runs `op` within `call_timeout`; a call past it is `Timeout`.
+    async fn call<T: Send + 'static>(&self, op: &Op<T>) -> Result<T> {
+        let call = op(Arc::clone(&self.store));
+        match self.options.call_timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    operation: "database call".into(),
+                    after: limit,
+                })
+            }),
+        }
+    }
+}
+
 #[async_trait]
 impl StorePolicy for CircuitBreaker {
     async fn run<T: Send + 'static>(&self, _call: Call, op: &Op<T>) -> Result<T> {
-        let mut pending = Pending {
-            breaker: self,
-            admission: Some(self.admit()?),
-        };
-        let answer = op(Arc::clone(&self.store)).await;
+        if let Admission::Probe = self.admit()? {
+            self.probe().await?;
+        }
+        let answer = self.call(op).await;
         let failed = answer
             .as_ref()
             .err()
             .is_some_and(|e| matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout));
-        if let Some(admission) = pending.admission.take() {
-            self.record(&admission, failed);
-        }
+        self.record(&Admission::Pass, failed);
         answer
     }
 
