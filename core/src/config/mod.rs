@@ -156,7 +156,8 @@ pub struct DatabaseConfig {
     pub statement_timeout: Duration,
     /// PostgreSQL hot standbys that serve reads that may be a moment old. Default none.
     pub read_replicas: Vec<String>,
-    /// A replica replaying further behind than this leaves the rotation. Default `10s`.
+    /// A replica replaying further behind than this leaves the rotation. Default `2s`; at most
+    /// `read_your_writes`.
     #[serde(with = "humantime_serde")]
     pub replica_max_lag: Duration,
     /// How often each replica's health and lag are checked. Default `1s`.
@@ -185,7 +186,7 @@ impl Default for DatabaseConfig {
             call_timeout: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(15),
             read_replicas: Vec::new(),
-            replica_max_lag: Duration::from_secs(10),
+            replica_max_lag: Duration::from_secs(2),
             replica_check_interval: Duration::from_secs(1),
             read_your_writes: Duration::from_secs(2),
         }

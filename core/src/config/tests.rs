@@ -9,6 +9,14 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The problems a load reports; none when it loads.
+fn found(result: Result<Config, super::ConfigError>) -> Vec<String> {
+    match result {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
+    }
+}
+
 fn problems(result: Result<Config, super::ConfigError>) -> Vec<String> {
     result
         .unwrap_err()
@@ -186,4 +194,45 @@ fn extra_checks_join_the_same_report() {
     );
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[1], "queue.backend: not compiled in");
+}
+
+#[test]
+fn a_process_local_cache_under_the_caching_store_needs_the_embedded_mode() {
+    let shared = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("STACK__CACHE__STORE_TTL", "30s")];
+        all.extend_from_slice(pairs);
+        found(ConfigLoader::new().env_vars(vars(&all)).load())
+    };
+    assert!(shared(&[]).is_empty(), "embedded: one process writes");
+    let found = shared(&[("STACK__QUEUE__BACKEND", "redis://")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("cache.store_ttl"), "{found:?}");
+    let found = shared(&[("STACK__DATABASE__URL", "postgres://a@b/c")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let redis = shared(&[
+        ("STACK__DATABASE__URL", "postgres://a@b/c"),
+        ("STACK__CACHE__BACKEND", "redis://"),
+    ]);
+    assert!(redis.is_empty(), "{redis:?}");
+}
+
+#[test]
+fn read_your_writes_covers_the_replica_lag() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut all = vec![
+            ("STACK__DATABASE__URL", "postgres://a@b/c"),
+            ("STACK__DATABASE__READ_REPLICAS", "[postgres://a@r/c]"),
+        ];
+        all.extend_from_slice(pairs);
+        found(ConfigLoader::new().env_vars(vars(&all)).load())
+    };
+    assert!(with(&[]).is_empty(), "{:?}", with(&[]));
+    let found = with(&[("STACK__DATABASE__READ_YOUR_WRITES", "1s")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("database.read_your_writes"),
+        "{found:?}"
+    );
+    let found = with(&[("STACK__DATABASE__REPLICA_MAX_LAG", "10s")]);
+    assert_eq!(found.len(), 1, "{found:?}");
 }

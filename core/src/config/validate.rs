@@ -92,6 +92,12 @@ impl Config {
             "must be between 1 and 1000",
         );
         p.positive("database.replica_check_interval", db.replica_check_interval);
+        p.check(
+            db.read_replicas.is_empty() || db.read_your_writes >= db.replica_max_lag,
+            "database.read_your_writes",
+            "must be at least database.replica_max_lag when read_replicas are set: a standby \
+             may still be that far behind after the write",
+        );
         for (i, replica) in db.read_replicas.iter().enumerate() {
             p.url(&format!("database.read_replicas[{i}]"), replica);
         }
@@ -114,6 +120,19 @@ impl Config {
         p.url("cache.backend", &cache.backend);
         if let Some(ttl) = cache.store_ttl {
             p.positive("cache.store_ttl", ttl);
+            // A process-local cache is invalidated only by its own process: another writer
+            // (a worker process, a second instance) leaves it serving old values for the
+            // whole TTL. Only the embedded mode (SQLite, in-process queue) has one writer.
+            let local_cache = cache.backend.starts_with("memory:");
+            let embedded = self.database.url.starts_with("sqlite:")
+                && self.queue.backend.starts_with("memory:");
+            p.check(
+                !local_cache || embedded,
+                "cache.store_ttl",
+                "needs a shared cache (cache.backend: redis://) unless every writer is in this \
+                 process (database sqlite:// and queue memory://): with memory:// another \
+                 process's writes would not invalidate this one's cached reads",
+            );
         }
         if let Some(ttl) = cache.first_tier_ttl {
             p.positive("cache.first_tier_ttl", ttl);
