@@ -13,6 +13,7 @@
 //!
 //! Priorities are strict; within one priority, jobs run in the order they became due.
 
+mod bounds;
 mod job;
 mod lease;
 mod stats;
@@ -24,6 +25,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use bounds::{
+    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_delay,
+    validate_job_type, validate_lease, validate_queue_name, validate_run_at, validate_type_filter,
+};
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
@@ -110,6 +115,15 @@ impl QueueOptions {
             backoff: Arc::new(Backoff::default()),
             completed_retention: Duration::from_secs(24 * 3600),
         }
+    }
+
+    /// Checks the options the way every backend does when it opens a queue.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) naming `queue.name`, as
+    /// [`validate_queue_name`].
+    pub fn validate(&self) -> Result<()> {
+        validate_queue_name(&self.name)
     }
 
     /// Uses `backoff` between retries.
@@ -250,9 +264,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         tokens: &[LeaseToken],
         lease_for: Duration,
     ) -> Result<Vec<Result<DateTime<Utc>>>> {
-        if lease_for.is_zero() {
-            return Err(crate::Error::invalid("lease_for", "must be positive"));
-        }
+        validate_lease(lease_for)?;
         let mut results = Vec::with_capacity(tokens.len());
         for token in tokens {
             results.push(self.extend(token, lease_for).await);
@@ -319,15 +331,13 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 /// Checks `reserve`'s arguments the way every backend must.
 ///
 /// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for`.
+/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for` (as
+/// [`validate_lease`]).
 pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
     if max == 0 {
         return Err(crate::Error::invalid("max", "must be at least 1"));
     }
-    if lease_for.is_zero() {
-        return Err(crate::Error::invalid("lease_for", "must be positive"));
-    }
-    Ok(())
+    validate_lease(lease_for)
 }
 
 /// Checks every job of a batch; the error names the index of the first bad one.
