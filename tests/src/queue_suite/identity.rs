@@ -114,6 +114,9 @@ pub async fn lease_ids_are_random(new_queue: QueueFactory) {
             .all(|id| id.get_version() == Some(uuid::Version::Random)),
         "{ids:?}"
     );
+    // Random through and through: no shared prefix as a counter dressed as a UUID would have.
+    let prefixes: HashSet<_> = ids.iter().map(|id| id.as_bytes()[..4].to_vec()).collect();
+    assert_eq!(prefixes.len(), 20, "lease ids look counted: {ids:?}");
 }
 
 /// With no retention, a steady stream of unique jobs leaves no completed job behind beyond
