@@ -149,9 +149,10 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// What this backend can do.
     fn capabilities(&self) -> QueueCapabilities;
 
-    /// Stores `job`. When a live job (pending, running, dead, or completed within the
-    /// retention) already holds its unique key, nothing is stored and
-    /// [`Enqueued::Duplicate`] names that job: enqueueing is idempotent per key.
+    /// Stores `job`. When the queue already holds a job with the id of [`NewJob::id`], or a
+    /// live job (pending, running, dead, or completed within the retention) already holds
+    /// its unique key, nothing is stored and [`Enqueued::Duplicate`] names that job:
+    /// enqueueing is idempotent per id and per key.
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) when the job fails [`NewJob::validate`].
@@ -182,7 +183,8 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// priority. Returns at once, possibly with none. Each lease counts as an attempt.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) for `max == 0` or a zero lease.
+    /// [`Error::Invalid`](crate::Error::Invalid) for `max == 0`, or a lease that is zero or
+    /// longer than [`MAX_DELAY`].
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>>;
 
     /// Marks the leased job done.
@@ -298,7 +300,8 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// One page of the dead-letter queue, oldest death first, optionally of one job type.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>>;
 
     /// Moves dead job `id` back to ready with a fresh set of attempts.
@@ -311,14 +314,16 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// attempts; answers how many, and how many remain.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress>;
 
     /// Deletes up to `limit` dead jobs (oldest first), all or those of `job_type`; answers how
     /// many, and how many remain.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress>;
 
     /// Checks that the backend answers.
