@@ -14,7 +14,7 @@ use stack_core::scheduler::{CronScheduler, ScheduleSpec, Scheduler};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(QueueOptions::new("example")));
+    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(QueueOptions::new("example"))?);
 
     // A cron schedule: every second (six fields, seconds first).
     let scheduler = CronScheduler::new(Arc::clone(&queue));

@@ -275,7 +275,7 @@ pub async fn open_queue(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(
             config,
-        )))),
+        ))?)),
         #[cfg(feature = "redis")]
         "redis" => Ok(Arc::new(
             crate::redis::RedisQueue::open(

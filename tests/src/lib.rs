@@ -6,7 +6,7 @@
 //! `tests/tests/<backend>.rs`:
 //!
 //! ```text
-//! stack_tests::queue_conformance!(memory, |opts| async move { Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue> });
+//! stack_tests::queue_conformance!(memory, |opts| async move { Arc::new(MemoryQueue::new(opts).expect("a valid queue name")) as Arc<dyn Queue> });
 //! ```
 //!
 //! Trials a backend cannot serve (per its capabilities) are skipped with a printed line naming
@@ -26,6 +26,7 @@ pub mod faulty_queue;
 pub mod own_postgres;
 pub mod own_redis;
 pub mod queue_suite;
+pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
 pub mod store_suite;

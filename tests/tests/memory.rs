@@ -12,15 +12,15 @@ stack_tests::cache_conformance!(cache, |_prefix: String| async move {
 });
 
 stack_tests::queue_conformance!(queue, |opts| async move {
-    Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
+    Arc::new(MemoryQueue::new(opts).expect("a valid queue name")) as Arc<dyn Queue>
 });
 
 stack_tests::scheduler_conformance!(scheduler, |opts| async move {
-    Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
+    Arc::new(MemoryQueue::new(opts).expect("a valid queue name")) as Arc<dyn Queue>
 });
 
 stack_tests::worker_conformance!(worker, |opts| async move {
-    Arc::new(MemoryQueue::new(opts)) as Arc<dyn Queue>
+    Arc::new(MemoryQueue::new(opts).expect("a valid queue name")) as Arc<dyn Queue>
 });
 
 mod caching_store {

@@ -29,6 +29,50 @@ async fn cluster(options: QueueOptions) -> Arc<dyn Queue> {
 }
 
 stack_tests::queue_conformance!(queue, single);
+
+mod queue_faults {
+    use stack_backends::redis::RedisTarget;
+    use stack_tests::redis_queue_faults as faults;
+
+    async fn single() -> RedisTarget {
+        RedisTarget::Single(stack_tests::services::redis().await.url)
+    }
+
+    fn cluster() -> RedisTarget {
+        RedisTarget::parse(&stack_tests::services::redis_cluster().url)
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_meta_among_500_due_jobs_is_dead_lettered() {
+        faults::a_corrupted_meta_among_500_due_jobs_is_dead_lettered(single().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_meta_among_500_due_jobs_is_dead_lettered_on_the_cluster() {
+        faults::a_corrupted_meta_among_500_due_jobs_is_dead_lettered(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn an_entry_with_nothing_readable_is_removed() {
+        faults::an_entry_with_nothing_readable_is_removed(single().await).await;
+    }
+
+    #[tokio::test]
+    async fn an_entry_with_nothing_readable_is_removed_on_the_cluster() {
+        faults::an_entry_with_nothing_readable_is_removed(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn a_name_that_breaks_the_hash_tag_is_refused() {
+        faults::a_name_that_breaks_the_hash_tag_is_refused(single().await).await;
+        faults::a_name_that_breaks_the_hash_tag_is_refused(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn a_server_that_may_evict_keys_is_refused() {
+        faults::a_server_that_may_evict_keys_is_refused().await;
+    }
+}
 stack_tests::queue_conformance!(cluster_queue, cluster);
 stack_tests::scheduler_conformance!(scheduler, single);
 stack_tests::scheduler_conformance!(cluster_scheduler, cluster);

@@ -3,13 +3,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_limit,
-    validate_reserve,
+    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_lease,
+    validate_limit, validate_reserve, validate_type_filter,
 };
-use stack_core::{Error, Result};
 
 use super::queue_state::{State, after, now_ms};
 
@@ -29,12 +29,16 @@ pub struct MemoryQueue {
 
 impl MemoryQueue {
     /// An empty queue with `options`.
-    pub fn new(options: QueueOptions) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](stack_core::Error::Invalid) for a name every backend refuses ([`QueueOptions::validate`]).
+    pub fn new(options: QueueOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(Self {
             options,
             state: Mutex::new(State::default()),
             wake: tokio::sync::Notify::new(),
-        }
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -44,6 +48,10 @@ impl MemoryQueue {
     }
 
     fn enqueue_locked(&self, state: &mut State, job: NewJob, now: DateTime<Utc>) -> Enqueued {
+        // A job the queue holds already (a retried enqueue) is left as it is.
+        if let Some(id) = job.id.filter(|id| state.jobs.contains_key(id)) {
+            return Enqueued::Duplicate(id);
+        }
         if let Some(existing) = job.unique_key.as_ref().and_then(|k| state.unique.get(k)) {
             return Enqueued::Duplicate(*existing);
         }
@@ -131,17 +139,14 @@ impl Queue for MemoryQueue {
     }
 
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
-        if lease_for.is_zero() {
-            return Err(Error::invalid("lease_for", "must be positive"));
-        }
+        validate_lease(lease_for)?;
         self.state().extend(token, now_ms(), lease_for)
     }
 
     async fn release(&self, token: &LeaseToken) -> Result<()> {
-        let now = now_ms();
         let mut state = self.state();
         state.release_lease(token)?;
-        state.hand_back(token.job_id, now);
+        state.hand_back(token.job_id);
         drop(state);
         self.wake.notify_waiters();
         Ok(())
@@ -205,6 +210,7 @@ impl Queue for MemoryQueue {
         let mut stats = QueueStats {
             running: state.running_total(),
             dead: state.dead.len() as u64,
+            completed: state.completed_total(),
             ..QueueStats::default()
         };
         let mut ready_total = 0;
@@ -225,6 +231,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
+        validate_type_filter(job_type)?;
         let state = self.state();
         let jobs: Vec<Job> = Self::dead_of_type(&state, job_type)
             .into_iter()
@@ -241,6 +248,7 @@ impl Queue for MemoryQueue {
 
     async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
+        validate_type_filter(Some(job_type))?;
         let now = now_ms();
         let mut state = self.state();
         let ids = Self::dead_of_type(&state, Some(job_type));
@@ -258,6 +266,7 @@ impl Queue for MemoryQueue {
 
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
+        validate_type_filter(job_type)?;
         let mut state = self.state();
         let ids = Self::dead_of_type(&state, job_type);
         let chunk = &ids[..ids.len().min(limit)];
@@ -272,5 +281,21 @@ impl Queue for MemoryQueue {
 
     async fn health(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stack_core::queue::QueueOptions;
+
+    use super::MemoryQueue;
+
+    #[test]
+    fn a_name_every_backend_refuses_is_refused_here_too() {
+        for name in ["", "}x", "a{b}"] {
+            let err = MemoryQueue::new(QueueOptions::new(name)).unwrap_err();
+            assert_eq!(err.kind(), stack_core::ErrorKind::Invalid, "{name:?}");
+        }
+        assert!(MemoryQueue::new(QueueOptions::new("jobs")).is_ok());
     }
 }

@@ -15,6 +15,9 @@ type DueKey = (DateTime<Utc>, u64);
 #[derive(Debug)]
 pub(super) struct Slot {
     pub(super) job: Job,
+    /// Its place among jobs due at the same time, from its enqueue: a released or recovered
+    /// job goes back to where it was, not to the back.
+    order: u64,
     /// The job's key in `pending[priority]` while it is pending.
     due: Option<DueKey>,
     /// The current lease while it is running.
@@ -47,13 +50,10 @@ fn rank(priority: Priority) -> usize {
     }
 }
 
-/// `span` after `now`, at millisecond precision (as every backend stores times).
+/// `span` after `now`, at millisecond precision (as every backend stores times), never past
+/// the latest time a queue keeps.
 pub(super) fn after(now: DateTime<Utc>, span: Duration) -> DateTime<Utc> {
-    let at = chrono::Duration::from_std(span)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    stack_core::queue::to_millis(at)
+    stack_core::queue::run_time_after(now, span)
 }
 
 /// The queue's clock: now, at millisecond precision.
@@ -73,10 +73,12 @@ impl State {
             self.unique.insert(key.clone(), job.id);
         }
         let id = job.id;
+        let order = self.next_seq();
         self.jobs.insert(
             id,
             Slot {
                 job,
+                order,
                 due: None,
                 lease: None,
                 dead_seq: None,
@@ -87,11 +89,10 @@ impl State {
 
     /// Files job `id` (already in `jobs`) under its priority and run time.
     fn make_pending(&mut self, id: JobId) {
-        let seq = self.next_seq();
         let Some(slot) = self.jobs.get_mut(&id) else {
             return;
         };
-        let key = (slot.job.run_at, seq);
+        let key = (slot.job.run_at, slot.order);
         slot.job.state = JobState::Pending;
         slot.due = Some(key);
         self.pending[rank(slot.job.priority)].insert(key, id);
@@ -175,13 +176,13 @@ impl State {
         Ok(expires_at)
     }
 
-    /// Puts a released job back, ready now, without counting the attempt it was leased for.
-    pub(super) fn hand_back(&mut self, id: JobId, now: DateTime<Utc>) {
+    /// Puts a released job back where it was in its priority (its run time has passed, so it
+    /// is ready at once), without counting the attempt it was leased for.
+    pub(super) fn hand_back(&mut self, id: JobId) {
         let Some(slot) = self.jobs.get_mut(&id) else {
             return;
         };
         slot.job.attempts = slot.job.attempts.saturating_sub(1);
-        slot.job.run_at = now;
         self.make_pending(id);
     }
 
@@ -232,8 +233,9 @@ impl State {
         }
     }
 
-    /// Hands back every job whose lease lapsed before `now`: ready again at once, or dead
-    /// if that was its last attempt (a job that keeps killing its worker must not loop).
+    /// Hands back every job whose lease lapsed before `now`: ready again at once in its old
+    /// place, or dead if that was its last attempt (a job that keeps killing its worker must
+    /// not loop).
     pub(super) fn recover_expired(&mut self, now: DateTime<Utc>, limit: usize) -> u64 {
         let mut recovered = 0;
         while let Some((&key, &id)) = self.running.first_key_value() {
@@ -246,8 +248,9 @@ impl State {
             };
             slot.lease = None;
             let spent = slot.job.attempts >= slot.job.max_attempts;
+            let run_at = slot.job.run_at;
             let message = format!("lease expired at {} (worker lost or too slow)", key.0);
-            self.record_failure(id, now, message, (!spent).then_some(now));
+            self.record_failure(id, now, message, (!spent).then_some(run_at));
             recovered += 1;
         }
         recovered
@@ -343,5 +346,10 @@ impl State {
 
     pub(super) fn running_total(&self) -> u64 {
         self.running.len() as u64
+    }
+
+    /// Completed jobs still remembered for their unique key.
+    pub(super) fn completed_total(&self) -> u64 {
+        self.completed.len() as u64
     }
 }

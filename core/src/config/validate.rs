@@ -148,11 +148,11 @@ impl Config {
 
         let queue = &self.queue;
         p.url("queue.backend", &queue.backend);
-        p.check(
-            !queue.name.trim().is_empty(),
-            "queue.name",
-            "must not be empty",
-        );
+        if let Err(crate::Error::Invalid { reason, .. }) =
+            crate::queue::validate_queue_name(&queue.name)
+        {
+            p.check(false, "queue.name", reason);
+        }
         p.positive("queue.backoff_base", queue.backoff_base);
         p.check(
             queue.backoff_cap >= queue.backoff_base,

@@ -138,6 +138,12 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
+    /// The id to store the job under; `None` lets the queue mint one. While the queue holds a
+    /// job of this id (pending, running, dead, or completed and still remembered), enqueueing
+    /// it again stores nothing and answers [`Enqueued::Duplicate`](super::Enqueued): a
+    /// client that retries an enqueue after a lost reply cannot reset the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<JobId>,
     /// The kind of work.
     #[serde(rename = "type")]
     pub job_type: String,
@@ -161,6 +167,7 @@ impl NewJob {
     /// A Normal-priority job of `job_type` that may run now.
     pub fn new(job_type: impl Into<String>, payload: serde_json::Value) -> Self {
         Self {
+            id: None,
             job_type: job_type.into(),
             payload,
             priority: Priority::Normal,
@@ -169,6 +176,14 @@ impl NewJob {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             unique_key: None,
         }
+    }
+
+    /// Stores the job under `id`: enqueueing the same id again is a no-op while the queue
+    /// holds the job.
+    #[must_use]
+    pub fn id(mut self, id: JobId) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// Sets the priority.
@@ -209,28 +224,25 @@ impl NewJob {
         self
     }
 
-    /// Checks the job before any backend stores it.
+    /// Checks the job before any backend stores it: every backend accepts the same jobs.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `type`, `max_attempts` or `unique_key`.
+    /// [`Error::Invalid`] naming `type`, `max_attempts`, `unique_key`, `run_at` (before
+    /// 1970 or after 9999, see [`validate_run_at`](super::validate_run_at)) or `delay`
+    /// (longer than [`MAX_DELAY`](super::MAX_DELAY)).
     pub fn validate(&self) -> Result<()> {
-        if self.job_type.trim().is_empty() {
-            return Err(Error::invalid("type", "must not be empty"));
-        }
-        if self.job_type.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "type",
-                "must not contain control characters",
-            ));
-        }
-        if self.job_type.len() > 200 {
-            return Err(Error::invalid("type", "must be at most 200 bytes"));
-        }
+        super::validate_job_type("type", &self.job_type)?;
         if self.max_attempts == 0 {
             return Err(Error::invalid("max_attempts", "must be at least 1"));
         }
         if self.unique_key.as_deref().is_some_and(str::is_empty) {
             return Err(Error::invalid("unique_key", "must not be empty when given"));
+        }
+        if let Some(at) = self.run_at {
+            super::validate_run_at(at)?;
+        }
+        if let Some(delay) = self.delay {
+            super::validate_delay(delay)?;
         }
         Ok(())
     }
@@ -241,14 +253,11 @@ impl NewJob {
         let now = to_millis(now);
         let run_at = match (self.run_at, self.delay) {
             (Some(at), _) => to_millis(at),
-            (None, Some(delay)) => chrono::Duration::from_std(delay)
-                .ok()
-                .and_then(|d| now.checked_add_signed(d))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            (None, Some(delay)) => super::run_time_after(now, delay),
             (None, None) => now,
         };
         Job {
-            id: Uuid::now_v7(),
+            id: self.id.unwrap_or_else(Uuid::now_v7),
             job_type: self.job_type,
             payload: self.payload,
             priority: self.priority,

@@ -65,9 +65,12 @@ impl Failure {
     }
 
     /// How long the next attempt waits after failed attempt `attempt`: the failure's own
-    /// delay, else `backoff`'s.
+    /// delay, else `backoff`'s, at most [`MAX_DELAY`](super::MAX_DELAY) (a report is never
+    /// refused for its delay: a longer one waits the longest delay).
     pub fn delay(&self, backoff: &crate::retry::Backoff, attempt: u32) -> Duration {
-        self.retry_after.unwrap_or_else(|| backoff.delay(attempt))
+        self.retry_after
+            .unwrap_or_else(|| backoff.delay(attempt))
+            .min(super::MAX_DELAY)
     }
 
     /// A failure no retry can fix: the job goes to the dead-letter queue now.

@@ -13,6 +13,7 @@
 //!
 //! Priorities are strict; within one priority, jobs run in the order they became due.
 
+mod bounds;
 mod job;
 mod lease;
 mod stats;
@@ -24,6 +25,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use bounds::{
+    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_delay,
+    validate_job_type, validate_lease, validate_queue_name, validate_run_at, validate_type_filter,
+};
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
@@ -112,6 +117,15 @@ impl QueueOptions {
         }
     }
 
+    /// Checks the options the way every backend does when it opens a queue.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) naming `queue.name`, as
+    /// [`validate_queue_name`].
+    pub fn validate(&self) -> Result<()> {
+        validate_queue_name(&self.name)
+    }
+
     /// Uses `backoff` between retries.
     #[must_use]
     pub fn backoff(mut self, backoff: Backoff) -> Self {
@@ -135,9 +149,10 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// What this backend can do.
     fn capabilities(&self) -> QueueCapabilities;
 
-    /// Stores `job`. When a live job (pending, running, dead, or completed within the
-    /// retention) already holds its unique key, nothing is stored and
-    /// [`Enqueued::Duplicate`] names that job: enqueueing is idempotent per key.
+    /// Stores `job`. When the queue already holds a job with the id of [`NewJob::id`], or a
+    /// live job (pending, running, dead, or completed within the retention) already holds
+    /// its unique key, nothing is stored and [`Enqueued::Duplicate`] names that job:
+    /// enqueueing is idempotent per id and per key.
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) when the job fails [`NewJob::validate`].
@@ -168,7 +183,8 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// priority. Returns at once, possibly with none. Each lease counts as an attempt.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) for `max == 0` or a zero lease.
+    /// [`Error::Invalid`](crate::Error::Invalid) for `max == 0`, or a lease that is zero or
+    /// longer than [`MAX_DELAY`].
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>>;
 
     /// Marks the leased job done.
@@ -250,9 +266,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         tokens: &[LeaseToken],
         lease_for: Duration,
     ) -> Result<Vec<Result<DateTime<Utc>>>> {
-        if lease_for.is_zero() {
-            return Err(crate::Error::invalid("lease_for", "must be positive"));
-        }
+        validate_lease(lease_for)?;
         let mut results = Vec::with_capacity(tokens.len());
         for token in tokens {
             results.push(self.extend(token, lease_for).await);
@@ -286,7 +300,8 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// One page of the dead-letter queue, oldest death first, optionally of one job type.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>>;
 
     /// Moves dead job `id` back to ready with a fresh set of attempts.
@@ -299,14 +314,16 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// attempts; answers how many, and how many remain.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress>;
 
     /// Deletes up to `limit` dead jobs (oldest first), all or those of `job_type`; answers how
     /// many, and how many remain.
     ///
     /// # Errors
-    /// As [`Queue::recover_expired`].
+    /// [`Error::Invalid`](crate::Error::Invalid) for an empty `job_type`; otherwise as
+    /// [`Queue::recover_expired`].
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress>;
 
     /// Checks that the backend answers.
@@ -319,15 +336,13 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 /// Checks `reserve`'s arguments the way every backend must.
 ///
 /// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for`.
+/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for` (as
+/// [`validate_lease`]).
 pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
     if max == 0 {
         return Err(crate::Error::invalid("max", "must be at least 1"));
     }
-    if lease_for.is_zero() {
-        return Err(crate::Error::invalid("lease_for", "must be positive"));
-    }
-    Ok(())
+    validate_lease(lease_for)
 }
 
 /// Checks every job of a batch; the error names the index of the first bad one.

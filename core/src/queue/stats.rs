@@ -25,6 +25,10 @@ pub struct QueueStats {
     pub running: u64,
     /// Jobs in the dead-letter queue.
     pub dead: u64,
+    /// Completed jobs the queue still remembers: those holding a unique key, until the
+    /// retention has passed and they are cleaned (an expired one may linger until the next
+    /// enqueue cleans it, and never more than about one enqueue's worth).
+    pub completed: u64,
 }
 
 impl QueueStats {

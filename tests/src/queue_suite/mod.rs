@@ -1,10 +1,12 @@
 //! The [`Queue`] conformance suite. Timings are short but generous: a trial waits for a
 //! condition with a deadline rather than sleeping a fixed time and hoping.
 
+mod bounds;
 mod delivery;
 mod edges;
 mod enqueue;
 mod failures;
+mod identity;
 mod leases;
 
 use std::future::Future;
@@ -15,10 +17,12 @@ use futures::future::BoxFuture;
 use stack_core::queue::{Lease, NewJob, Queue, QueueOptions};
 use stack_core::retry::Backoff;
 
+pub use bounds::*;
 pub use delivery::*;
 pub use edges::*;
 pub use enqueue::*;
 pub use failures::*;
+pub use identity::*;
 pub use leases::*;
 
 /// Builds a fresh, empty queue with the given options.
@@ -116,6 +120,14 @@ macro_rules! queue_conformance {
                 a_due_retry_keeps_its_priority,
                 dead_letters_list_oldest_first,
                 handles_on_one_name_share_a_durable_queue,
+                run_times_outside_the_range_are_refused_and_the_ends_are_kept,
+                the_largest_delay_is_kept_and_longer_ones_never_overflow,
+                a_500_job_batch_with_one_bad_job_stores_nothing,
+                an_enqueue_of_an_existing_id_changes_nothing,
+                a_released_or_recovered_job_keeps_its_place,
+                lease_ids_are_random,
+                expired_unique_keys_are_cleaned_as_fast_as_they_are_added,
+                an_empty_job_type_is_refused,
             );
         }
     };

@@ -34,22 +34,23 @@ impl Queue for RedisQueue {
 
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
         validate_reserve(max, lease_for)?;
-        let args = [
-            max.min(CHUNK).to_string(),
+        let max = max.min(CHUNK);
+        let mut args = vec![
+            max.to_string(),
             lease_for.as_millis().max(1).to_string(),
             RECOVER_ON_RESERVE.to_string(),
         ];
+        // Random lease ids, one per job this call may lease: never repeated, even by a
+        // server that lost its last writes in a failover.
+        args.extend((0..max).map(|_| uuid::Uuid::new_v4().to_string()));
         let reply = self.run(Op::Reserve, &args).await?;
-        let Some((expiry, rows)) = reply.split_first() else {
-            return Err(Error::backend("Redis queue: empty reserve reply"));
-        };
+        let (expiry, notes, rows) = split_reserve_reply(&reply)?;
+        log_notes(notes);
         let expires_at = millis(expiry)?;
-        decode_all(rows)?
-            .into_iter()
-            .map(|(job, lease)| {
-                let lease_id =
-                    lease.ok_or_else(|| Error::backend("Redis queue: leased job has no lease"))?;
-                Ok(Lease {
+        let mut leases = Vec::with_capacity(rows.len() / ROW);
+        for row in rows.chunks(ROW) {
+            match decode(row) {
+                Ok((job, Some(lease_id))) => leases.push(Lease {
                     token: LeaseToken {
                         job_id: job.id,
                         attempt: job.attempts,
@@ -57,9 +58,14 @@ impl Queue for RedisQueue {
                     },
                     job,
                     expires_at,
-                })
-            })
-            .collect()
+                }),
+                Ok((job, None)) => {
+                    tracing::error!(job = %job.id, "Redis queue: a leased job came back without a lease");
+                }
+                Err(error) => self.bury_unreadable(row, &error).await,
+            }
+        }
+        Ok(leases)
     }
 
     async fn complete(&self, token: &LeaseToken) -> Result<()> {
@@ -118,9 +124,7 @@ impl Queue for RedisQueue {
         tokens: &[LeaseToken],
         lease_for: Duration,
     ) -> Result<Vec<Result<DateTime<Utc>>>> {
-        if lease_for.is_zero() {
-            return Err(Error::invalid("lease_for", "must be positive"));
-        }
+        validate_lease(lease_for)?;
         let mut results = Vec::with_capacity(tokens.len());
         for chunk in tokens.chunks(CHUNK) {
             let mut args = vec!["extend".to_owned(), lease_for.as_millis().to_string()];
@@ -203,10 +207,12 @@ impl Queue for RedisQueue {
         stats.scheduled = pending_total - stats.ready();
         stats.running = count(reply.get(14))?;
         stats.dead = count(reply.get(15))?;
+        stats.completed = count(reply.get(16))?;
         Ok(stats)
     }
 
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
+        validate_type_filter(job_type)?;
         let args = [
             "dead".to_owned(),
             job_type.unwrap_or_default().to_owned(),
@@ -233,6 +239,7 @@ impl Queue for RedisQueue {
 
     async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
+        validate_type_filter(Some(job_type))?;
         let args = [
             "requeue_type".to_owned(),
             job_type.to_owned(),
@@ -243,6 +250,7 @@ impl Queue for RedisQueue {
 
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
+        validate_type_filter(job_type)?;
         let args = [
             "purge".to_owned(),
             job_type.unwrap_or_default().to_owned(),

@@ -1,6 +1,7 @@
 //! The Redis queue: see [`RedisQueue`].
 
 mod contract;
+mod eviction;
 mod rows;
 mod scripts;
 
@@ -11,13 +12,13 @@ use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_limit,
-    validate_reserve,
+    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_lease,
+    validate_limit, validate_reserve, validate_type_filter,
 };
 use stack_core::{Error, Result};
 use tokio::sync::{Mutex, Notify};
 
-use self::rows::{Spec, decode, decode_all, millis, rank};
+use self::rows::{ROW, Spec, decode, decode_all, lease_token_of, millis, rank};
 use self::scripts::{Keys, Op, Scripts};
 use super::{RedisConnection, RedisTarget};
 use crate::redis::connection::redis_error;
@@ -36,7 +37,9 @@ const RECOVER_ON_RESERVE: usize = 100;
 /// `{<queue name>}` and so live on one shard of a Cluster: no `KEYS`, no cross-slot command,
 /// every key declared. Times are the server's (`TIME`), at millisecond precision. Idle workers
 /// block on a marker list (`BLPOP`, over a connection of their own) that enqueues, retries
-/// and releases push to.
+/// and releases push to. Lease ids are random (UUIDv4) and made here, not counted by the
+/// server, so a failover that loses the last writes cannot hand out the same lease twice.
+/// Opening refuses a server whose `maxmemory-policy` may evict the queue's keys.
 #[derive(Debug)]
 pub struct RedisQueue {
     options: QueueOptions,
@@ -53,13 +56,14 @@ impl RedisQueue {
     /// Connects to `target` and opens the queue `options.name` there.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an empty queue name or a bad URL; [`Error::Unavailable`] when
-    /// Redis does not answer.
+    /// [`Error::Invalid`] for a queue name every backend refuses ([`QueueOptions::validate`]:
+    /// empty, or holding `{` or `}`, which would break the hash tag), a bad URL, or a server
+    /// whose `maxmemory-policy` may evict keys (the message names the setting to change);
+    /// [`Error::Unavailable`] when Redis does not answer.
     pub async fn open(target: RedisTarget, options: QueueOptions) -> Result<Self> {
-        if options.name.is_empty() {
-            return Err(Error::invalid("queue.name", "must not be empty"));
-        }
+        options.validate()?;
         let connection = target.connect().await?;
+        eviction::check_eviction_policy(&connection).await?;
         Ok(Self {
             keys: Keys::new(&options.name),
             scripts: Scripts::new(),
@@ -83,6 +87,7 @@ impl RedisQueue {
 
     async fn progress(&self, args: &[String]) -> Result<Progress> {
         let reply = self.admin(args).await?;
+        log_notes(reply.get(2..).unwrap_or_default());
         let number = |i: usize| {
             reply
                 .get(i)
@@ -98,12 +103,17 @@ impl RedisQueue {
     async fn enqueue_chunk(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
         let mut args = Vec::with_capacity(1 + jobs.len() * 8);
         args.push(self.options.completed_retention.as_millis().to_string());
+        // Per job, the id this call made up for it: a 'D' naming a job's own minted id is this
+        // very enqueue, retried by the connection after a lost reply, not another job.
+        let mut minted = Vec::with_capacity(jobs.len());
         for job in jobs {
             let spec = serde_json::to_string(&Spec::of(job))
                 .map_err(|e| Error::backend(format!("encode job: {e}")))?;
             let delay = job.delay.map_or(0, |d| d.as_millis());
+            let id = job.id.unwrap_or_else(uuid::Uuid::now_v7);
+            minted.push(job.id.is_none().then_some(id));
             args.extend([
-                uuid::Uuid::now_v7().to_string(),
+                id.to_string(),
                 job.payload.to_string(),
                 spec,
                 rank(job.priority).to_string(),
@@ -115,14 +125,18 @@ impl RedisQueue {
             ]);
         }
         let reply = self.run(Op::Enqueue, &args).await?;
+        if reply.len() != jobs.len() {
+            return Err(Error::backend("Redis queue: malformed enqueue reply"));
+        }
         reply
             .iter()
-            .map(|r| {
+            .zip(minted)
+            .map(|(r, minted)| {
                 let (kind, id) = r.split_at(1.min(r.len()));
                 let id: JobId = id
                     .parse()
                     .map_err(|_| Error::backend("Redis queue: malformed enqueue reply"))?;
-                Ok(if kind == "D" {
+                Ok(if kind == "D" && minted != Some(id) {
                     Enqueued::Duplicate(id)
                 } else {
                     Enqueued::Created(id)
@@ -136,6 +150,20 @@ impl RedisQueue {
         let answer = reply.into_iter().next().unwrap_or_default();
         refused(&answer, token)?;
         Ok(answer)
+    }
+
+    /// Dead-letters a leased job whose row the client cannot decode (a garbled payload or
+    /// error history), with the reason; logs it when not even its lease can be read (its
+    /// lease then lapses and recovery deals with it).
+    async fn bury_unreadable(&self, row: &[String], error: &Error) {
+        let Some(token) = lease_token_of(row) else {
+            tracing::error!(%error, "Redis queue: a leased job cannot be read; its lease will lapse");
+            return;
+        };
+        let reason = Failure::permanent(format!("dead-lettered by the queue: {error}"));
+        if let Err(failed) = self.fail(&token, reason).await {
+            tracing::error!(job = %token.job_id, %error, %failed, "Redis queue: could not dead-letter an unreadable job; its lease will lapse");
+        }
     }
 
     /// Blocks on the marker list for up to `wait`, over this handle's blocking connection.
@@ -182,6 +210,26 @@ fn refused(answer: &str, token: &LeaseToken) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Logs what a script removed because nothing about it could be read.
+fn log_notes(notes: &[String]) {
+    for note in notes {
+        tracing::warn!(note = %note, "Redis queue: an unreadable entry was removed");
+    }
+}
+
+/// A reserve reply: the expiry, the notes, and the rows.
+fn split_reserve_reply(reply: &[String]) -> Result<(&str, &[String], &[String])> {
+    let malformed = || Error::backend("Redis queue: malformed reserve reply");
+    let (expiry, rest) = reply.split_first().ok_or_else(malformed)?;
+    let (notes, rest) = rest.split_first().ok_or_else(malformed)?;
+    let notes: usize = notes.parse().map_err(|_| malformed())?;
+    if rest.len() < notes {
+        return Err(malformed());
+    }
+    let (notes, rows) = rest.split_at(notes);
+    Ok((expiry, notes, rows))
 }
 
 fn token_args(tokens: &[LeaseToken]) -> impl Iterator<Item = String> + '_ {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stack_core::queue::{AttemptError, Job, JobState, NewJob, Priority};
+use stack_core::queue::{AttemptError, Job, JobState, LeaseToken, NewJob, Priority};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
@@ -116,6 +116,23 @@ pub(super) fn decode(row: &[String]) -> Result<(Job, Option<Uuid>)> {
         Some(lease.parse().map_err(|e| corrupt("lease id", e))?)
     };
     Ok((job, lease))
+}
+
+/// The lease token of a leased row whose job cannot be decoded: its id, its attempts and
+/// lease from the meta, which reserve just wrote.
+pub(super) fn lease_token_of(row: &[String]) -> Option<LeaseToken> {
+    let [id, _, _, meta, _] = row else {
+        return None;
+    };
+    let fields: Vec<&str> = meta.splitn(8, '|').collect();
+    let [_, attempts, _, _, _, _, _, lease] = fields.as_slice() else {
+        return None;
+    };
+    Some(LeaseToken {
+        job_id: id.parse().ok()?,
+        attempt: attempts.parse().ok()?,
+        lease_id: lease.parse().ok()?,
+    })
 }
 
 /// Every row of a flat reply.

@@ -1,9 +1,9 @@
 -- Reads and bounded maintenance. ARGV: action, then per action:
---   recover: limit                       -> done, remaining
+--   recover: limit                       -> done, remaining, then notes (entries removed)
 --   get:     ids...                      -> a row per id that exists
 --   peek:                                -> now, next run ms or '', then per priority:
 --                                           ready, oldest ready run_at or '', pending;
---                                           then running, dead
+--                                           then running, dead, completed
 --   dead:    type or '', offset, limit   -> total, then rows, oldest death first
 --   requeue: id                          -> 'OK' | 'N'
 --   requeue_type: type, limit            -> done, remaining
@@ -11,17 +11,18 @@
 local action = ARGV[1]
 local now = now_ms()
 
+-- Dead job ids, oldest death first, and (for one type) their members in the type index.
 local function dead_ids(job_type, offset, limit)
   if job_type == '' then
-    return redis.call('ZRANGE', K_DEAD, offset, offset + limit - 1)
+    return redis.call('ZRANGE', K_DEAD, offset, offset + limit - 1), {}
   end
   local members = redis.call('ZRANGEBYLEX', K_DEAD_LEX, '[' .. job_type .. '\0',
     '(' .. job_type .. '\1', 'LIMIT', offset, limit)
   local ids = {}
   for i, member in ipairs(members) do
-    ids[i] = string.match(member, '%z([^%z]*)$')
+    ids[i] = string.match(member, '%z([^%z]*)$') or ''
   end
-  return ids
+  return ids, members
 end
 
 local function dead_count(job_type)
@@ -29,16 +30,32 @@ local function dead_count(job_type)
   return redis.call('ZLEXCOUNT', K_DEAD_LEX, '[' .. job_type .. '\0', '(' .. job_type .. '\1')
 end
 
-local function requeue(id)
-  local m = meta_of(id)
-  unmake_dead(id)
-  m.attempts = 0
-  make_pending(id, m, now)
+-- Reads dead jobs before any write: readable ones to act on, and the rest.
+local function read_dead(ids, members)
+  local good, bad = {}, {}
+  for i, id in ipairs(ids) do
+    local m, spec, why = load(id)
+    if not why and m.state ~= 'd' then why = 'in the dead letters but in state ' .. m.state end
+    local e = {id = id, m = m, spec = spec, bad = why, member = members[i]}
+    if why then bad[#bad + 1] = e else good[#good + 1] = e end
+  end
+  return good, bad
+end
+
+local function requeue(e)
+  unmake_dead(e.id, e.spec.t)
+  e.m.attempts = 0
+  make_pending(e.id, e.m, now)
 end
 
 if action == 'recover' then
-  local done = recover(now, tonumber(ARGV[2]))
-  return {str(done), str(redis.call('ZCOUNT', K_RUNNING, '-inf', now))}
+  local limit = whole(ARGV[2], 1, 100000)
+  if not limit then return redis.error_reply('recover: malformed limit') end
+  local notes = {}
+  local done = recover_entries(lapsed(now, limit), now, notes)
+  local out = {str(done), str(redis.call('ZCOUNT', K_RUNNING, '-inf', now))}
+  for _, note in ipairs(notes) do out[#out + 1] = note end
+  return out
 elseif action == 'get' then
   local out = {}
   for i = 2, #ARGV do
@@ -69,6 +86,7 @@ elseif action == 'peek' then
   if next_at then out[2] = str(next_at) end
   out[#out + 1] = str(redis.call('ZCARD', K_RUNNING))
   out[#out + 1] = str(redis.call('ZCARD', K_DEAD))
+  out[#out + 1] = str(redis.call('ZCARD', K_COMPLETED))
   return out
 elseif action == 'dead' then
   local out = {str(dead_count(ARGV[2]))}
@@ -79,19 +97,34 @@ elseif action == 'dead' then
 elseif action == 'requeue' then
   local m = meta_of(ARGV[2])
   if not m or m.state ~= 'd' then return {'N'} end
-  requeue(ARGV[2])
+  local spec, why = spec_of(ARGV[2])
+  if not spec then return redis.error_reply('requeue: job ' .. ARGV[2] .. ' has ' .. why) end
+  requeue({id = ARGV[2], m = m, spec = spec})
   wake(1)
   return {'OK'}
 elseif action == 'requeue_type' then
-  local ids = dead_ids(ARGV[2], 0, tonumber(ARGV[3]))
-  for _, id in ipairs(ids) do requeue(id) end
-  wake(#ids)
-  return {str(#ids), str(dead_count(ARGV[2]))}
+  local limit = whole(ARGV[3], 1, 100000)
+  if ARGV[2] == '' or not limit then return redis.error_reply('requeue_type: malformed arguments') end
+  local good, bad = read_dead(dead_ids(ARGV[2], 0, limit))
+  -- An unreadable dead job is filed again with the reason (or removed): never requeued as is.
+  for _, e in ipairs(bad) do
+    if e.member then redis.call('ZREM', K_DEAD_LEX, e.member) end
+    quarantine(e.id, e.spec, e.bad, now)
+  end
+  for _, e in ipairs(good) do requeue(e) end
+  wake(#good)
+  return {str(#good), str(dead_count(ARGV[2]))}
 elseif action == 'purge' then
-  local ids = dead_ids(ARGV[2], 0, tonumber(ARGV[3]))
-  for _, id in ipairs(ids) do
-    unmake_dead(id)
-    forget(id, meta_of(id))
+  local limit = whole(ARGV[3], 1, 100000)
+  if not limit then return redis.error_reply('purge: malformed limit') end
+  local ids, members = dead_ids(ARGV[2], 0, limit)
+  local specs = {}
+  for i, id in ipairs(ids) do specs[i] = spec_of(id) or false end
+  for i, id in ipairs(ids) do
+    local spec = specs[i] or nil
+    if members[i] then redis.call('ZREM', K_DEAD_LEX, members[i]) end
+    unmake_dead(id, spec and spec.t)
+    forget(id, spec)
   end
   return {str(#ids), str(dead_count(ARGV[2]))}
 end

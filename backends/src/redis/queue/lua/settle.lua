@@ -34,7 +34,9 @@ if action == 'complete' then
     end
   end
 elseif action == 'extend' then
-  local expiry = now + tonumber(ARGV[2])
+  local lease_ms = whole(ARGV[2], 1, LATEST)
+  if not lease_ms then return redis.error_reply('extend: malformed lease') end
+  local expiry = math.min(now + lease_ms, LATEST)
   local running = {}
   for i = 3, #ARGV, 2 do
     local id = ARGV[i]
@@ -53,22 +55,31 @@ elseif action == 'release' then
   if refused then return {refused} end
   redis.call('ZREM', K_RUNNING, id)
   m.attempts = m.attempts - 1
-  make_pending(id, m, now)
+  -- Back to its old place: its run time has passed, so it is ready at once, FIFO kept.
+  make_pending(id, m, m.run_at)
   wake(1)
   out[1] = 'OK'
 elseif action == 'fail' then
   local id = ARGV[2]
   local m, refused = held(id, ARGV[3])
   if refused then return {refused} end
+  local backoff = whole(ARGV[6], 0, LATEST)
+  if not backoff then return redis.error_reply('fail: malformed backoff') end
+  local retry = ARGV[5] == '1' and m.attempts < m.max
+  local spec, why = spec_of(id)
+  if not retry and not spec then
+    -- Checked before any write: a dead letter is filed under its type.
+    return redis.error_reply('fail: job ' .. id .. ' has ' .. why)
+  end
   redis.call('ZREM', K_RUNNING, id)
   record_error(id, m.attempts, now, ARGV[4])
-  if ARGV[5] == '1' and m.attempts < m.max then
-    local run_at = now + tonumber(ARGV[6])
+  if retry then
+    local run_at = math.min(now + backoff, LATEST)
     make_pending(id, m, run_at)
     wake(1)
     out[1] = 'R' .. str(run_at)
   else
-    make_dead(id, m)
+    make_dead(id, m, spec.t)
     out[1] = 'D'
   end
 end
