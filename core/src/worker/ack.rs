@@ -106,17 +106,19 @@ pub(super) async fn acknowledge(
         let error = match outcome {
             Ok(Ok(results)) => {
                 let mut again = Vec::new();
-                for (token, result) in batch.into_iter().zip(results) {
-                    match result {
-                        Ok(()) => {
+                let mut results = results.into_iter();
+                for token in batch {
+                    match results.next() {
+                        Some(Ok(())) => {
                             Counters::add(&shared.counters.completed, 1);
                             shared.release_hold(&token);
                         }
-                        Err(e) if e.is_temporary() => again.push(token),
-                        Err(e) => {
+                        Some(Err(e)) if !e.is_temporary() => {
                             tracing::warn!(job = %token.job_id, error = %e, "the queue refused a job's completion");
                             shared.release_hold(&token);
                         }
+                        // A temporary error, or no answer for this token: try it again.
+                        Some(Err(_)) | None => again.push(token),
                     }
                 }
                 if again.is_empty() {
