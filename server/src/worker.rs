@@ -63,6 +63,7 @@ pub async fn work(config: Config) -> Result<(), BoxError> {
         retried = stats.retried,
         dead = stats.dead,
         released = stats.released,
+        lost = stats.lost,
         "STACK worker stopped"
     );
     Ok(())

@@ -1,5 +1,7 @@
-//! A [`Queue`] decorator that makes enqueues fail or hang on demand, for trials of what
-//! callers do when the queue misbehaves; every other call goes to the queue it wraps.
+//! A [`Queue`] decorator that injects faults on demand, for trials of what callers do when the
+//! queue misbehaves: enqueues that fail or hang, reports (complete, fail, release) that fail
+//! as if the queue were down, and heartbeats of one attempt that never reach it. Every other
+//! call goes to the queue it wraps.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -21,6 +23,23 @@ pub struct FaultyQueue {
     failures_left: AtomicU32,
     hang: AtomicBool,
     attempts: AtomicU32,
+    reports_failing: AtomicU32,
+    reports_refused: AtomicU32,
+    /// Extends of leases for this attempt fail (0: none do).
+    heartbeats_dropped_for: AtomicU32,
+}
+
+/// What an unreachable queue answers.
+fn unreachable() -> Error {
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    Error::unavailable("queue (injected fault)", refused)
+}
+
+/// Takes one from `counter` if it is above zero; whether it did.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl FaultyQueue {
@@ -31,7 +50,42 @@ impl FaultyQueue {
             failures_left: AtomicU32::new(0),
             hang: AtomicBool::new(false),
             attempts: AtomicU32::new(0),
+            reports_failing: AtomicU32::new(0),
+            reports_refused: AtomicU32::new(0),
+            heartbeats_dropped_for: AtomicU32::new(0),
         }
+    }
+
+    /// The next `n` reports (`complete`, `complete_many`, `fail`, `release`) fail as an
+    /// unreachable backend would; `u32::MAX` keeps the queue down, `0` brings it back.
+    pub fn fail_reports(&self, n: u32) {
+        self.reports_failing.store(n, Ordering::SeqCst);
+    }
+
+    /// How many reports failed by injection so far.
+    pub fn reports_refused(&self) -> u32 {
+        self.reports_refused.load(Ordering::SeqCst)
+    }
+
+    /// From now on, extending a lease of attempt `attempt` fails as an unreachable backend
+    /// would (each such token's result is an error; other tokens are extended): a worker's
+    /// heartbeats for that attempt never arrive and its lease lapses.
+    pub fn drop_heartbeats_of_attempt(&self, attempt: u32) {
+        self.heartbeats_dropped_for.store(attempt, Ordering::SeqCst);
+    }
+
+    /// Whether this report is to fail; counts it if so.
+    fn report_fails(&self) -> bool {
+        let fails = self.reports_failing.load(Ordering::SeqCst) == u32::MAX
+            || take_one(&self.reports_failing);
+        if fails {
+            self.reports_refused.fetch_add(1, Ordering::SeqCst);
+        }
+        fails
+    }
+
+    fn heartbeat_dropped(&self, token: &LeaseToken) -> bool {
+        token.attempt == self.heartbeats_dropped_for.load(Ordering::SeqCst)
     }
 
     /// The next `n` enqueues fail as an unreachable backend would.
@@ -63,13 +117,8 @@ impl Queue for FaultyQueue {
         if self.hang.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        let failing = self
-            .failures_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
-            let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-            return Err(Error::unavailable("queue (injected fault)", refused));
+        if take_one(&self.failures_left) {
+            return Err(unreachable());
         }
         self.inner.enqueue(job).await
     }
@@ -83,13 +132,57 @@ impl Queue for FaultyQueue {
         self.inner.reserve(max, lease_for).await
     }
     async fn complete(&self, token: &LeaseToken) -> Result<()> {
+        if self.report_fails() {
+            return Err(unreachable());
+        }
         self.inner.complete(token).await
     }
+    async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
+        if self.report_fails() {
+            return Err(unreachable());
+        }
+        self.inner.complete_many(tokens).await
+    }
     async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome> {
+        if self.report_fails() {
+            return Err(unreachable());
+        }
         self.inner.fail(token, failure).await
     }
     async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
+        if self.heartbeat_dropped(token) {
+            return Err(unreachable());
+        }
         self.inner.extend(token, lease_for).await
+    }
+    async fn extend_many(
+        &self,
+        tokens: &[LeaseToken],
+        lease_for: Duration,
+    ) -> Result<Vec<Result<DateTime<Utc>>>> {
+        let dropped: Vec<bool> = tokens.iter().map(|t| self.heartbeat_dropped(t)).collect();
+        if !dropped.contains(&true) {
+            return self.inner.extend_many(tokens, lease_for).await;
+        }
+        let passed: Vec<LeaseToken> = tokens
+            .iter()
+            .zip(&dropped)
+            .filter(|(_, dropped)| !**dropped)
+            .map(|(t, _)| *t)
+            .collect();
+        let mut extended = self
+            .inner
+            .extend_many(&passed, lease_for)
+            .await?
+            .into_iter();
+        let results = dropped
+            .iter()
+            .map(|&dropped| match dropped {
+                true => Err(unreachable()),
+                false => extended.next().unwrap_or_else(|| Err(unreachable())),
+            })
+            .collect();
+        Ok(results)
     }
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
         self.inner.next_run_at().await
@@ -98,6 +191,9 @@ impl Queue for FaultyQueue {
         self.inner.wait_for_work(max_wait).await
     }
     async fn release(&self, token: &LeaseToken) -> Result<()> {
+        if self.report_fails() {
+            return Err(unreachable());
+        }
         self.inner.release(token).await
     }
     async fn recover_expired(&self, limit: usize) -> Result<Progress> {

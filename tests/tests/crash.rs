@@ -1,6 +1,15 @@
 //! The crash test: three worker processes share 10,000 jobs on Redis; one is killed with
-//! SIGKILL in the middle. Every job completes (none lost), only jobs whose lease the killed
-//! worker held ran twice, and no job stays leased.
+//! SIGKILL in the middle. At the end every job id is accounted for: completed, or dead with a
+//! reason; only jobs whose lease the killed worker held ran twice; no job stays leased and no
+//! job data is left behind.
+//!
+//! How a completion is seen: the Redis queue deletes a job without a unique key when it
+//! completes, so `get` answering `None` cannot by itself tell a completed job from one whose
+//! data was lost. Each worker records the completions it is about to send (`acking`) and
+//! those the queue took (`acked`). A job is completed when a worker recorded the queue taking
+//! its completion and the queue holds nothing of it. The one exception allowed: a job whose
+//! completion the killed worker sent but could not record as taken before it died (it is in
+//! that worker's `acking` record, and the queue holds nothing of it).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -8,13 +17,26 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use stack_backends::redis::{RedisQueue, RedisTarget};
-use stack_core::queue::{NewJob, Queue, QueueOptions};
+use stack_core::queue::{Enqueued, JobId, JobState, NewJob, Queue, QueueOptions};
 
 const JOBS: u64 = 10_000;
 const WORKERS: usize = 3;
 const CONCURRENCY: usize = 10;
 
-fn start_worker(url: &str, queue: &str, record: &str) -> Child {
+/// A worker process, killed if the test ends before stopping it: a failed assertion must not
+/// leave workers running.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_worker(url: &str, queue: &str, record: &str) -> Worker {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
         .args([url, queue, record, &CONCURRENCY.to_string()])
         .stdout(Stdio::piped())
@@ -23,13 +45,14 @@ fn start_worker(url: &str, queue: &str, record: &str) -> Child {
     let mut line = String::new();
     let stdout = child.stdout.take().expect("stdout");
     BufReader::new(stdout).read_line(&mut line).expect("read");
+    let worker = Worker(child);
     assert!(line.starts_with("ready"), "worker said {line:?}");
-    child
+    worker
 }
 
-fn send(child: &Child, signal: &str) {
+fn send(worker: &Worker, signal: &str) {
     let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
+        .args([&format!("-{signal}"), &worker.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
@@ -46,11 +69,20 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
     let jobs = (0..JOBS)
         .map(|n| NewJob::new("work", serde_json::json!({ "n": n })))
         .collect();
-    queue.enqueue_batch(jobs).await.unwrap();
+    let ids: Vec<JobId> = queue
+        .enqueue_batch(jobs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| match e {
+            Enqueued::Created(id) => id,
+            Enqueued::Duplicate(id) => panic!("job {id} is not new"),
+        })
+        .collect();
 
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    let mut workers: Vec<Child> = (0..WORKERS)
+    let mut workers: Vec<Worker> = (0..WORKERS)
         .map(|_| start_worker(&url, &name, &record))
         .collect();
 
@@ -71,11 +103,10 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let victim = workers.remove(0);
-    let victim_pid = victim.id();
+    let mut victim = workers.remove(0);
+    let victim_pid = victim.0.id();
     send(&victim, "KILL");
-    let mut victim = victim;
-    victim.wait().unwrap();
+    victim.0.wait().unwrap();
     // The killed worker can change nothing now: the leases it held are in the running set
     // until they lapse, next to those of the living workers.
     let running_at_kill: HashSet<String> = redis::cmd("ZRANGE")
@@ -89,24 +120,53 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
         .collect();
     let leased_at_kill = leased_numbers(&queue, &running_at_kill).await;
 
-    loop {
-        let stats = queue.stats().await.unwrap();
-        if stats.ready() + stats.scheduled + stats.running == 0 {
-            assert_eq!(stats.dead, 0, "no job died");
-            break;
+    // The workers should be done when the queue is idle; every id is then accounted for
+    // (records may trail the queue by a moment, so accounting is retried until the deadline).
+    wait_until_idle(&queue, deadline).await;
+    let accounts = loop {
+        let accounts = account(&queue, &mut redis, &record, &ids).await;
+        if accounts.open.is_empty() {
+            break accounts;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "jobs did not finish: {stats:?}"
+            "{} jobs neither completed nor dead, for example {:?}",
+            accounts.open.len(),
+            &accounts.open[..accounts.open.len().min(5)]
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for (id, pids) in &accounts.acked {
+        assert_eq!(pids.len(), 1, "job {id}: completed {} times", pids.len());
     }
+    let victim_acking: HashSet<JobId> = records(&mut redis, &format!("{record}:acking"))
+        .await
+        .into_iter()
+        .filter(|(_, pid)| *pid == victim_pid)
+        .map(|(id, _)| id)
+        .collect();
+    for id in &accounts.unconfirmed {
+        assert!(
+            victim_acking.contains(id),
+            "job {id} is gone from the queue but no worker saw its completion taken"
+        );
+    }
+    for (id, reason) in &accounts.dead {
+        assert!(!reason.is_empty(), "dead job {id} has no reason");
+    }
+    assert_eq!(
+        accounts.acked.len() + accounts.unconfirmed.len() + accounts.dead.len(),
+        ids.len(),
+        "every job accounted for once"
+    );
+    nothing_left_behind(&mut redis, &name, accounts.dead.len()).await;
+
     for worker in &workers {
         send(worker, "TERM");
     }
     for mut worker in workers {
         assert!(
-            worker.wait().unwrap().success(),
+            worker.0.wait().unwrap().success(),
             "a living worker stops cleanly"
         );
     }
@@ -125,7 +185,7 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
             .or_default()
             .push(pid.parse().unwrap());
     }
-    assert_eq!(runs.len() as u64, JOBS, "every job ran (0 lost)");
+    assert_eq!(runs.len() as u64, JOBS, "every job started");
     let twice: Vec<(&u64, &Vec<u32>)> = runs.iter().filter(|(_, pids)| pids.len() > 1).collect();
     for (n, pids) in &twice {
         assert_eq!(pids.len(), 2, "job {n} ran {} times", pids.len());
@@ -144,18 +204,132 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
             .any(|s| s.ends_with(&format!(":{victim_pid}"))),
         "the killed worker had run jobs"
     );
-    let leased: u64 = redis::cmd("ZCARD")
-        .arg(format!("stack:queue:{{{name}}}:running"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(leased, 0, "no job stays leased");
     println!(
-        "{} starts for {JOBS} jobs; {} ran twice, all leased by the killed worker ({} leases held at the kill)",
+        "{} starts for {JOBS} jobs: {} completions taken, {} sent by the killed worker as it died, \
+         {} dead; {} ran twice, all leased by the killed worker ({} leases held at the kill)",
         starts.len(),
+        accounts.acked.len(),
+        accounts.unconfirmed.len(),
+        accounts.dead.len(),
         twice.len(),
         running_at_kill.len()
     );
+}
+
+/// Waits until the queue has nothing ready, scheduled or running.
+async fn wait_until_idle(queue: &RedisQueue, deadline: tokio::time::Instant) {
+    loop {
+        let stats = queue.stats().await.expect("queue stats");
+        if stats.ready() + stats.scheduled + stats.running == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs did not finish: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where each job is at the end.
+#[derive(Debug, Default)]
+struct Accounts {
+    /// Completions the queue took, with the pid of each worker that recorded one.
+    acked: HashMap<JobId, Vec<u32>>,
+    /// Gone from the queue, with no completion recorded as taken.
+    unconfirmed: Vec<JobId>,
+    /// Dead, with the reason.
+    dead: Vec<(JobId, String)>,
+    /// Neither completed nor dead (yet): each with its state.
+    open: Vec<(JobId, Option<JobState>)>,
+}
+
+async fn account(
+    queue: &RedisQueue,
+    redis: &mut redis::aio::MultiplexedConnection,
+    record: &str,
+    ids: &[JobId],
+) -> Accounts {
+    let mut accounts = Accounts::default();
+    for (id, pid) in records(redis, &format!("{record}:acked")).await {
+        accounts.acked.entry(id).or_default().push(pid);
+    }
+    for id in ids.iter().filter(|id| !accounts.acked.contains_key(id)) {
+        match queue.get(*id).await.expect("read a job") {
+            None => accounts.unconfirmed.push(*id),
+            Some(job) if job.state == JobState::Dead => {
+                accounts
+                    .dead
+                    .push((*id, job.last_error.unwrap_or_default()));
+            }
+            Some(job) => accounts.open.push((*id, Some(job.state))),
+        }
+    }
+    accounts
+}
+
+/// The `<job id>:<pid>` entries of a worker record.
+async fn records(redis: &mut redis::aio::MultiplexedConnection, list: &str) -> Vec<(JobId, u32)> {
+    let entries: Vec<String> = redis::cmd("LRANGE")
+        .arg(list)
+        .arg(0)
+        .arg(-1)
+        .query_async(redis)
+        .await
+        .expect("read a record");
+    entries
+        .iter()
+        .map(|entry| {
+            let (id, pid) = entry.rsplit_once(':').expect("<job id>:<pid>");
+            (id.parse().expect("a job id"), pid.parse().expect("a pid"))
+        })
+        .collect()
+}
+
+/// The queue holds data only for its `dead` jobs: nothing pending or leased, no payload, spec
+/// or state of any completed job, and no unique key.
+async fn nothing_left_behind(
+    redis: &mut redis::aio::MultiplexedConnection,
+    name: &str,
+    dead: usize,
+) {
+    let key = |k: &str| format!("stack:queue:{{{name}}}:{k}");
+    for set in [
+        "pending:critical",
+        "pending:high",
+        "pending:normal",
+        "pending:low",
+        "running",
+        "completed",
+    ] {
+        let size: usize = redis::cmd("ZCARD")
+            .arg(key(set))
+            .query_async(redis)
+            .await
+            .expect("read a queue key");
+        assert_eq!(size, 0, "{set} is empty");
+    }
+    // Dead jobs keep their payload, spec and state (and errors, when they failed).
+    for (hash, exactly) in [
+        ("payload", true),
+        ("spec", true),
+        ("meta", true),
+        ("errors", false),
+    ] {
+        let size: usize = redis::cmd("HLEN")
+            .arg(key(hash))
+            .query_async(redis)
+            .await
+            .expect("read a queue key");
+        let fits = if exactly { size == dead } else { size <= dead };
+        assert!(fits, "{hash} holds {size} entries; dead jobs: {dead}");
+    }
+    let unique: usize = redis::cmd("HLEN")
+        .arg(key("unique"))
+        .query_async(redis)
+        .await
+        .expect("read a queue key");
+    assert_eq!(unique, 0, "no unique key is held");
 }
 
 /// The `n` of each job leased at the kill. Read right after the kill: the killed worker's

@@ -4,22 +4,23 @@
 //! shutdown, leases not started are released at once and running jobs get the grace.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
-use super::pool::{Counters, Running, Shared};
+use super::ack::report;
+use super::pool::{Counters, Shared, Stop};
 use super::run::run_job;
 use crate::queue::Lease;
 
 /// Most leases asked for in one reserve.
 const MAX_BATCH: usize = 500;
 
-/// A fetched lease and the permit that counts it against `concurrency + prefetch`.
-type Held = (Lease, OwnedSemaphorePermit);
+/// A fetched lease, how to stop its run, and the permit that counts it against
+/// `concurrency + prefetch`.
+type Held = (Lease, Stop, OwnedSemaphorePermit);
 
 /// Runs the pool until shutdown, then drains it.
 pub(super) async fn dispatch(shared: Arc<Shared>) {
@@ -39,16 +40,12 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
             next = held.recv() => next,
             () = shared.shutdown.cancelled() => break,
         };
-        let Some((lease, lease_permit)) = next else {
+        let Some((lease, stop, lease_permit)) = next else {
             break;
-        };
-        let (stop, lost) = match shared.running().get(&lease.job.id) {
-            Some(running) => (running.stop.clone(), Arc::clone(&running.lost)),
-            None => (CancellationToken::new(), Arc::new(AtomicBool::new(false))),
         };
         let shared = Arc::clone(&shared);
         jobs.spawn(async move {
-            run_job(shared, lease, stop, lost).await;
+            run_job(shared, lease, stop).await;
             drop((slot, lease_permit));
         });
     }
@@ -57,7 +54,7 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
         tracing::error!(error = %e, "the worker pool's fetcher failed");
     }
     held.close();
-    while let Ok((lease, _permit)) = held.try_recv() {
+    while let Ok((lease, _stop, _permit)) = held.try_recv() {
         release_unstarted(&shared, &lease).await;
     }
     let over = grace_over(&shared);
@@ -92,18 +89,14 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
                 Err(_) => break,
             }
         }
+        let asked = Instant::now();
         match shared.queue.reserve(permits.len(), options.lease).await {
             Ok(leases) if !leases.is_empty() => {
                 for (lease, permit) in leases.into_iter().zip(permits) {
-                    shared.running().insert(
-                        lease.job.id,
-                        Running {
-                            token: lease.token,
-                            stop: CancellationToken::new(),
-                            lost: Arc::new(AtomicBool::new(false)),
-                        },
-                    );
-                    if let Err(mpsc::error::SendError((lease, _))) = fetched.send((lease, permit)) {
+                    let stop = shared.hold(lease.token, asked);
+                    if let Err(mpsc::error::SendError((lease, _, _))) =
+                        fetched.send((lease, stop, permit))
+                    {
                         release_unstarted(&shared, &lease).await;
                     }
                 }
@@ -129,14 +122,14 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     }
 }
 
-/// Hands back a lease whose job never started.
+/// Hands back a lease whose job never started (retried while its lease lasts).
 async fn release_unstarted(shared: &Shared, lease: &Lease) {
-    shared.running().remove(&lease.job.id);
-    match shared.queue.release(&lease.token).await {
-        Ok(()) => Counters::add(&shared.counters.released, 1),
-        Err(e) => {
-            tracing::warn!(job = %lease.job.id, error = %e, "releasing an unstarted job failed; its lease will lapse");
-        }
+    let token = &lease.token;
+    let released = report(shared, token, &lease.job.job_type, "release", || {
+        shared.queue.release(token)
+    });
+    if released.await.is_some() {
+        Counters::add(&shared.counters.released, 1);
     }
 }
 

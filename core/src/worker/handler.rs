@@ -26,6 +26,11 @@ pub enum JobError {
     },
     /// No retry can fix it: the job goes to the dead-letter queue now.
     Permanent(String),
+    /// Not a failure: the handler hands the job back unfinished. It is
+    /// [released](crate::queue::Queue::release): ready again at once, its attempt not
+    /// counted and no error recorded. What a handler returns when it stops early at
+    /// [`JobContext::shutdown`].
+    Release,
 }
 
 impl JobError {
@@ -50,15 +55,21 @@ impl JobError {
         Self::Permanent(message.into())
     }
 
-    /// The queue's view of this failure.
-    pub fn into_failure(self) -> Failure {
+    /// Hands the job back unfinished, without using an attempt: see [`JobError::Release`].
+    pub fn release() -> Self {
+        Self::Release
+    }
+
+    /// The queue's view of this failure; `None` for [`JobError::Release`], which is not one.
+    pub fn into_failure(self) -> Option<Failure> {
         match self {
             Self::Retry {
                 message,
                 after: Some(after),
-            } => Failure::retry_after(message, after),
-            Self::Retry { message, .. } => Failure::retry(message),
-            Self::Permanent(message) => Failure::permanent(message),
+            } => Some(Failure::retry_after(message, after)),
+            Self::Retry { message, .. } => Some(Failure::retry(message)),
+            Self::Permanent(message) => Some(Failure::permanent(message)),
+            Self::Release => None,
         }
     }
 }
@@ -80,8 +91,11 @@ impl From<crate::Error> for JobError {
 pub struct JobContext {
     /// The job as it was reserved (`attempts` counts this attempt).
     pub job: Job,
-    /// Cancelled when the pool starts shutting down: a long handler may stop early at a safe
-    /// point (its job is then released for another worker, or failed as it reports).
+    /// Cancelled when the pool starts shutting down. A long handler may stop early at a safe
+    /// point and return `Err(JobError::release())`: its job is handed back for another
+    /// worker at once, without using an attempt (any other result is reported as usual). A
+    /// handler still running when the shutdown grace ends is stopped and its job released
+    /// the same way.
     pub shutdown: CancellationToken,
 }
 

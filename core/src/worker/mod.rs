@@ -5,24 +5,31 @@
 //! payload parsed into the handler's type (a payload that does not parse is a permanent
 //! failure, never a panic) and runs under a timeout that drops its future when it passes (a
 //! failed attempt). A handler that panics fails its attempt; the worker lives on. While jobs
-//! run, one heartbeat extends all their leases at about a third of the lease, and a job whose
-//! lease was lost (another worker has it now) is stopped. Successes are acknowledged in
-//! batches. Idle, the pool waits on [`Queue::wait_for_work`](crate::queue::Queue::wait_for_work)
+//! run, one heartbeat extends all their leases at about a third of the lease, and a run whose
+//! lease was lost is stopped: the queue refused to extend it (another worker has the job now),
+//! or heartbeats failed until it lapsed (another worker may have it). The pool tells runs
+//! apart by lease, so a job it reserves again after losing its lease is a new run beside the
+//! stopped one. Successes are acknowledged in batches. Every outcome (a completion, a failure
+//! and its error, a release) is reported again, with jittered backoff, while the queue does
+//! not take it and the lease lasts, its lease renewed meanwhile; a short outage neither re-runs
+//! finished jobs nor loses an error. Idle, the pool waits on [`Queue::wait_for_work`](crate::queue::Queue::wait_for_work)
 //! rather than polling.
 //!
 //! Leases are fetched ahead: up to `prefetch` beyond the running jobs, reserved in one call
 //! while jobs run, so a freed slot starts its next job at once.
 //!
 //! Shutdown is graceful: [`WorkerHandle::shutdown`] stops reserving, releases the leases it
-//! holds but has not started, and lets running jobs
-//! finish within `shutdown_grace`; what is still running then is stopped and
+//! holds but has not started, and lets running jobs finish within `shutdown_grace` (a handler
+//! watching [`JobContext::shutdown`] may stop early and hand its job back with
+//! [`JobError::release`]); what is still running then is stopped and
 //! [released](crate::queue::Queue::release) at once (its attempt not counted), so another
-//! worker takes it without waiting for a lease to lapse. [`WorkerHandle::abort`] cuts the
-//! grace short.
+//! worker takes it without waiting for a lease to lapse. The pool ends once every outcome is
+//! reported (or its lease lapsed). [`WorkerHandle::abort`] cuts the grace short.
 //!
 //! A job whose type has no handler in this pool is dead-lettered with an error naming the
 //! type; requeue it by type once a worker that knows it runs.
 
+mod ack;
 mod dispatch;
 mod handler;
 mod pool;

@@ -3,17 +3,21 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::ack::acknowledge;
 use super::dispatch::dispatch;
-use super::run::{acknowledge, heartbeat};
+use super::run::heartbeat;
 use super::{Handlers, WorkerOptions};
 use crate::Result;
 use crate::queue::{JobId, LeaseToken, Queue};
+use crate::retry::Backoff;
 
 /// What a pool has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -28,17 +32,43 @@ pub struct WorkerStats {
     pub dead: u64,
     /// Jobs handed back unfinished at shutdown.
     pub released: u64,
-    /// Jobs stopped because their lease was lost (another worker holds them now).
+    /// Jobs stopped because their lease was lost: the queue refused to extend it (another
+    /// worker holds the job now), or it lapsed while heartbeats failed (another worker may).
     pub lost: u64,
 }
 
-/// One running job, as the heartbeat and cancellation see it.
-pub(super) struct Running {
-    pub(super) token: LeaseToken,
+/// How a run is stopped, and why: shared by the run's task and the pool's map.
+#[derive(Clone, Default)]
+pub(super) struct Stop {
     /// Stops the job's handler.
-    pub(super) stop: CancellationToken,
+    pub(super) token: CancellationToken,
     /// Whether it was stopped because its lease was lost (else: cancelled by request).
     pub(super) lost: Arc<AtomicBool>,
+}
+
+impl Stop {
+    /// Stops the run because its lease is gone (refused by the queue, or lapsed).
+    pub(super) fn lose(&self) {
+        self.lost.store(true, Ordering::Relaxed);
+        self.token.cancel();
+    }
+
+    pub(super) fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// One lease the pool holds (fetched ahead, running, or with its outcome being reported), as
+/// the heartbeat, the acker and cancellation see it. Keyed by its [`LeaseToken`]: a job whose
+/// lease lapsed and that this pool reserved again is a second entry, not the first one
+/// overwritten.
+pub(super) struct Running {
+    pub(super) stop: Stop,
+    /// When the lease lapses unless renewed, by this process's clock and counted from before
+    /// the call that granted or renewed it, so it is never later than the queue's expiry.
+    pub(super) lapses_at: Instant,
+    /// The handler has ended; only its outcome is left to report.
+    pub(super) settling: bool,
 }
 
 #[derive(Default)]
@@ -61,21 +91,57 @@ pub(super) struct Shared {
     pub(super) queue: Arc<dyn Queue>,
     pub(super) handlers: Handlers,
     pub(super) options: WorkerOptions,
-    pub(super) running: Mutex<HashMap<JobId, Running>>,
+    pub(super) running: Mutex<HashMap<LeaseToken, Running>>,
     /// Stop reserving and starting; handlers may stop early.
     pub(super) shutdown: CancellationToken,
     /// The grace is over: stop every handler and release its job.
     pub(super) abort: CancellationToken,
-    /// Every job task has ended: the heartbeat stops, the acker flushes and stops.
+    /// Every job task has ended: the acker flushes and stops.
     pub(super) drained: CancellationToken,
+    /// The acker has flushed: the heartbeat stops.
+    pub(super) flushed: CancellationToken,
     pub(super) acks: mpsc::UnboundedSender<LeaseToken>,
     pub(super) counters: Counters,
+    /// Delays between attempts to report an outcome the queue did not take.
+    pub(super) report_backoff: Backoff,
 }
 
 impl Shared {
-    pub(super) fn running(&self) -> MutexGuard<'_, HashMap<JobId, Running>> {
+    pub(super) fn running(&self) -> MutexGuard<'_, HashMap<LeaseToken, Running>> {
         // Entries are inserted and removed whole; a poisoned map is still consistent.
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds `token`, granted by a call made at `asked`; answers how to stop its run.
+    pub(super) fn hold(&self, token: LeaseToken, asked: Instant) -> Stop {
+        let stop = Stop::default();
+        let running = Running {
+            stop: stop.clone(),
+            lapses_at: asked + self.options.lease,
+            settling: false,
+        };
+        self.running().insert(token, running);
+        stop
+    }
+
+    /// The run of `token` has ended; its outcome is to be reported.
+    pub(super) fn settling(&self, token: &LeaseToken) {
+        if let Some(running) = self.running().get_mut(token) {
+            running.settling = true;
+        }
+    }
+
+    /// No longer holds `token`: its outcome was reported, or its lease is gone.
+    pub(super) fn release_hold(&self, token: &LeaseToken) {
+        self.running().remove(token);
+    }
+
+    /// How long `token`'s lease still has, `None` once it lapsed or was lost.
+    pub(super) fn lease_left(&self, token: &LeaseToken) -> Option<Duration> {
+        let running = self.running();
+        let held = running.get(token)?;
+        let left = held.lapses_at.checked_duration_since(Instant::now())?;
+        (!held.stop.is_lost() && !left.is_zero()).then_some(left)
     }
 }
 
@@ -96,6 +162,10 @@ impl WorkerPool {
     ) -> Result<WorkerHandle> {
         options.validate()?;
         let (acks, received) = mpsc::unbounded_channel();
+        let report_backoff = Backoff::new(
+            Duration::from_millis(50),
+            (options.lease / 4).min(Duration::from_secs(2)),
+        );
         let shared = Arc::new(Shared {
             queue,
             handlers,
@@ -104,8 +174,10 @@ impl WorkerPool {
             shutdown: CancellationToken::new(),
             abort: CancellationToken::new(),
             drained: CancellationToken::new(),
+            flushed: CancellationToken::new(),
             acks,
             counters: Counters::default(),
+            report_backoff,
         });
         let tasks = vec![
             tokio::spawn(dispatch(Arc::clone(&shared))),
@@ -167,11 +239,15 @@ impl WorkerHandle {
     /// Stops job `id` if this pool runs it: its handler is dropped and the job goes to the
     /// dead-letter queue as cancelled (from where it can be requeued). Whether it was running.
     pub fn cancel(&self, id: JobId) -> bool {
-        self.shared
-            .running()
-            .get(&id)
-            .map(|r| r.stop.cancel())
-            .is_some()
+        let running = self.shared.running();
+        let mut cancelled = false;
+        for (token, run) in running.iter() {
+            if token.job_id == id && !run.settling && !run.stop.is_lost() {
+                run.stop.token.cancel();
+                cancelled = true;
+            }
+        }
+        cancelled
     }
 
     /// Begins a graceful shutdown: no more reservations; running jobs have the grace to

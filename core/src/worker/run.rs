@@ -1,25 +1,17 @@
-//! One job's run, the heartbeat that keeps leases alive, and the acker that completes
-//! successes in batches.
+//! One job's run, and the heartbeat that keeps leases alive and stops runs whose lease is
+//! gone.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
-use super::pool::{Counters, Shared};
+use super::ack::report;
+use super::pool::{Counters, Shared, Stop};
 use super::{JobContext, JobError};
 use crate::queue::{FailOutcome, Failure, Lease, LeaseToken};
-
-/// The longest the pool waits for the queue to take one outcome (a fail or a release), so a
-/// queue that stopped answering cannot hold a shutdown: the lease lapses instead.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Successes acknowledged per `complete_many`.
-const ACK_BATCH: usize = 500;
 
 /// How a run ended.
 enum Ended {
@@ -32,14 +24,13 @@ enum Ended {
 }
 
 /// Runs one leased job to its end and reports the outcome to the queue.
-pub(super) async fn run_job(
-    shared: Arc<Shared>,
-    lease: Lease,
-    stop: CancellationToken,
-    lost: Arc<AtomicBool>,
-) {
+pub(super) async fn run_job(shared: Arc<Shared>, lease: Lease, stop: Stop) {
     let token = lease.token;
     let job_type = lease.job.job_type.clone();
+    if stop.is_lost() {
+        // Lost while it waited for a slot: another worker may run it now.
+        return lost(&shared, &token, &job_type);
+    }
     let context = JobContext {
         job: lease.job,
         shutdown: shared.shutdown.clone(),
@@ -59,67 +50,68 @@ pub(super) async fn run_job(
                 humantime::format_duration(timeout)
             ))),
         },
-        () = stop.cancelled() => Ended::Stopped,
+        () = stop.token.cancelled() => Ended::Stopped,
         () = shared.abort.cancelled() => Ended::Aborted,
     };
-    shared.running().remove(&token.job_id);
+    shared.settling(&token);
     let queue = &shared.queue;
     let counters = &shared.counters;
     match ended {
         Ended::Done => {
-            if shared.acks.send(token).is_err() {
-                settle(&job_type, &token, queue.complete(&token)).await;
+            if let Err(unsent) = shared.acks.send(token) {
+                let token = unsent.0;
+                let done = report(&shared, &token, &job_type, "completion", || {
+                    queue.complete(&token)
+                });
+                if done.await.is_some() {
+                    Counters::add(&counters.completed, 1);
+                }
             }
         }
         Ended::Failed(error) => {
             tracing::debug!(job = %token.job_id, %job_type, error = ?error, "job failed");
-            match settle(&job_type, &token, queue.fail(&token, error.into_failure())).await {
+            let Some(failure) = error.into_failure() else {
+                // Not a failure: the handler hands the job back.
+                return release(&shared, &token, &job_type).await;
+            };
+            let failed = report(&shared, &token, &job_type, "failure", || {
+                queue.fail(&token, failure.clone())
+            });
+            match failed.await {
                 Some(FailOutcome::Retrying { .. }) => Counters::add(&counters.retried, 1),
                 Some(FailOutcome::Dead) => Counters::add(&counters.dead, 1),
                 None => {}
             }
         }
-        Ended::Stopped if lost.load(Ordering::Relaxed) => {
-            tracing::warn!(job = %token.job_id, %job_type, "lease lost; another worker has the job");
-            Counters::add(&counters.lost, 1);
-        }
+        Ended::Stopped if stop.is_lost() => lost(&shared, &token, &job_type),
         Ended::Stopped => {
             let cancelled = Failure::permanent("cancelled");
-            if settle(&job_type, &token, queue.fail(&token, cancelled))
-                .await
-                .is_some()
-            {
+            let failed = report(&shared, &token, &job_type, "cancellation", || {
+                queue.fail(&token, cancelled.clone())
+            });
+            if failed.await.is_some() {
                 Counters::add(&counters.dead, 1);
             }
         }
-        Ended::Aborted => {
-            if settle(&job_type, &token, queue.release(&token))
-                .await
-                .is_some()
-            {
-                Counters::add(&counters.released, 1);
-            }
-        }
+        Ended::Aborted => release(&shared, &token, &job_type).await,
     }
 }
 
-/// Awaits one report to the queue, bounded; logs what went wrong.
-async fn settle<T>(
-    job_type: &str,
-    token: &LeaseToken,
-    report: impl Future<Output = crate::Result<T>>,
-) -> Option<T> {
-    match tokio::time::timeout(SETTLE_TIMEOUT, report).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(e)) => {
-            tracing::warn!(job = %token.job_id, %job_type, error = %e, "the queue refused a job's outcome");
-            None
-        }
-        Err(_) => {
-            tracing::warn!(job = %token.job_id, %job_type, "the queue did not take a job's outcome in time; its lease will lapse");
-            None
-        }
+/// Hands the job back unfinished: ready again at once, its attempt not counted.
+async fn release(shared: &Shared, token: &LeaseToken, job_type: &str) {
+    let released = report(shared, token, job_type, "release", || {
+        shared.queue.release(token)
+    });
+    if released.await.is_some() {
+        Counters::add(&shared.counters.released, 1);
     }
+}
+
+/// A run whose lease is gone: nothing to report, the job is another worker's now.
+fn lost(shared: &Shared, token: &LeaseToken, job_type: &str) {
+    tracing::warn!(job = %token.job_id, %job_type, "lease lost; the job is stopped here and runs again elsewhere");
+    shared.release_hold(token);
+    Counters::add(&shared.counters.lost, 1);
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -130,79 +122,88 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
-/// Every third of the lease, extends the leases of every running job in one call; a job
-/// whose lease is gone is stopped (another worker holds it now).
+/// Every third of the lease, extends every lease the pool holds in one call (running jobs,
+/// those fetched ahead and those whose outcome waits to be reported). A run whose lease the
+/// queue refuses to extend, or whose lease lapses because heartbeats failed, is stopped:
+/// another worker may hold the job now. Runs until the acker has flushed.
 pub(super) async fn heartbeat(shared: Arc<Shared>) {
     let every = shared.options.lease / 3;
+    let mut next_beat = Instant::now() + every;
     loop {
+        let wake = earliest_lapse(&shared).map_or(next_beat, |at| at.min(next_beat));
         tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = shared.drained.cancelled() => return,
+            () = tokio::time::sleep_until(wake) => {}
+            () = shared.flushed.cancelled() => return,
         }
-        let tokens: Vec<LeaseToken> = shared.running().values().map(|r| r.token).collect();
-        if tokens.is_empty() {
-            continue;
-        }
-        let results = match shared
-            .queue
-            .extend_many(&tokens, shared.options.lease)
-            .await
-        {
-            Ok(results) => results,
-            Err(e) => {
-                tracing::warn!(error = %e, jobs = tokens.len(), "extending leases failed");
-                continue;
-            }
-        };
-        for (token, result) in tokens.iter().zip(results) {
-            let Err(e) = result else { continue };
-            if !matches!(
-                e.kind(),
-                crate::ErrorKind::Conflict | crate::ErrorKind::NotFound
-            ) {
-                continue;
-            }
-            if let Some(running) = shared.running().get(&token.job_id) {
-                if running.token == *token {
-                    running.lost.store(true, Ordering::Relaxed);
-                    running.stop.cancel();
-                }
-            }
+        stop_lapsed(&shared);
+        if Instant::now() >= next_beat {
+            beat(&shared, every).await;
+            next_beat = Instant::now() + every;
         }
     }
 }
 
-/// Completes successful jobs in batches of up to [`ACK_BATCH`].
-pub(super) async fn acknowledge(
-    shared: Arc<Shared>,
-    mut done: mpsc::UnboundedReceiver<LeaseToken>,
-) {
-    loop {
-        let first = tokio::select! {
-            token = done.recv() => token,
-            () = shared.drained.cancelled() => done.try_recv().ok(),
-        };
-        let Some(first) = first else { return };
-        let mut batch = vec![first];
-        while batch.len() < ACK_BATCH {
-            match done.try_recv() {
-                Ok(token) => batch.push(token),
-                Err(_) => break,
-            }
+/// When the next lease the pool still counts on lapses.
+fn earliest_lapse(shared: &Shared) -> Option<Instant> {
+    shared
+        .running()
+        .values()
+        .filter(|r| !r.stop.is_lost())
+        .map(|r| r.lapses_at)
+        .min()
+}
+
+/// Stops every run whose lease has lapsed.
+fn stop_lapsed(shared: &Shared) {
+    let now = Instant::now();
+    for (token, running) in shared.running().iter() {
+        if running.lapses_at <= now && !running.stop.is_lost() {
+            tracing::warn!(job = %token.job_id, "a lease lapsed: heartbeats did not reach the queue in time");
+            running.stop.lose();
         }
-        match shared.queue.complete_many(&batch).await {
-            Ok(results) => {
-                let ok = results.iter().filter(|r| r.is_ok()).count();
-                Counters::add(&shared.counters.completed, ok as u64);
-                for (token, result) in batch.iter().zip(results) {
-                    if let Err(e) = result {
-                        tracing::warn!(job = %token.job_id, error = %e, "completing a job was refused");
-                    }
-                }
+    }
+}
+
+/// Extends every live lease once, the call bounded by `every`.
+async fn beat(shared: &Shared, every: Duration) {
+    let tokens: Vec<LeaseToken> = shared
+        .running()
+        .iter()
+        .filter(|(_, r)| !r.stop.is_lost())
+        .map(|(token, _)| *token)
+        .collect();
+    if tokens.is_empty() {
+        return;
+    }
+    let asked = Instant::now();
+    let extended = shared.queue.extend_many(&tokens, shared.options.lease);
+    let results = match tokio::time::timeout(every, extended).await {
+        Ok(Ok(results)) => results,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, jobs = tokens.len(), "extending leases failed");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(jobs = tokens.len(), "extending leases took too long");
+            return;
+        }
+    };
+    let mut running = shared.running();
+    for (token, result) in tokens.iter().zip(results) {
+        let Some(held) = running.get_mut(token) else {
+            continue;
+        };
+        match result {
+            Ok(_) => held.lapses_at = asked + shared.options.lease,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    crate::ErrorKind::Conflict | crate::ErrorKind::NotFound
+                ) =>
+            {
+                held.stop.lose();
             }
-            Err(e) => {
-                tracing::warn!(error = %e, jobs = batch.len(), "completing jobs failed; their leases will lapse and they will run again");
-            }
+            Err(e) => tracing::warn!(job = %token.job_id, error = %e, "extending a lease failed"),
         }
     }
 }

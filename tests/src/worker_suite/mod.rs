@@ -1,6 +1,13 @@
 //! The worker pool over a real queue: handlers by type, bad payloads, panics, timeouts,
-//! handler-chosen retries, cancellation, heartbeats and graceful shutdown. Each trial runs a
-//! pool on a queue of its own from the factory, so the suite runs on every backend.
+//! handler-chosen retries, cancellation, heartbeats, graceful shutdown ([`shutdown`]) and
+//! faults of the queue under a running pool ([`faults`]). Each trial runs a pool on a queue of
+//! its own from the factory, so the suite runs on every backend.
+
+mod faults;
+mod shutdown;
+
+pub use faults::*;
+pub use shutdown::*;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -262,78 +269,6 @@ pub async fn heartbeats_keep_a_long_job_to_one_worker(new_queue: QueueFactory) {
     assert_eq!((stats.completed, stats.lost), (1, 0));
 }
 
-/// Shutdown lets short jobs finish within the grace and releases the rest at once: ready
-/// again, the attempt not counted, no error recorded, so another worker takes it now.
-pub async fn graceful_shutdown_finishes_short_jobs_and_releases_the_rest(new_queue: QueueFactory) {
-    let queue = new_queue(options()).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let handlers = counted_sleeper("j", &started, |n| {
-        if n == 0 {
-            Duration::from_millis(300)
-        } else {
-            Duration::from_secs(3600)
-        }
-    });
-    let short = queue.enqueue(job("j", 0)).await.unwrap().id();
-    let long = queue.enqueue(job("j", 1)).await.unwrap().id();
-    let opts = WorkerOptions {
-        shutdown_grace: Duration::from_millis(1500),
-        ..pool_options()
-    };
-    let pool = WorkerPool::start(Arc::clone(&queue), handlers, opts).unwrap();
-    until("both jobs started", || async {
-        started.load(Ordering::SeqCst) == 2
-    })
-    .await;
-    let stats = pool.stop().await;
-    assert_eq!((stats.completed, stats.released), (1, 1), "{stats:?}");
-    assert_eq!(
-        state_of(&queue, short).await,
-        None,
-        "the short job completed"
-    );
-    let released = queue.get(long).await.unwrap().unwrap();
-    assert_eq!(released.state, JobState::Pending);
-    assert_eq!(released.attempts, 0, "a release does not use an attempt");
-    assert!(released.errors.is_empty());
-    let next = queue.reserve(1, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(next[0].job.id, long, "another worker takes it at once");
-}
-
-/// Leases fetched ahead of a free slot are handed back at shutdown with the running ones:
-/// every job is ready again, none used an attempt.
-pub async fn shutdown_releases_prefetched_leases_too(new_queue: QueueFactory) {
-    let queue = new_queue(options()).await;
-    let started = Arc::new(AtomicUsize::new(0));
-    let handlers = counted_sleeper("long", &started, AN_HOUR);
-    let jobs = (0..6).map(|n| job("long", n)).collect();
-    let ids: Vec<JobId> = queue
-        .enqueue_batch(jobs)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id())
-        .collect();
-    let opts = WorkerOptions {
-        concurrency: 1,
-        prefetch: 5,
-        shutdown_grace: Duration::from_millis(100),
-        ..pool_options()
-    };
-    let pool = WorkerPool::start(Arc::clone(&queue), handlers, opts).unwrap();
-    until("one job runs and five are held", || async {
-        started.load(Ordering::SeqCst) == 1 && queue.stats().await.unwrap().running == 6
-    })
-    .await;
-    assert_eq!(started.load(Ordering::SeqCst), 1, "only one slot");
-    let stats = pool.stop().await;
-    assert_eq!(stats.released, 6, "{stats:?}");
-    for id in ids {
-        let job = queue.get(id).await.unwrap().unwrap();
-        assert_eq!((job.state, job.attempts), (JobState::Pending, 0));
-    }
-}
-
 /// Instantiates the worker suite for one queue backend, like `queue_conformance!`.
 #[macro_export]
 macro_rules! worker_conformance {
@@ -351,6 +286,10 @@ macro_rules! worker_conformance {
                 heartbeats_keep_a_long_job_to_one_worker,
                 graceful_shutdown_finishes_short_jobs_and_releases_the_rest,
                 shutdown_releases_prefetched_leases_too,
+                a_handler_hands_its_job_back_at_shutdown,
+                a_lapsed_lease_stops_its_run_and_the_next_run_is_kept_alive,
+                reports_survive_a_queue_outage,
+                the_final_flush_waits_out_a_queue_outage,
             );
         }
     };

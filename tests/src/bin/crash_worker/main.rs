@@ -1,8 +1,11 @@
 //! A worker process for the crash test: runs jobs of type `work` from a Redis queue and
 //! records each start as `<n>:<pid>` on a Redis list, so the test can tell which jobs ran
-//! where and how often. Stops gracefully on SIGTERM.
+//! where and how often, and each completion the queue took (see [`recording`]), so it can
+//! tell a completed job from a lost one. Stops gracefully on SIGTERM.
 //!
 //! `crash_worker <redis url, or comma-separated Cluster nodes> <queue> <record list> <concurrency>`
+
+mod recording;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,8 +48,9 @@ async fn run(
     concurrency: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let target = RedisTarget::parse(url);
-    let queue = Arc::new(RedisQueue::open(target.clone(), QueueOptions::new(queue_name)).await?);
+    let redis = Arc::new(RedisQueue::open(target.clone(), QueueOptions::new(queue_name)).await?);
     let recorder = target.connect().await?;
+    let queue = Arc::new(recording::Recording::new(redis, recorder.clone(), record));
     let record = record.to_owned();
     let pid = std::process::id();
     let handlers = Handlers::new().register_fn("work", move |work: Work, _: JobContext| {
