@@ -34,3 +34,26 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Drops the list indexes (the `down` of [`m0002_list_indexes`]) and leaves every other
+/// step applied and the migration record untouched: for plan comparisons with and without
+/// the indexes (`stack migrate down 2` would also undo migration 3, which the Store's
+/// statements need). Undo with [`create_list_indexes`].
+///
+/// # Errors
+/// A statement that fails.
+pub async fn drop_list_indexes(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    m0002_list_indexes::Migration
+        .down(&SchemaManager::new(db))
+        .await
+}
+
+/// Creates the list indexes again after [`drop_list_indexes`].
+///
+/// # Errors
+/// A statement that fails.
+pub async fn create_list_indexes(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    m0002_list_indexes::Migration
+        .up(&SchemaManager::new(db))
+        .await
+}

@@ -19,10 +19,11 @@ async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(stack_tests::unique("stack-worker"));
     std::fs::create_dir_all(&dir).unwrap();
     let database = format!("sqlite://{}/w.db?mode=rwc", dir.display());
-    let store = stack_backends::sql::open(&database, &stack_backends::sql::SqlOptions::default())
+    let options = stack_backends::sql::SqlOptions::default();
+    stack_backends::sql::migrate_url(&database, &options)
         .await
         .unwrap();
-    stack_backends::sql::migrate_up(store.connection(), None)
+    let store = stack_backends::sql::open(&database, &options)
         .await
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);

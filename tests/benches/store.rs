@@ -261,12 +261,14 @@ async fn main() {
         "| indexes | query | user | page | p50 ms | p99 ms | plan: top node / index |\n|---|---|---|---|---|---|---|"
     );
     measure(&store, &users, "applied", 200).await;
-    sql::migrate_down(store.connection(), Some(2))
+    stack_migrations::drop_list_indexes(store.connection())
         .await
         .unwrap();
     db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
     measure(&store, &users, "rolled back", 20).await;
-    sql::migrate_up(store.connection(), None).await.unwrap();
+    stack_migrations::create_list_indexes(store.connection())
+        .await
+        .unwrap();
     let _ = db
         .execute_unprepared(&format!(
             "SELECT 1 /* {url} kept for inspection; dropped by the next run after an hour */"

@@ -102,9 +102,7 @@ async fn list_queries_use_their_index_and_scan_without_it() {
         assert!(plan.execution_ms.is_some(), "ANALYZE ran: {plan:?}");
     }
 
-    stack_backends::sql::migrate_down(db, Some(2))
-        .await
-        .unwrap();
+    stack_migrations::drop_list_indexes(db).await.unwrap();
     db.execute_unprepared("ANALYZE").await.unwrap();
     for (query, table, index) in &queries {
         let plan = explain(db, &query.statement(page), &[]).await.unwrap();

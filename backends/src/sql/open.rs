@@ -139,7 +139,9 @@ pub async fn migrate_url(url: &str, options: &SqlOptions) -> Result<()> {
     migrated
 }
 
-/// Applies every pending migration (or the next `steps`).
+/// Applies every pending migration (or the next `steps`) through `db`. On an SQLite file,
+/// migrate with [`migrate_url`] before opening the pool that serves instead: this pool's
+/// other connections may keep the old shape of a changed table.
 ///
 /// # Errors
 /// A migration that fails (it is rolled back).
