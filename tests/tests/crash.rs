@@ -151,9 +151,14 @@ async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
             "job {id} is gone from the queue but no worker saw its completion taken"
         );
     }
-    for (id, reason) in &accounts.dead {
-        assert!(!reason.is_empty(), "dead job {id} has no reason");
-    }
+    // No handler fails and every job has attempts to spare: a dead job here is a job the
+    // queue mishandled (dead-lettered something healthy), whatever its reason says.
+    assert!(
+        accounts.dead.is_empty(),
+        "{} jobs dead, for example {:?}",
+        accounts.dead.len(),
+        accounts.dead.first()
+    );
     assert_eq!(
         accounts.acked.len() + accounts.unconfirmed.len() + accounts.dead.len(),
         ids.len(),

@@ -43,92 +43,109 @@ stack_tests::store_conformance!(postgres, || async {
     migrated(stack_tests::services::fresh_postgres_database().await).await
 });
 
-/// An SQLite file from before migration 3 (deposits keyed by chain and hash only) is brought
-/// up to date apart from the serving pool: its deposits get output 0 and read back, and the
-/// same transaction's output 1 is a deposit of its own.
-#[tokio::test]
-async fn an_existing_sqlite_file_is_upgraded_to_output_indexes() {
+/// An SQLite file at migration 2 (deposits keyed by chain and hash only) holding one user
+/// and a pending 1.5 USDC deposit on ethereum for each of `hashes`, closed; its URL, the user
+/// and the deposits' ids.
+async fn old_file(hashes: &[&str]) -> (String, uuid::Uuid, Vec<uuid::Uuid>) {
     use sea_orm::ConnectionTrait;
     use sea_orm::sea_query::{Alias, Query};
-    use stack_core::store::{NewDeposit, Recorded};
 
     let dir = std::env::temp_dir().join(stack_tests::unique("stack-upgrade"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.join("old.db").display());
-    let options = SqlOptions::default();
-    let old = sql::open(&url, &options).await.expect("open");
+    let old = sql::open(&url, &SqlOptions::default()).await.expect("open");
     sql::migrate_up(old.connection(), Some(2))
         .await
         .expect("migrate to 2");
-    let user = stack_core::store::UserStore::create_user(
-        &old,
-        stack_core::store::NewUser {
-            email: "old@example.com".into(),
-            phone: None,
-            full_name: "Old".into(),
-        },
-    )
-    .await
-    .expect("user");
-    let deposit = uuid::Uuid::now_v7();
-    let columns = [
-        "id",
-        "user_id",
-        "chain",
-        "tx_hash",
-        "asset",
-        "amount",
-        "status",
-        "created_at",
-    ];
-    let insert = Query::insert()
-        .into_table(Alias::new("deposits"))
-        .columns(columns.map(Alias::new))
-        .values_panic([
-            deposit.into(),
-            user.id.into(),
-            "ethereum".into(),
-            "0xabc".into(),
-            "USDC".into(),
-            "1.5".into(),
-            "pending".into(),
-            chrono::Utc::now().into(),
-        ])
-        .to_owned();
-    old.connection()
-        .execute(&insert)
-        .await
-        .expect("old deposit");
+    let user = stack_tests::store_suite::user(&old).await;
+    let mut ids = Vec::new();
+    for hash in hashes {
+        let id = uuid::Uuid::now_v7();
+        let columns = [
+            "id",
+            "user_id",
+            "chain",
+            "tx_hash",
+            "asset",
+            "amount",
+            "status",
+            "created_at",
+        ];
+        let insert = Query::insert()
+            .into_table(Alias::new("deposits"))
+            .columns(columns.map(Alias::new))
+            .values_panic([
+                id.into(),
+                user.id.into(),
+                "ethereum".into(),
+                (*hash).into(),
+                "USDC".into(),
+                "1.5".into(),
+                "pending".into(),
+                chrono::Utc::now().into(),
+            ])
+            .to_owned();
+        old.connection()
+            .execute(&insert)
+            .await
+            .expect("old deposit");
+        ids.push(id);
+    }
     old.connection().clone().close().await.expect("close");
+    (url, user.id, ids)
+}
 
+/// An SQLite file from before migration 3 is brought up to date apart from the serving pool:
+/// its deposits get output 0 and their hashes their one spelling (`0xABC` becomes `0xabc`,
+/// so `abc` reported again is the same deposit), and the same transaction's output 1 is a
+/// deposit of its own.
+#[tokio::test]
+async fn an_existing_sqlite_file_is_upgraded_to_output_indexes() {
+    use stack_core::store::{MoneyStore, NewDeposit, Recorded};
+
+    let (url, user, ids) = old_file(&["0xABC"]).await;
+    let options = SqlOptions::default();
     sql::migrate_url(&url, &options).await.expect("migrate");
     let store = sql::open(&url, &options).await.expect("open");
-    let before = stack_core::store::MoneyStore::record_deposit(
-        &store,
-        NewDeposit {
-            user_id: user.id,
-            chain: "ethereum".into(),
-            tx_hash: "0xABC".into(),
-            output_index: 0,
-            asset: "USDC".into(),
-            amount: "1.5".parse().expect("amount"),
-        },
-    )
-    .await
-    .expect("record again");
-    assert!(matches!(&before, Recorded::Existing(d) if d.id == deposit && d.output_index == 0));
-    let second = stack_core::store::MoneyStore::record_deposit(
-        &store,
-        NewDeposit {
-            user_id: user.id,
-            chain: "ethereum".into(),
-            tx_hash: "0xabc".into(),
-            output_index: 1,
-            asset: "USDC".into(),
-            amount: "2".parse().expect("amount"),
-        },
-    )
-    .await
-    .expect("second output");
+    let deposit = |hash: &str, output_index: u32| NewDeposit {
+        user_id: user,
+        chain: "ethereum".into(),
+        tx_hash: hash.into(),
+        output_index,
+        asset: "USDC".into(),
+        amount: "1.5".parse().expect("amount"),
+    };
+    let before = store
+        .record_deposit(deposit("abc", 0))
+        .await
+        .expect("again");
+    assert!(
+        matches!(&before, Recorded::Existing(d) if d.id == ids[0] && d.tx_hash == "0xabc"),
+        "{before:?}"
+    );
+    let second = store
+        .record_deposit(deposit("0xabc", 1))
+        .await
+        .expect("output 1");
     assert!(matches!(second, Recorded::Created(_)));
+}
+
+/// Two old deposits that are one transaction in two spellings stop the migration, which
+/// names them and changes nothing.
+#[tokio::test]
+async fn an_old_file_with_one_transaction_in_two_spellings_is_not_migrated() {
+    let (url, _, _) = old_file(&["0xABC", "0xabc"]).await;
+    let options = SqlOptions::default();
+    let err = sql::migrate_url(&url, &options).await.unwrap_err();
+    assert!(err.to_string().contains("0xabc on ethereum"), "{err}");
+    let store = sql::open(&url, &options).await.expect("open");
+    let status = sql::migrate_status(store.connection())
+        .await
+        .expect("status");
+    assert!(
+        status
+            .iter()
+            .any(|(name, applied)| name.contains("m0003") && !applied),
+        "{status:?}"
+    );
 }

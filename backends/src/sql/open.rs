@@ -146,9 +146,11 @@ pub async fn migrate_url(url: &str, options: &SqlOptions) -> Result<()> {
 /// # Errors
 /// A migration that fails (it is rolled back).
 pub async fn migrate_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<()> {
-    Migrator::up(db, steps)
-        .await
-        .map_err(|e| db_error("migrate up", e))
+    Migrator::up(db, steps).await.map_err(|e| match e {
+        // A migration's own refusal is for the operator to read and act on.
+        sea_orm::DbErr::Migration(reason) => stack_core::Error::conflict(reason),
+        e => db_error("migrate up", e),
+    })
 }
 
 /// Rolls back the last `steps` migrations (all when `None`).

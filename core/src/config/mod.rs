@@ -156,15 +156,16 @@ pub struct DatabaseConfig {
     pub statement_timeout: Duration,
     /// PostgreSQL hot standbys that serve reads that may be a moment old. Default none.
     pub read_replicas: Vec<String>,
-    /// A replica replaying further behind than this leaves the rotation. Default `2s`; at most
-    /// `read_your_writes`.
+    /// A replica replaying further behind than this leaves the rotation. Default `2s`; with
+    /// the check interval, at most `read_your_writes`.
     #[serde(with = "humantime_serde")]
     pub replica_max_lag: Duration,
     /// How often each replica's health and lag are checked. Default `1s`.
     #[serde(with = "humantime_serde")]
     pub replica_check_interval: Duration,
     /// After a write about a user or record, reads about it go to the primary for this
-    /// long (read-your-writes). Default `2s`.
+    /// long (read-your-writes). Default `3s`; at least `replica_max_lag + replica_check_interval`
+    /// when replicas are set.
     #[serde(with = "humantime_serde")]
     pub read_your_writes: Duration,
 }
@@ -188,7 +189,7 @@ impl Default for DatabaseConfig {
             read_replicas: Vec::new(),
             replica_max_lag: Duration::from_secs(2),
             replica_check_interval: Duration::from_secs(1),
-            read_your_writes: Duration::from_secs(2),
+            read_your_writes: Duration::from_secs(3),
         }
     }
 }

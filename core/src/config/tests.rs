@@ -227,7 +227,7 @@ fn read_your_writes_covers_the_replica_lag() {
         found(ConfigLoader::new().env_vars(vars(&all)).load())
     };
     assert!(with(&[]).is_empty(), "{:?}", with(&[]));
-    let found = with(&[("STACK__DATABASE__READ_YOUR_WRITES", "1s")]);
+    let found = with(&[("STACK__DATABASE__READ_YOUR_WRITES", "2500ms")]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].starts_with("database.read_your_writes"),

@@ -93,10 +93,11 @@ impl Config {
         );
         p.positive("database.replica_check_interval", db.replica_check_interval);
         p.check(
-            db.read_replicas.is_empty() || db.read_your_writes >= db.replica_max_lag,
+            db.read_replicas.is_empty()
+                || db.read_your_writes >= db.replica_max_lag + db.replica_check_interval,
             "database.read_your_writes",
-            "must be at least database.replica_max_lag when read_replicas are set: a standby \
-             may still be that far behind after the write",
+            "must be at least database.replica_max_lag + database.replica_check_interval when \
+             read_replicas are set: a standby may be that far behind before a check removes it",
         );
         for (i, replica) in db.read_replicas.iter().enumerate() {
             p.url(&format!("database.read_replicas[{i}]"), replica);

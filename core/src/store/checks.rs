@@ -82,59 +82,63 @@ pub fn amount(value: Decimal) -> Result<Decimal> {
     Ok(value.normalize())
 }
 
-/// Chains whose transaction hashes are hex: a hash on them must be hex (an optional `0x`
-/// and hex digits) and is lowercased.
-pub const HEX_HASH_CHAINS: &[&str] = &[
+/// EVM chains: a transaction hash is `0x` and 64 hex digits; stored as `0x` and lowercase
+/// hex whether it came with `0x`, `0X` or none.
+pub const EVM_HASH_CHAINS: &[&str] = &[
     "arbitrum",
     "avalanche",
     "base",
-    "bitcoin",
-    "bitcoin-cash",
     "bsc",
-    "dogecoin",
     "ethereum",
     "ethereum-classic",
-    "litecoin",
     "optimism",
     "polygon",
-    "tron",
 ];
 
-/// Chains whose transaction hashes are in a case-sensitive encoding (base58, base64): their
-/// case is kept even when a hash happens to look like hex.
-pub const CASE_SENSITIVE_HASH_CHAINS: &[&str] = &["near", "solana", "ton"];
+/// Chains whose transaction ids are bare hex: stored lowercase without any `0x`.
+pub const BARE_HEX_HASH_CHAINS: &[&str] =
+    &["bitcoin", "bitcoin-cash", "dogecoin", "litecoin", "tron"];
 
-fn is_hex(value: &str) -> bool {
+/// Chains whose transaction hashes are in a case-sensitive encoding (base58): their case is
+/// kept even when a hash happens to look like hex.
+pub const CASE_SENSITIVE_HASH_CHAINS: &[&str] = &["near", "solana"];
+
+/// The hex digits of `value` without a `0x`/`0X` prefix, when it is hex.
+fn hex_digits(value: &str) -> Option<&str> {
     let digits = value
         .strip_prefix("0x")
         .or_else(|| value.strip_prefix("0X"))
         .unwrap_or(value);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit())).then_some(digits)
 }
 
-/// A transaction hash on `chain` (already normalized by the chain check), normalized so that
-/// one transaction has one spelling: hex hashes lowercased, case-sensitive encodings kept.
-/// On a chain in neither list a hash made only of hex digits is lowercased (a base58 or
-/// base64 hash of useful length is never all hex digits).
+/// A transaction hash on `chain` (already normalized by the chain check), in the one spelling
+/// each transaction has, so that a feed that changes case or drops the prefix cannot record
+/// (and credit) one transaction twice:
+/// - on [`EVM_HASH_CHAINS`]: `0x` and lowercase hex;
+/// - on [`BARE_HEX_HASH_CHAINS`]: lowercase hex without `0x`;
+/// - on [`CASE_SENSITIVE_HASH_CHAINS`]: as given;
+/// - elsewhere: a hash made only of hex digits (after an optional `0x`) is lowercased, its
+///   prefix kept as given; any other hash is kept as given (a base58 or base64 hash of useful
+///   length is never all hex digits).
 ///
 /// # Errors
-/// [`Error::Invalid`] on `tx_hash`: empty, too long, not visible ASCII, or not hex on a chain
-/// of [`HEX_HASH_CHAINS`].
+/// [`Error::Invalid`] on `tx_hash`: empty, too long, not visible ASCII, or not hex on a hex
+/// chain.
 pub fn tx_hash(chain: &str, value: &str) -> Result<String> {
     let value = visible_ascii("tx_hash", value, 128)?;
     if CASE_SENSITIVE_HASH_CHAINS.contains(&chain) {
         return Ok(value);
     }
-    if is_hex(&value) {
-        return Ok(value.to_ascii_lowercase());
+    let evm = EVM_HASH_CHAINS.contains(&chain);
+    let bare = BARE_HEX_HASH_CHAINS.contains(&chain);
+    match hex_digits(&value) {
+        Some(digits) if evm => Ok(format!("0x{}", digits.to_ascii_lowercase())),
+        Some(digits) if bare => Ok(digits.to_ascii_lowercase()),
+        Some(_) => Ok(value.to_ascii_lowercase()),
+        None if evm || bare => Err(Error::invalid("tx_hash", format!("must be hex on {chain}"))),
+        None => Ok(value),
     }
-    if HEX_HASH_CHAINS.contains(&chain) {
-        return Err(Error::invalid(
-            "tx_hash",
-            format!("must be hex (0x and hex digits) on {chain}"),
-        ));
-    }
-    Ok(value)
 }
 
 impl NewUser {
@@ -247,10 +251,14 @@ mod tests {
     }
 
     #[test]
-    fn hex_hashes_are_case_folded_and_case_sensitive_ones_kept() {
+    fn hex_hashes_have_one_spelling_and_case_sensitive_ones_are_kept() {
         assert_eq!(tx_hash("ethereum", "0xABCdef01").unwrap(), "0xabcdef01");
+        assert_eq!(tx_hash("ethereum", "0XABCDEF01").unwrap(), "0xabcdef01");
+        assert_eq!(tx_hash("ethereum", "ABCdef01").unwrap(), "0xabcdef01");
         assert_eq!(tx_hash("bitcoin", "ABCDEF").unwrap(), "abcdef");
+        assert_eq!(tx_hash("bitcoin", "0xABCDEF").unwrap(), "abcdef");
         assert_eq!(tx_hash("somechain", "DEADBEEF").unwrap(), "deadbeef");
+        assert_eq!(tx_hash("somechain", "0XDEAD").unwrap(), "0xdead");
         assert_eq!(tx_hash("somechain", "Tx-Id-Z").unwrap(), "Tx-Id-Z");
         assert_eq!(tx_hash("solana", "ABCDEF").unwrap(), "ABCDEF");
         assert_eq!(tx_hash("solana", "5VERv8NMvz").unwrap(), "5VERv8NMvz");
@@ -260,6 +268,7 @@ mod tests {
             "{err}"
         );
         assert!(tx_hash("ethereum", "0x").is_err());
+        assert!(tx_hash("bitcoin", "0x").is_err());
         assert!(tx_hash("ethereum", "").is_err());
     }
 

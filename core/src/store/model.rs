@@ -100,11 +100,12 @@ pub struct NewDeposit {
     pub user_id: Uuid,
     /// The chain it arrived on.
     pub chain: String,
-    /// The chain's transaction hash, 1-128 visible ASCII characters. Stored normalized: a
-    /// hex hash (with or without `0x`) is lowercased, so the same transaction reported in
-    /// upper and in lower case is one deposit; a hash in a case-sensitive encoding (base58
-    /// on `solana`, base64 on `ton`) keeps its case. On chains known to use hex hashes
-    /// (`ethereum`, `bitcoin`, ...) a hash that is not hex is refused.
+    /// The chain's transaction hash, 1-128 visible ASCII characters. Stored in one spelling
+    /// per transaction ([`checks::tx_hash`](super::checks::tx_hash)): `0x` and lowercase hex
+    /// on EVM chains, bare lowercase hex on `bitcoin`-like chains and `tron`, as given in a
+    /// case-sensitive encoding (base58 on `solana`), so the same transaction reported in
+    /// upper and lower case, or with and without `0x`, is one deposit. On chains known to use
+    /// hex a hash that is not hex is refused.
     pub tx_hash: String,
     /// Which output (UTXO chains: the `vout`) or log (EVM chains: the log index) of the
     /// transaction paid us; 0 where a transaction pays one address once. One transaction

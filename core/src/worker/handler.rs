@@ -29,7 +29,9 @@ pub enum JobError {
     /// Not a failure: the handler hands the job back unfinished. It is
     /// [released](crate::queue::Queue::release): ready again at once, its attempt not
     /// counted and no error recorded. What a handler returns when it stops early at
-    /// [`JobContext::shutdown`].
+    /// [`JobContext::shutdown`]. Honoured only once the pool is shutting down: returned at
+    /// any other time it is a retry after the backoff (a handler that kept releasing would
+    /// otherwise hold the head of its priority for ever and never reach the dead letters).
     Release,
 }
 

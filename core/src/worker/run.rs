@@ -70,9 +70,16 @@ pub(super) async fn run_job(shared: Arc<Shared>, lease: Lease, stop: Stop) {
         }
         Ended::Failed(error) => {
             tracing::debug!(job = %token.job_id, %job_type, error = ?error, "job failed");
-            let Some(failure) = error.into_failure() else {
-                // Not a failure: the handler hands the job back.
-                return release(&shared, &token, &job_type).await;
+            let failure = match error.into_failure() {
+                // Not a failure: the handler hands the job back, which is only honoured once
+                // the pool is shutting down; before that a release would put the job back
+                // at the head of its priority with its attempt refunded, over and over,
+                // never reaching the dead letters: it is a retry after the backoff then.
+                None if shared.shutdown.is_cancelled() => {
+                    return release(&shared, &token, &job_type).await;
+                }
+                None => Failure::retry("the handler released the job while the pool was running"),
+                Some(failure) => failure,
             };
             let failed = report(&shared, &token, &job_type, "failure", || {
                 queue.fail(&token, failure.clone())

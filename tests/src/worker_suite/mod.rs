@@ -287,6 +287,7 @@ macro_rules! worker_conformance {
                 graceful_shutdown_finishes_short_jobs_and_releases_the_rest,
                 shutdown_releases_prefetched_leases_too,
                 a_handler_hands_its_job_back_at_shutdown,
+                a_release_before_shutdown_is_a_retry,
                 a_lapsed_lease_stops_its_run_and_the_next_run_is_kept_alive,
                 reports_survive_a_queue_outage,
                 the_final_flush_waits_out_a_queue_outage,

@@ -121,3 +121,29 @@ pub async fn a_handler_hands_its_job_back_at_shutdown(new_queue: QueueFactory) {
     let next = queue.reserve(1, Duration::from_secs(30)).await.unwrap();
     assert_eq!(next[0].job.id, id, "another worker takes it at once");
 }
+
+/// A release returned while the pool is running (no shutdown) is a retry that uses its
+/// attempt: a handler that keeps releasing reaches the dead letters instead of holding the
+/// head of its priority for ever.
+pub async fn a_release_before_shutdown_is_a_retry(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    let started = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&started);
+    let handlers = Handlers::new().register_fn("eager", move |_: N, _: JobContext| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async move { Err(JobError::release()) }
+    });
+    let id = queue
+        .enqueue(job("eager", 1).max_attempts(1))
+        .await
+        .unwrap()
+        .id();
+    let pool = WorkerPool::start(Arc::clone(&queue), handlers, pool_options()).unwrap();
+    until("the released job is dead after its one attempt", || async {
+        state_of(&queue, id).await == Some(JobState::Dead)
+    })
+    .await;
+    let stats = pool.stop().await;
+    assert_eq!(started.load(Ordering::SeqCst), 1, "it ran once");
+    assert_eq!((stats.released, stats.dead), (0, 1), "{stats:?}");
+}
