@@ -84,10 +84,11 @@ pub fn validate_delay(delay: Duration) -> Result<()> {
 /// Checks a lease's length, for `reserve` and `extend`.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `lease_for` when it is zero or longer than [`MAX_DELAY`].
+/// [`Error::Invalid`] naming `lease_for` when it is under 1 ms or longer than [`MAX_DELAY`].
 pub fn validate_lease(lease_for: Duration) -> Result<()> {
-    if lease_for.is_zero() {
-        return Err(Error::invalid("lease_for", "must be positive"));
+    // Every backend keeps times in whole milliseconds: a shorter lease would be 0 there.
+    if lease_for < Duration::from_millis(1) {
+        return Err(Error::invalid("lease_for", "must be at least 1 ms"));
     }
     if lease_for > MAX_DELAY {
         return Err(Error::invalid(
@@ -188,6 +189,11 @@ mod tests {
         assert!(validate_delay(MAX_DELAY + Duration::from_millis(1)).is_err());
         assert!(validate_delay(Duration::MAX).is_err());
         assert!(validate_lease(Duration::ZERO).is_err());
+        assert!(
+            validate_lease(Duration::from_micros(500)).is_err(),
+            "0 ms once stored"
+        );
+        assert!(validate_lease(Duration::from_millis(1)).is_ok());
         assert!(validate_lease(Duration::MAX).is_err());
         let now = Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(run_time_after(now, Duration::MAX), latest_run_at());
