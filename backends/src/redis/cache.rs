@@ -48,6 +48,7 @@ pub struct RedisCache {
     options: Arc<RedisCacheOptions>,
     counters: Arc<Counters>,
     increment: Arc<Script>,
+    get_with_ttl: Arc<Script>,
 }
 
 impl RedisCache {
@@ -69,7 +70,33 @@ impl RedisCache {
                  if existed == 0 and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
                  return value",
             )),
+            get_with_ttl: Arc::new(Script::new(
+                "local value = redis.call('GET', KEYS[1]) \
+                 if not value then return false end \
+                 return {value, redis.call('PTTL', KEYS[1])}",
+            )),
         })
+    }
+
+    /// The value under `key` and the time it has left (`None`: no expiry), read at once.
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    pub async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        let mut connection = self.connection.clone();
+        let outcome = self
+            .get_with_ttl
+            .key(self.key(key))
+            .invoke_async::<Option<(Vec<u8>, i64)>>(&mut connection)
+            .await;
+        let found = self.tally(outcome)?;
+        let counter = if found.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(found.map(|(value, ms)| (value, u64::try_from(ms).ok().map(Duration::from_millis))))
     }
 
     fn key(&self, key: &str) -> String {

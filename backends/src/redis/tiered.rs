@@ -1,6 +1,8 @@
 //! [`TieredCache`]: a moka first tier in each instance in front of the shared Redis tier,
 //! kept coherent by pub/sub.
 
+mod owed;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use stack_core::{Error, Result};
 use super::connection::redis_error;
 use super::{RedisCache, RedisCacheOptions, RedisConnection, RedisTarget};
 use crate::memory::{MemoryCache, MemoryCacheOptions};
+use owed::Owed;
 
 /// The first tier of a [`TieredCache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,19 @@ pub struct FirstTier {
 /// Cluster; `PUBLISH` on a single node), and every other instance drops its copy when the
 /// message arrives. A subscriber that loses its connection clears its whole first tier when
 /// it subscribes again, since it may have missed messages. Cheap to clone.
+///
+/// Counters never enter the first tier: a value `increment` could have written (the decimal
+/// digits of an `i64`) is always read from Redis. A counter is read to build other keys (a
+/// generation, see [`UserKeys`](stack_core::cache::UserKeys)), and a copy in one instance's
+/// memory could outlive a bump made elsewhere (a message that arrives before the copy is
+/// stored drops nothing). A first-tier copy never outlives its Redis entry: it is kept for
+/// the time the entry has left, at most the first tier's TTL. `get` fills the first tier;
+/// `get_many` reads what it lacks from Redis without filling it.
+///
+/// A write whose invalidation message cannot be published has landed in Redis, but other
+/// instances may keep serving their copy: the call answers [`Error::Unavailable`] (so a
+/// caller such as the caching Store treats the invalidation as owed and bypasses the cache
+/// until it is paid), and the message is owed, sent again before this instance's next call.
 #[derive(Debug, Clone)]
 pub struct TieredCache {
     l1: MemoryCache,
@@ -39,6 +55,7 @@ pub struct TieredCache {
     /// Messages from this instance carry it, so it does not drop what it just wrote.
     id: String,
     ttl: Duration,
+    owed: Arc<Owed>,
     _listener: Arc<Listener>,
 }
 
@@ -87,24 +104,65 @@ impl TieredCache {
             channel,
             id,
             ttl: first.ttl,
+            owed: Arc::default(),
             _listener: Arc::new(Listener(listener)),
         })
     }
 
-    /// Tells the other instances to drop `what` (`k <key>`, `p <pattern>`).
-    async fn publish(&self, what: &str) {
+    /// Sends one message (`k <key>`, `p <pattern>`, or `c`: clear everything) to the other
+    /// instances.
+    async fn send(&self, what: &str) -> redis::RedisResult<()> {
         let command = if self.sharded { "SPUBLISH" } else { "PUBLISH" };
         let mut cmd = redis::cmd(command);
         cmd.arg(&self.channel).arg(format!("{}\n{what}", self.id));
         let mut connection = self.publisher.clone();
-        if let Err(error) = cmd.query_async::<i64>(&mut connection).await {
-            tracing::warn!(error = %redis_error(error), "publishing an invalidation failed; other instances keep their copy until its first-tier TTL");
+        cmd.query_async::<i64>(&mut connection).await.map(drop)
+    }
+
+    /// Sends the messages owed; those that fail again stay owed.
+    async fn pay(&self) {
+        if !self.owed.any() {
+            return;
         }
+        let messages = self.owed.take();
+        for (sent, what) in messages.iter().enumerate() {
+            if let Err(error) = self.send(what).await {
+                tracing::debug!(%error, "owed invalidations still cannot be published");
+                for what in &messages[sent..] {
+                    self.owed.add(what);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Tells the other instances to drop `what` (`k <key>`, `p <pattern>`), after what is
+    /// owed. A message that cannot be sent is owed.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the message could not be sent.
+    async fn publish(&self, what: &str) -> Result<()> {
+        self.pay().await;
+        self.send(what).await.map_err(|error| {
+            self.owed.add(what);
+            Error::unavailable(
+                "written to Redis, but the invalidation could not be published: other \
+                 instances may serve their first-tier copy until it is (it is sent again \
+                 before this instance's next call)",
+                error,
+            )
+        })
     }
 
     fn first_ttl(&self, ttl: Option<Duration>) -> Duration {
         ttl.map_or(self.ttl, |t| t.min(self.ttl))
     }
+}
+
+/// Whether `value` may be kept in the first tier: not if `increment` could have written it
+/// (the decimal digits of an `i64`), since counters are always read from Redis.
+fn may_keep(value: &[u8]) -> bool {
+    std::str::from_utf8(value).map_or(true, |text| text.parse::<i64>().is_err())
 }
 
 /// Applies one message to the first tier.
@@ -234,17 +292,22 @@ impl Cache for TieredCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.pay().await;
         if let Some(value) = self.l1.get(key).await? {
             return Ok(Some(value));
         }
-        let value = self.l2.get(key).await?;
-        if let Some(value) = &value {
-            self.l1.set(key, value.clone(), Some(self.ttl)).await?;
+        let Some((value, left)) = self.l2.get_with_ttl(key).await? else {
+            return Ok(None);
+        };
+        let ttl = left.map_or(self.ttl, |left| left.min(self.ttl));
+        if may_keep(&value) && !ttl.is_zero() {
+            self.l1.set(key, value.clone(), Some(ttl)).await?;
         }
-        Ok(value)
+        Ok(Some(value))
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.pay().await;
         let mut values = self.l1.get_many(keys).await?;
         let missing: Vec<usize> = (0..keys.len()).filter(|i| values[*i].is_none()).collect();
         if missing.is_empty() {
@@ -252,9 +315,6 @@ impl Cache for TieredCache {
         }
         let wanted: Vec<String> = missing.iter().map(|i| keys[*i].clone()).collect();
         for (i, value) in missing.into_iter().zip(self.l2.get_many(&wanted).await?) {
-            if let Some(value) = &value {
-                self.l1.set(&keys[i], value.clone(), Some(self.ttl)).await?;
-            }
             values[i] = value;
         }
         Ok(values)
@@ -262,15 +322,18 @@ impl Cache for TieredCache {
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
         self.l2.set(key, value.clone(), ttl).await?;
-        self.l1.set(key, value, Some(self.first_ttl(ttl))).await?;
-        self.publish(&format!("k {key}")).await;
-        Ok(())
+        if may_keep(&value) {
+            self.l1.set(key, value, Some(self.first_ttl(ttl))).await?;
+        } else {
+            self.l1.delete(key).await?;
+        }
+        self.publish(&format!("k {key}")).await
     }
 
     async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64> {
         let value = self.l2.increment(key, by, ttl).await?;
         self.l1.delete(key).await?;
-        self.publish(&format!("k {key}")).await;
+        self.publish(&format!("k {key}")).await?;
         Ok(value)
     }
 
@@ -283,7 +346,7 @@ impl Cache for TieredCache {
         let stored = self.l2.set_if_absent(key, value, ttl).await?;
         if stored {
             self.l1.delete(key).await?;
-            self.publish(&format!("k {key}")).await;
+            self.publish(&format!("k {key}")).await?;
         }
         Ok(stored)
     }
@@ -291,30 +354,36 @@ impl Cache for TieredCache {
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
         let found = self.l2.expire(key, ttl).await?;
         self.l1.delete(key).await?;
-        self.publish(&format!("k {key}")).await;
+        self.publish(&format!("k {key}")).await?;
         Ok(found)
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let found = self.l2.delete(key).await?;
         self.l1.delete(key).await?;
-        self.publish(&format!("k {key}")).await;
+        self.publish(&format!("k {key}")).await?;
         Ok(found)
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
         let removed = self.l2.delete_many(keys).await?;
         self.l1.delete_many(keys).await?;
+        let mut failed = None;
         for key in keys {
-            self.publish(&format!("k {key}")).await;
+            let what = format!("k {key}");
+            if failed.is_some() {
+                self.owed.add(&what);
+            } else if let Err(error) = self.publish(&what).await {
+                failed = Some(error);
+            }
         }
-        Ok(removed)
+        failed.map_or(Ok(removed), Err)
     }
 
     async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
         let removed = self.l2.delete_pattern(pattern).await?;
         self.l1.delete_pattern(pattern).await?;
-        self.publish(&format!("p {pattern}")).await;
+        self.publish(&format!("p {pattern}")).await?;
         Ok(removed)
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::TypedCache;
+use super::{TypedCache, generation};
 use crate::Result;
 
 /// How an invalidated key stops being served.
@@ -107,50 +107,42 @@ impl UserKeys {
         format!("{{u:{user}}}:gen")
     }
 
-    /// The key of `name` for `user` at the user's current generation.
+    fn scope_key(user: Uuid, scope: &str) -> String {
+        format!("{{u:{user}}}:gen:{scope}")
+    }
+
+    /// The generation counters [`UserKeys::key_in`] reads for `scope` of `user`: the user's,
+    /// then the scope's (for administration and tests).
+    pub fn counters(user: Uuid, scope: &str) -> [String; 2] {
+        [Self::generation_key(user), Self::scope_key(user, scope)]
+    }
+
+    /// The key of `name` for `user` at the user's current generation. A missing generation
+    /// counter (never made, evicted, lost in a failover) starts at a value no earlier
+    /// generation had, so entries of a lost generation are never read again.
     ///
     /// # Errors
     /// As [`Cache::get`](super::Cache::get) (a caller should then bypass the cache).
     pub async fn key(&self, user: Uuid, name: &str) -> Result<String> {
-        let generation = self
-            .cache
-            .inner()
-            .get(&Self::generation_key(user))
-            .await?
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .unwrap_or_else(|| "0".to_owned());
-        Ok(format!("{{u:{user}}}:g{generation}:{name}"))
-    }
-
-    fn scope_key(user: Uuid, scope: &str) -> String {
-        format!("{{u:{user}}}:gen:{scope}")
+        let inner = self.cache.inner().as_ref();
+        let generation = generation::read(inner, &[Self::generation_key(user)]).await?;
+        Ok(format!("{{u:{user}}}:g{}:{name}", generation[0]))
     }
 
     /// The key of `name` in `scope` for `user` (`balances`, `deposits`), at the user's
     /// generation and the scope's: both are read in one call (they share the hash tag, so one
     /// shard on a Cluster). Bumping the scope invalidates exactly its keys; bumping the user,
-    /// all of the user's.
+    /// all of the user's. Missing counters start as in [`UserKeys::key`].
     ///
     /// # Errors
     /// As [`Cache::get_many`](super::Cache::get_many).
     pub async fn key_in(&self, user: Uuid, scope: &str, name: &str) -> Result<String> {
-        let generations = self
-            .cache
-            .inner()
-            .get_many(&[Self::generation_key(user), Self::scope_key(user, scope)])
-            .await?;
-        let text = |i: usize| {
-            generations
-                .get(i)
-                .cloned()
-                .flatten()
-                .and_then(|b| String::from_utf8(b).ok())
-                .unwrap_or_else(|| "0".to_owned())
-        };
+        let inner = self.cache.inner().as_ref();
+        let [user_gen, scope_gen] = Self::counters(user, scope);
+        let generations = generation::read(inner, &[user_gen, scope_gen]).await?;
         Ok(format!(
             "{{u:{user}}}:g{}.{}:{scope}:{name}",
-            text(0),
-            text(1)
+            generations[0], generations[1]
         ))
     }
 
@@ -159,10 +151,7 @@ impl UserKeys {
     /// # Errors
     /// As [`Cache::increment`](super::Cache::increment).
     pub async fn bump_scope(&self, user: Uuid, scope: &str) -> Result<i64> {
-        self.cache
-            .inner()
-            .increment(&Self::scope_key(user, scope), 1, None)
-            .await
+        generation::bump(self.cache.inner().as_ref(), &Self::scope_key(user, scope)).await
     }
 
     /// Moves `user` to a new generation: every key made before is unreachable.
@@ -170,9 +159,6 @@ impl UserKeys {
     /// # Errors
     /// As [`Cache::increment`](super::Cache::increment).
     pub async fn bump(&self, user: Uuid) -> Result<i64> {
-        self.cache
-            .inner()
-            .increment(&Self::generation_key(user), 1, None)
-            .await
+        generation::bump(self.cache.inner().as_ref(), &Self::generation_key(user)).await
     }
 }

@@ -5,6 +5,7 @@
 //! [`TypedCache`] turns a cache failure into a miss, so a broken cache slows reads down but
 //! never fails them.
 
+mod generation;
 mod invalidation;
 mod pattern;
 mod typed;

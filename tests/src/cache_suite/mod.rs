@@ -238,6 +238,7 @@ macro_rules! cache_conformance {
                 handles_with_one_prefix_share_a_shared_cache,
                 invalidation_strategies_do_what_they_say,
                 user_invalidation_is_one_increment,
+                a_lost_generation_never_comes_back,
                 a_hundred_concurrent_misses_load_once,
                 the_cross_process_lock_loads_a_hot_key_once,
             );

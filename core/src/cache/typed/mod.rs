@@ -175,8 +175,9 @@ impl TypedCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        // Released when this call ends, also when its future is dropped mid-load.
         let gate = self.gate(key);
-        let loaded = match self.read(key).await {
+        match self.read(key).await {
             Read::Fresh(value) => Ok(value),
             Read::Stale(stale) => match gate.try_lock() {
                 Ok(_guard) => self.load_and_store(key, ttl, load).await,
@@ -190,9 +191,7 @@ impl TypedCache {
                     Read::Stale(_) | Read::Miss => self.load_and_store(key, ttl, load).await,
                 }
             }
-        };
-        self.release(key, &gate);
-        loaded
+        }
     }
 
     /// As [`TypedCache::get_or_load`], and across processes too: the first caller takes a
@@ -287,17 +286,50 @@ impl TypedCache {
         loaded
     }
 
-    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn gate(&self, key: &str) -> Gate {
         let mut map = self.loading.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry(key.to_owned()).or_default())
+        let lock = Arc::clone(map.entry(key.to_owned()).or_default());
+        Gate {
+            map: Arc::clone(&self.loading),
+            key: key.to_owned(),
+            lock,
+        }
     }
 
-    /// Drops the gate of `key` once no other caller holds it, so the map does not grow.
-    fn release(&self, key: &str, gate: &Arc<tokio::sync::Mutex<()>>) {
-        let mut map = self.loading.lock().unwrap_or_else(|p| p.into_inner());
-        // Two references: ours and the map's. More means someone is waiting on it.
-        if Arc::strong_count(gate) <= 2 {
-            map.remove(key);
+    /// Keys with a load gate now (a load running or waited for): empty when nobody loads.
+    #[cfg(test)]
+    fn gates(&self) -> usize {
+        self.loading.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// The per-key load gate of one `get_or_load` call. Dropping it (the call returned, or its
+/// future was dropped mid-load) removes the key's entry from the map once no other caller
+/// holds it, so the map does not grow.
+struct Gate {
+    map: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::ops::Deref for Gate {
+    type Target = tokio::sync::Mutex<()>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.lock
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // Two references: ours and the map's. More means someone is waiting on it. The map's
+        // entry is checked to be this gate, so a newer gate under the key is never removed.
+        let ours = map
+            .get(&self.key)
+            .is_some_and(|held| Arc::ptr_eq(held, &self.lock));
+        if ours && Arc::strong_count(&self.lock) <= 2 {
+            map.remove(&self.key);
         }
     }
 }

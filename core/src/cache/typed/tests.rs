@@ -118,3 +118,47 @@ async fn an_outage_is_counted_in_full_and_logged_once_per_interval() {
         "one line per interval, not fifty:\n{text}"
     );
 }
+
+/// A load whose future is dropped (a request cancelled, a timeout) releases its key's gate,
+/// and so does a caller dropped while it waited for that load: the map is empty and the next
+/// load of the key runs.
+#[tokio::test]
+async fn a_cancelled_load_releases_its_gate() {
+    let cache = TypedCache::new(Arc::new(Down));
+    let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+    let loading = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .get_or_load("k", None, || async move {
+                    let _ = started.send(());
+                    std::future::pending::<Result<u32>>().await
+                })
+                .await
+        }
+    });
+    has_started.await.unwrap();
+    // A second caller waits on the gate the first one holds; it is cancelled too.
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(50),
+        cache.get_or_load("k", None, || async { Ok(1u32) }),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "the waiter was cancelled while the load ran"
+    );
+    assert_eq!(cache.gates(), 1, "the running load still holds the gate");
+    loading.abort();
+    assert!(loading.await.unwrap_err().is_cancelled());
+    assert_eq!(cache.gates(), 0, "the cancelled load released its gate");
+    let next = tokio::time::timeout(
+        Duration::from_secs(5),
+        cache.get_or_load("k", None, || async { Ok(2u32) }),
+    )
+    .await
+    .expect("the next load is not blocked")
+    .unwrap();
+    assert_eq!(next, 2);
+    assert_eq!(cache.gates(), 0);
+}
