@@ -29,6 +29,7 @@ pub mod queue_suite;
 pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
+pub mod stale_reads;
 pub mod store_suite;
 pub mod worker_suite;
 

@@ -39,4 +39,19 @@ mod caching_store {
     async fn repeated_reads_are_cache_hits() {
         stack_tests::caching_store::repeated_reads_are_cache_hits(moka()).await;
     }
+
+    #[tokio::test]
+    async fn cache_fills_come_from_the_primary() {
+        stack_tests::stale_reads::cache_fills_come_from_the_primary(moka()).await;
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_reply_is_lost_still_invalidates() {
+        stack_tests::stale_reads::a_write_whose_reply_is_lost_still_invalidates(moka()).await;
+    }
+
+    #[tokio::test]
+    async fn owed_invalidations_are_bounded() {
+        stack_tests::stale_reads::owed_invalidations_are_bounded(moka()).await;
+    }
 }

@@ -133,4 +133,15 @@ mod caching_store {
     async fn no_stale_read_after_any_write_on_the_cluster() {
         stack_tests::caching_store::no_stale_read_after_any_write(prefixed_cluster().await).await;
     }
+
+    #[tokio::test]
+    async fn cache_fills_come_from_the_primary() {
+        stack_tests::stale_reads::cache_fills_come_from_the_primary(prefixed().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_reply_is_lost_still_invalidates() {
+        stack_tests::stale_reads::a_write_whose_reply_is_lost_still_invalidates(prefixed().await)
+            .await;
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use stack_backends::sql::{SqlOptions, SqlReplica};
+use stack_backends::sql::{SqlOptions, SqlReplica, SqlStore};
 use stack_core::ErrorKind;
 use stack_core::datapath::{Layered, NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 use stack_core::store::UserStore;
@@ -53,18 +53,26 @@ async fn until<F: FnMut() -> bool>(what: &str, mut ok: F) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
+/// A fresh database on the primary, migrated, and a replica on the standby once the
+/// database and its schema have reached it; also the replica's URL.
+async fn primary_and_standby() -> (SqlStore, SqlReplica, String) {
     let primary_url = stack_tests::services::fresh_postgres_database().await;
-    let db_name = primary_url.rsplit('/').next().unwrap().to_owned();
+    let db_name = primary_url
+        .rsplit('/')
+        .next()
+        .expect("a database")
+        .to_owned();
     let replica_base = env("STACK_TEST_POSTGRES_REPLICA_URL");
-    let replica_url = format!("{}/{db_name}", replica_base.rsplit_once('/').unwrap().0);
+    let replica_url = format!(
+        "{}/{db_name}",
+        replica_base.rsplit_once('/').expect("a URL").0
+    );
     let primary = stack_backends::sql::open(&primary_url, &SqlOptions::default())
         .await
-        .unwrap();
+        .expect("the primary");
     stack_backends::sql::migrate_up(primary.connection(), None)
         .await
-        .unwrap();
+        .expect("migrated");
     // The new database and its schema reach the standby through the WAL.
     let replica = loop {
         if let Ok(replica) = SqlReplica::open(&replica_url, &SqlOptions::default()).await {
@@ -79,6 +87,12 @@ async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    (primary, replica, replica_url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
+    let (primary, replica, replica_url) = primary_and_standby().await;
     assert!(replica.replay_lag().await.is_ok(), "the node is a standby");
     let label = replica.label();
     let options = ReplicaOptions {
@@ -182,4 +196,109 @@ async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
         }
     }
     assert!(served, "the replica serves reads again");
+}
+
+/// Runs `sql` on the standby with psql (`ALTER SYSTEM` cannot run in a transaction); its
+/// output.
+fn on_standby(sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([
+            &env("STACK_TEST_POSTGRES_REPLICA_URL"),
+            "-XtAq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql -c {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The standby pointed at a dead port (its WAL receiver cannot reach the primary) until
+/// dropped, which restores its `primary_conninfo` even when the test fails: other tests
+/// read from this standby.
+struct CutOff {
+    original: String,
+}
+
+impl CutOff {
+    fn new() -> Self {
+        let original = on_standby("SHOW primary_conninfo").expect("read primary_conninfo");
+        assert!(!original.is_empty(), "the standby has a primary_conninfo");
+        let cut = Self { original };
+        on_standby("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres'")
+            .expect("point the standby at a dead port");
+        on_standby("SELECT pg_reload_conf()").expect("reload the standby");
+        cut
+    }
+}
+
+impl Drop for CutOff {
+    fn drop(&mut self) {
+        let quoted = self.original.replace('\'', "''");
+        let restored = on_standby(&format!("ALTER SYSTEM SET primary_conninfo = '{quoted}'"))
+            .and_then(|_| on_standby("SELECT pg_reload_conf()"));
+        if let Err(e) = restored {
+            eprintln!("could not restore the standby's primary_conninfo: {e}");
+        }
+    }
+}
+
+/// A standby cut off its primary while writes go on shows received = replayed WAL, as a
+/// current one does: it leaves the rotation once it has not streamed within `max_lag`, and
+/// comes back when it streams again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
+    let (primary, replica, _) = primary_and_standby().await;
+    let label = replica.label();
+    let router = ReplicaRouter::start(
+        Arc::new(primary.clone()),
+        vec![Arc::new(replica)],
+        ReplicaOptions {
+            max_lag: Duration::from_secs(2),
+            check_every: Duration::from_millis(200),
+            read_your_writes: Duration::ZERO,
+        },
+    )
+    .await;
+    until("the standby is in rotation", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (primary, writing) = (primary.clone(), Arc::clone(&writing));
+        async move {
+            let mut written = 0_u32;
+            while writing.load(Ordering::SeqCst) {
+                stack_tests::store_suite::user(&primary).await;
+                written += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            written
+        }
+    });
+    {
+        let _cut = tokio::task::spawn_blocking(CutOff::new).await.unwrap();
+        until("the cut-off standby leaves the rotation", || {
+            !node(&router.status(), &label).healthy
+        })
+        .await;
+        let status = router.status();
+        let cut = node(&status, &label);
+        assert!(cut.error.is_some(), "the reason is shown: {cut:?}");
+    }
+    until("the standby streams again and is back", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    writing.store(false, Ordering::SeqCst);
+    assert!(writer.await.unwrap() > 0, "writes went on");
 }

@@ -1,13 +1,14 @@
 //! [`CachingStore`]: the Store with query-result caching and exact, race-free invalidation.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::Result;
+use super::owed::Owed;
+use super::read_fresh;
 use crate::bulk::BulkItem;
 use crate::cache::{TypedCache, UserKeys};
 use crate::page::{Page, PageRequest};
@@ -17,9 +18,18 @@ use crate::store::{
     OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
     WalletFilter, WalletStore,
 };
+use crate::{ErrorKind, Result};
 
 const BALANCES: &str = "balances";
 const DEPOSITS: &str = "deposits";
+
+/// At most this many users' owed invalidations are remembered; past it, the whole cache is
+/// bypassed (see [`CachingStore`]).
+pub const OWED_USERS: usize = 10_000;
+
+/// How long a load may take between reading a value and storing it, beyond the TTL, when the
+/// whole cache is bypassed for a lost invalidation.
+const LOAD_GRACE: Duration = Duration::from_secs(30);
 
 /// Caches a user, a wallet, a user's balances and the first page of a user's deposits (at
 /// the default page size) in front of any Store.
@@ -31,11 +41,21 @@ const DEPOSITS: &str = "deposits";
 /// write and stored after it lands under the old generation, where no one reads: no stale
 /// read after any write.
 ///
+/// Every value that fills the cache is read inside [`read_fresh`], so through a
+/// [`ReplicaRouter`](super::ReplicaRouter) it comes from the primary: a miss at a generation
+/// another process just moved is never filled from a standby still behind that write.
+///
+/// A write that fails as `Unavailable`, `Timeout` or `Backend` may have committed (its reply
+/// was lost): it invalidates as if it had succeeded.
+///
 /// The cache is never the source of truth: a cache that fails is bypassed (reads go to the
 /// Store, writes succeed). An invalidation that fails is remembered and retried before any
 /// read of that user; until it succeeds, the user's reads bypass the cache, so an outage
-/// cannot leave a stale entry behind. Users and wallets never change through the Store, so
-/// their entries only expire.
+/// cannot leave a stale entry behind. At most [`OWED_USERS`] users are remembered (looked up
+/// per user, never scanned); an invalidation past that, or one whose user is not known,
+/// bypasses the whole cache for the TTL and a grace for loads in flight, after which every
+/// entry it should have removed has expired. Users and wallets never change through the
+/// Store, so their entries only expire.
 #[derive(Debug, Clone)]
 pub struct CachingStore {
     store: Arc<dyn Store>,
@@ -43,7 +63,7 @@ pub struct CachingStore {
     keys: UserKeys,
     ttl: Duration,
     /// Invalidations that failed, retried before the user's next read.
-    pending: Arc<Mutex<HashSet<(Uuid, &'static str)>>>,
+    owed: Arc<Owed>,
 }
 
 impl CachingStore {
@@ -54,12 +74,29 @@ impl CachingStore {
             store,
             cache,
             ttl,
-            pending: Arc::default(),
+            owed: Arc::new(Owed::new(OWED_USERS, ttl.saturating_add(LOAD_GRACE))),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(Uuid, &'static str)>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    /// Remembers owed invalidations of at most `users` users (default [`OWED_USERS`]).
+    #[must_use]
+    pub fn with_owed_limit(mut self, users: usize) -> Self {
+        self.owed = Arc::new(Owed::new(users, self.ttl.saturating_add(LOAD_GRACE)));
+        self
+    }
+
+    /// How many users have an invalidation owed (it failed and is retried before their next
+    /// read).
+    pub fn owed_invalidations(&self) -> usize {
+        self.owed.users()
+    }
+
+    /// Invalidates `scopes` of `user` after a write that succeeded, or that failed in a way
+    /// that may have committed (its reply was lost).
+    async fn after_write<T>(&self, result: &Result<T>, user: Uuid, scopes: &[&'static str]) {
+        if result.as_ref().is_ok() || result.as_ref().is_err_and(may_have_committed) {
+            self.invalidate(user, scopes).await;
+        }
     }
 
     /// Invalidates `scopes` of `user` after a write; remembers what failed.
@@ -71,7 +108,7 @@ impl CachingStore {
                     "invalidation failed; retried before the next read",
                     &error,
                 );
-                self.lock().insert((user, scope));
+                self.owed.owe(user, scope);
             }
         }
     }
@@ -79,17 +116,14 @@ impl CachingStore {
     /// The key of `name` in `scope` for `user`, or `None` when the cache must be bypassed
     /// (an invalidation of this user is still owed, or the cache does not answer).
     async fn key(&self, user: Uuid, scope: &'static str, name: &str) -> Option<String> {
-        let owed: Vec<(Uuid, &'static str)> = self
-            .lock()
-            .iter()
-            .filter(|(u, _)| *u == user)
-            .copied()
-            .collect();
-        for (u, s) in owed {
-            if self.keys.bump_scope(u, s).await.is_err() {
+        for owed in self.owed.of(user) {
+            if self.keys.bump_scope(user, owed).await.is_err() {
                 return None;
             }
-            self.lock().remove(&(u, s));
+            self.owed.paid(user, owed);
+        }
+        if self.owed.bypass_all() {
+            return None;
         }
         match self.keys.key_in(user, scope, name).await {
             Ok(key) => Some(key),
@@ -99,6 +133,15 @@ impl CachingStore {
             }
         }
     }
+}
+
+/// Whether a write that failed with `error` may still have committed: the reply was lost
+/// (the connection dropped, the call timed out, the server failed after the commit).
+fn may_have_committed(error: &crate::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Backend
+    )
 }
 
 #[async_trait]
@@ -116,7 +159,7 @@ impl UserStore for CachingStore {
         match self.key(id, "user", "record").await {
             Some(key) => {
                 self.cache
-                    .get_or_load(&key, Some(self.ttl), || store.user(id))
+                    .get_or_load(&key, Some(self.ttl), || read_fresh(store.user(id)))
                     .await
             }
             None => store.user(id).await,
@@ -137,7 +180,7 @@ impl WalletStore for CachingStore {
     async fn wallet(&self, id: Uuid) -> Result<Wallet> {
         let key = format!("wallet:{id}");
         self.cache
-            .get_or_load(&key, Some(self.ttl), || self.store.wallet(id))
+            .get_or_load(&key, Some(self.ttl), || read_fresh(self.store.wallet(id)))
             .await
     }
 
@@ -150,25 +193,38 @@ impl WalletStore for CachingStore {
 impl MoneyStore for CachingStore {
     async fn record_deposit(&self, deposit: NewDeposit) -> Result<Recorded> {
         let user = deposit.user_id;
-        let recorded = self.store.record_deposit(deposit).await?;
-        self.invalidate(user, &[DEPOSITS]).await;
-        Ok(recorded)
+        let recorded = self.store.record_deposit(deposit).await;
+        self.after_write(&recorded, user, &[DEPOSITS]).await;
+        recorded
     }
 
     async fn record_deposits(&self, deposits: Vec<NewDeposit>) -> Result<Vec<BulkItem<Uuid>>> {
         let users: HashSet<Uuid> = deposits.iter().map(|d| d.user_id).collect();
-        let recorded = self.store.record_deposits(deposits).await?;
+        let recorded = self.store.record_deposits(deposits).await;
         for user in users {
-            self.invalidate(user, &[DEPOSITS]).await;
+            self.after_write(&recorded, user, &[DEPOSITS]).await;
         }
-        Ok(recorded)
+        recorded
     }
 
     async fn confirm_deposit(&self, id: Uuid) -> Result<Deposit> {
-        let confirmed = self.store.confirm_deposit(id).await?;
-        self.invalidate(confirmed.user_id, &[DEPOSITS, BALANCES])
-            .await;
-        Ok(confirmed)
+        let confirmed = self.store.confirm_deposit(id).await;
+        let user = match &confirmed {
+            Ok(deposit) => Some(deposit.user_id),
+            // It may have committed: whose deposit it is decides what to invalidate.
+            Err(e) if may_have_committed(e) => match read_fresh(self.store.deposit(id)).await {
+                Ok(deposit) => Some(deposit.user_id),
+                Err(_) => {
+                    self.owed.owe_unknown();
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        if let Some(user) = user {
+            self.invalidate(user, &[DEPOSITS, BALANCES]).await;
+        }
+        confirmed
     }
 
     async fn deposit(&self, id: Uuid) -> Result<Deposit> {
@@ -194,7 +250,7 @@ impl MoneyStore for CachingStore {
             Some(key) => {
                 self.cache
                     .get_or_load(&key, Some(self.ttl), || {
-                        self.store.list_deposits(filter, page)
+                        read_fresh(self.store.list_deposits(filter, page))
                     })
                     .await
             }
@@ -212,16 +268,18 @@ impl MoneyStore for CachingStore {
 
     async fn debit(&self, debit: NewDebit) -> Result<LedgerEntry> {
         let user = debit.user_id;
-        let entry = self.store.debit(debit).await?;
-        self.invalidate(user, &[BALANCES]).await;
-        Ok(entry)
+        let entry = self.store.debit(debit).await;
+        self.after_write(&entry, user, &[BALANCES]).await;
+        entry
     }
 
     async fn balances(&self, user_id: Uuid) -> Result<Vec<Balance>> {
         match self.key(user_id, BALANCES, "all").await {
             Some(key) => {
                 self.cache
-                    .get_or_load(&key, Some(self.ttl), || self.store.balances(user_id))
+                    .get_or_load(&key, Some(self.ttl), || {
+                        read_fresh(self.store.balances(user_id))
+                    })
                     .await
             }
             None => self.store.balances(user_id).await,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Call, StorePolicy};
 use crate::Result;
-use crate::bulk::BulkItem;
+use crate::bulk::{BulkItem, BulkOutcome};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
@@ -61,9 +61,16 @@ impl<P: StorePolicy> UserStore for Layered<P> {
 
     async fn create_users(&self, users: Vec<NewUser>) -> Result<Vec<BulkItem<Uuid>>> {
         let call = Call::write("create_users", None);
-        self.policy
+        let created = self
+            .policy
             .run(call, op!([users] | s | s.create_users(users).await))
-            .await
+            .await?;
+        for item in &created {
+            if let BulkOutcome::Ok(id) = item.outcome {
+                self.policy.wrote(id);
+            }
+        }
+        Ok(created)
     }
 
     async fn user(&self, id: Uuid) -> Result<User> {
@@ -127,12 +134,24 @@ impl<P: StorePolicy> MoneyStore for Layered<P> {
 
     async fn record_deposits(&self, deposits: Vec<NewDeposit>) -> Result<Vec<BulkItem<Uuid>>> {
         let call = Call::write("record_deposits", None);
-        self.policy
+        let users: Vec<Uuid> = deposits.iter().map(|d| d.user_id).collect();
+        let recorded = self
+            .policy
             .run(
                 call,
                 op!([deposits] | s | s.record_deposits(deposits).await),
             )
-            .await
+            .await?;
+        // Read-your-writes covers each deposit recorded and its user, as for one deposit.
+        for item in &recorded {
+            if let BulkOutcome::Ok(id) = item.outcome {
+                self.policy.wrote(id);
+                if let Some(user) = users.get(item.index) {
+                    self.policy.wrote(*user);
+                }
+            }
+        }
+        Ok(recorded)
     }
 
     async fn confirm_deposit(&self, id: Uuid) -> Result<Deposit> {

@@ -11,6 +11,7 @@ mod breaker;
 mod caching;
 mod instrumented;
 mod layered;
+mod owed;
 mod replicas;
 
 use std::sync::Arc;
@@ -20,13 +21,31 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 pub use breaker::{BreakerOptions, BreakerState, CircuitBreaker};
-pub use caching::CachingStore;
+pub use caching::{CachingStore, OWED_USERS};
 pub use instrumented::Instrumented;
 pub use layered::Layered;
 pub use replicas::{NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 
 use crate::Result;
 use crate::store::Store;
+
+tokio::task_local! {
+    /// Set while a task runs inside [`read_fresh`].
+    static FRESH: ();
+}
+
+/// Runs `work` with every read it makes through a [`ReplicaRouter`] served by the primary,
+/// as if each were [`Access::FreshRead`]: for a value that is about to be cached, which must
+/// be at least as fresh as the generation it is cached under (a standby may still be behind a
+/// write another process made). Reads made by tasks that `work` spawns are not covered.
+pub async fn read_fresh<F: std::future::Future>(work: F) -> F::Output {
+    FRESH.scope((), work).await
+}
+
+/// Whether the current task runs inside [`read_fresh`].
+pub fn reading_fresh() -> bool {
+    FRESH.try_with(|()| ()).is_ok()
+}
 
 /// How a call touches the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

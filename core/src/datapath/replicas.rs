@@ -232,7 +232,9 @@ async fn check_forever(inner: Weak<Inner>, every: Duration) {
 #[async_trait]
 impl StorePolicy for ReplicaRouter {
     async fn run<T: Send + 'static>(&self, call: Call, op: &Op<T>) -> Result<T> {
-        let stale_ok = call.access == Access::Read && !self.pinned(call.about);
+        // A read for a value that fills a cache (`read_fresh`) goes to the primary too.
+        let stale_ok =
+            call.access == Access::Read && !super::reading_fresh() && !self.pinned(call.about);
         if stale_ok {
             if let Some(node) = self.pick() {
                 match op(Arc::clone(&node.store)).await {

@@ -1,0 +1,326 @@
+//! Trials of stale reads through the data path: a replica that is behind (it says it is
+//! current and holds nothing), writes made through another process's caching Store, and
+//! writes whose commit reply is lost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use stack_core::cache::{Cache, TypedCache};
+use stack_core::datapath::{
+    Access, CachingStore, Call, Layered, Op, Replica, ReplicaOptions, ReplicaRouter, StorePolicy,
+};
+use stack_core::store::{DepositFilter, MoneyStore, NewDebit, Store, UserStore};
+use stack_core::{Error, ErrorKind, Result};
+
+use crate::store_suite::{dec, recorded, user};
+
+/// A fresh SQLite Store in memory, migrated.
+pub async fn sqlite() -> Arc<dyn Store> {
+    let sql = stack_backends::sql::open("sqlite::memory:", &Default::default())
+        .await
+        .unwrap();
+    stack_backends::sql::migrate_up(sql.connection(), None)
+        .await
+        .unwrap();
+    Arc::new(sql)
+}
+
+/// A standby that reports no lag but has replayed nothing: every read it serves is stale.
+#[derive(Debug)]
+pub struct BehindReplica {
+    store: Arc<dyn Store>,
+}
+
+impl BehindReplica {
+    /// A replica over an empty database of its own.
+    pub async fn new() -> Self {
+        Self {
+            store: sqlite().await,
+        }
+    }
+}
+
+#[async_trait]
+impl Replica for BehindReplica {
+    fn label(&self) -> String {
+        "behind".into()
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    async fn replay_lag(&self) -> Result<Duration> {
+        Ok(Duration::ZERO)
+    }
+}
+
+/// A router over `primary` with one [`BehindReplica`], pinning reads after a write for
+/// `read_your_writes`.
+pub async fn router_behind(primary: Arc<dyn Store>, read_your_writes: Duration) -> ReplicaRouter {
+    let replica: Arc<dyn Replica> = Arc::new(BehindReplica::new().await);
+    ReplicaRouter::start(
+        primary,
+        vec![replica],
+        ReplicaOptions {
+            read_your_writes,
+            ..ReplicaOptions::default()
+        },
+    )
+    .await
+}
+
+fn deposits_of(user: uuid::Uuid) -> DepositFilter {
+    DepositFilter {
+        user_id: Some(user),
+        ..DepositFilter::default()
+    }
+}
+
+/// A value that fills the cache is read from the primary: after a write through another
+/// process's caching Store (whose read-your-writes pins nothing here), a miss at the new
+/// generation is not filled from a standby that is behind.
+pub async fn cache_fills_come_from_the_primary(cache: Arc<dyn Cache>) {
+    let primary = sqlite().await;
+    let cached = |router: ReplicaRouter| {
+        CachingStore::new(
+            Arc::new(Layered::new(router)),
+            TypedCache::new(Arc::clone(&cache)),
+            Duration::from_secs(60),
+        )
+    };
+    let here = cached(router_behind(Arc::clone(&primary), Duration::ZERO).await);
+    let there = cached(router_behind(Arc::clone(&primary), Duration::ZERO).await);
+    let owner = user(&there).await.id;
+    assert_eq!(
+        here.user(owner).await.unwrap().id,
+        owner,
+        "not the standby's"
+    );
+    let mine = deposits_of(owner);
+    let page = Default::default();
+    assert!(
+        here.list_deposits(&mine, page)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    recorded(&there, owner, "10").await;
+    let read = here.list_deposits(&mine, page).await.unwrap();
+    assert_eq!(read, primary.list_deposits(&mine, page).await.unwrap());
+    assert_eq!(read.items.len(), 1, "the primary's page was cached");
+    assert_eq!(here.list_deposits(&mine, page).await.unwrap(), read);
+}
+
+/// Runs every call on a store; while `lose` is set, a write runs and then answers
+/// `Unavailable`, as when the connection drops after the commit.
+#[derive(Debug, Clone)]
+pub struct LostReplies {
+    store: Arc<dyn Store>,
+    /// While set, writes commit and fail.
+    pub lose: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl StorePolicy for LostReplies {
+    async fn run<T: Send + 'static>(&self, call: Call, op: &Op<T>) -> Result<T> {
+        let answer = op(Arc::clone(&self.store)).await;
+        if call.access == Access::Write && self.lose.load(Ordering::SeqCst) {
+            answer?;
+            return Err(Error::unavailable(
+                "connection closed",
+                "the commit reply was lost",
+            ));
+        }
+        answer
+    }
+
+    fn engine(&self) -> &'static str {
+        self.store.name()
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.store.health().await
+    }
+}
+
+/// A write whose commit reply is lost may have landed: it invalidates as if it had
+/// succeeded, so no read is served the value from before it.
+pub async fn a_write_whose_reply_is_lost_still_invalidates(cache: Arc<dyn Cache>) {
+    let direct = sqlite().await;
+    let lost = LostReplies {
+        store: Arc::clone(&direct),
+        lose: Arc::default(),
+    };
+    let cached = CachingStore::new(
+        Arc::new(Layered::new(lost.clone())),
+        TypedCache::new(cache),
+        Duration::from_secs(60),
+    );
+    let owner = user(&cached).await.id;
+    let first = recorded(&cached, owner, "10").await;
+    cached.confirm_deposit(first).await.unwrap();
+    let mine = deposits_of(owner);
+    let page = Default::default();
+    let check = || async {
+        assert_eq!(
+            cached.balances(owner).await.unwrap(),
+            direct.balances(owner).await.unwrap()
+        );
+        assert_eq!(
+            cached.list_deposits(&mine, page).await.unwrap(),
+            direct.list_deposits(&mine, page).await.unwrap()
+        );
+    };
+    check().await;
+
+    lost.lose.store(true, Ordering::SeqCst);
+    let debit = cached
+        .debit(NewDebit {
+            user_id: owner,
+            asset: "USDC".into(),
+            amount: dec("3"),
+            reference: "reply-lost".into(),
+        })
+        .await;
+    assert_eq!(debit.unwrap_err().kind(), ErrorKind::Unavailable);
+    check().await;
+    let second = cached
+        .record_deposit(crate::store_suite::new_deposit(owner, "5"))
+        .await;
+    assert!(second.is_err());
+    check().await;
+    let listed = direct.list_deposits(&mine, page).await.unwrap();
+    let second = listed.items.iter().find(|d| d.id != first).unwrap().id;
+    assert!(cached.confirm_deposit(second).await.is_err());
+    check().await;
+    assert_eq!(
+        cached.balances(owner).await.unwrap()[0].available,
+        dec("12")
+    );
+}
+
+/// A cache whose increments (generation bumps, so invalidations) fail while `fail` is set.
+#[derive(Debug)]
+pub struct FailingBumps {
+    inner: Arc<dyn Cache>,
+    /// While set, `increment` answers `Unavailable`.
+    pub fail: AtomicBool,
+}
+
+#[async_trait]
+impl Cache for FailingBumps {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> stack_core::cache::CacheCapabilities {
+        self.inner.capabilities()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.inner.get_many(keys).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
+        self.inner.set(key, value, ttl).await
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::unavailable("increment", "the cache is down"));
+        }
+        self.inner.increment(key, by, ttl).await
+    }
+
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        self.inner.set_if_absent(key, value, ttl).await
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        self.inner.expire(key, ttl).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        self.inner.delete(key).await
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<u64> {
+        self.inner.delete_many(keys).await
+    }
+
+    async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
+        self.inner.delete_pattern(pattern).await
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.inner.health().await
+    }
+
+    async fn stats(&self) -> Result<stack_core::cache::CacheStats> {
+        self.inner.stats().await
+    }
+}
+
+/// Owed invalidations are bounded: past the limit, the cache is bypassed instead of
+/// remembering more, and no read is stale either way.
+pub async fn owed_invalidations_are_bounded(cache: Arc<dyn Cache>) {
+    let direct = sqlite().await;
+    let failing = Arc::new(FailingBumps {
+        inner: cache,
+        fail: AtomicBool::new(false),
+    });
+    let cached = CachingStore::new(
+        Arc::clone(&direct),
+        TypedCache::new(Arc::clone(&failing) as Arc<dyn Cache>),
+        Duration::from_secs(60),
+    )
+    .with_owed_limit(2);
+    let mut owners = Vec::new();
+    for _ in 0..3 {
+        let owner = user(&cached).await.id;
+        let deposit = recorded(&cached, owner, "10").await;
+        cached.confirm_deposit(deposit).await.unwrap();
+        cached.balances(owner).await.unwrap();
+        owners.push(owner);
+    }
+    failing.fail.store(true, Ordering::SeqCst);
+    for owner in &owners {
+        cached
+            .debit(NewDebit {
+                user_id: *owner,
+                asset: "USDC".into(),
+                amount: dec("1"),
+                reference: "while-bumps-fail".into(),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(cached.owed_invalidations(), 2, "at most the limit is kept");
+    for fail in [true, false] {
+        failing.fail.store(fail, Ordering::SeqCst);
+        for owner in &owners {
+            assert_eq!(
+                cached.balances(*owner).await.unwrap(),
+                direct.balances(*owner).await.unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        cached.owed_invalidations(),
+        0,
+        "paid once the cache answers"
+    );
+}
