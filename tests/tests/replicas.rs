@@ -28,7 +28,15 @@ fn pg_ctl(action: &str) {
         "stop" => args.extend(["-m", "fast", "stop"]),
         _ => args.extend(["-l", "/tmp/stack-pg-replica.log", "start"]),
     }
-    let status = Command::new("runuser")
+    // Through a shell that closes descriptors 3 to 9 first: the standby started here runs on
+    // after the test, and must not keep a descriptor it inherited (the lock that
+    // `flock /tmp/stack-cargo.lock cargo ...` holds would be held until the standby stops).
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec runuser \"$@\"",
+            "sh",
+        ])
         .args(&args)
         .status()
         .expect("runuser");
