@@ -183,7 +183,14 @@ async fn bumped_generation_seen_at_once(target: RedisTarget) {
     // Behind both instances' backs: a plain Redis cache publishes nothing.
     let plain = RedisCache::open(target, options(&prefix)).await.unwrap();
     let [_, scope] = UserKeys::counters(user, "balances");
+    let read = b.inner().get(&scope).await.unwrap();
+    assert_eq!(b.inner().get(&scope).await.unwrap(), read);
     plain.increment(&scope, 1, None).await.unwrap();
+    assert_ne!(
+        b.inner().get(&scope).await.unwrap(),
+        read,
+        "B served a counter from its first tier"
+    );
     let unannounced = on_b.key_in(user, "balances", "all").await.unwrap();
     assert_ne!(
         unannounced, after_bump,
