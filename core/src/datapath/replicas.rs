@@ -33,21 +33,23 @@ pub trait Replica: Send + Sync + std::fmt::Debug {
 /// How the router judges replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplicaOptions {
-    /// A replica further behind than this leaves the rotation. Default 10 s.
+    /// A replica further behind than this leaves the rotation. Default 2 s.
     pub max_lag: Duration,
     /// How often each replica's health and lag are checked. Default 1 s.
     pub check_every: Duration,
     /// After a write about a user or record, reads about it go to the primary this long.
-    /// Default 2 s.
+    /// Default 3 s (at least `max_lag + check_every`, or a read after a write can reach a
+    /// standby still behind it).
     pub read_your_writes: Duration,
 }
 
 impl Default for ReplicaOptions {
     fn default() -> Self {
         Self {
-            max_lag: Duration::from_secs(10),
+            // The configuration's defaults, which keep read_your_writes >= max_lag + check_every.
+            max_lag: Duration::from_secs(2),
             check_every: Duration::from_secs(1),
-            read_your_writes: Duration::from_secs(2),
+            read_your_writes: Duration::from_secs(3),
         }
     }
 }
