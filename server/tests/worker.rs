@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{LogTail, signal, stack, wait_exit};
+use common::{KillOnDrop, LogTail, signal, stack, wait_exit};
 use rust_decimal::Decimal;
 use stack_backends::redis::{RedisQueue, RedisTarget};
 use stack_core::queue::{JobState, NewJob, Queue, QueueOptions};
@@ -61,6 +61,7 @@ async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reaper = KillOnDrop(child.id());
     let logs = LogTail::new(&mut child);
     logs.wait_for("STACK worker running");
 

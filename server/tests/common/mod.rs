@@ -144,3 +144,16 @@ impl LogTail {
         self.lines.lock().unwrap().join("\n")
     }
 }
+
+/// Kills the process `0` when dropped, so that a test that fails midway leaves no child
+/// running (a leaked `stack worker` keeps its queue, ports and inherited descriptors).
+pub(crate) struct KillOnDrop(pub(crate) u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
