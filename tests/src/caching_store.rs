@@ -60,29 +60,33 @@ pub async fn caching_store(cache: Arc<dyn Cache>) -> (CachingStore, Counting, Ar
     (cached, counting, direct)
 }
 
-/// After every write, each cached read equals what the Store holds.
-pub async fn no_stale_read_after_any_write(cache: Arc<dyn Cache>) {
-    let (cached, _, direct) = caching_store(cache).await;
-    let user = crate::store_suite::user(&cached).await.id;
+/// Every read the caching Store caches about `user` (balances, the first deposits page, the
+/// user) equals what the Store itself holds.
+pub async fn assert_reads_agree(cached: &dyn Store, direct: &dyn Store, user: uuid::Uuid) {
     let mine = DepositFilter {
         user_id: Some(user),
         ..DepositFilter::default()
     };
     let page = Default::default();
-    let check = || async {
-        assert_eq!(
-            cached.balances(user).await.unwrap(),
-            direct.balances(user).await.unwrap()
-        );
-        assert_eq!(
-            cached.list_deposits(&mine, page).await.unwrap(),
-            direct.list_deposits(&mine, page).await.unwrap()
-        );
-        assert_eq!(
-            cached.user(user).await.unwrap(),
-            direct.user(user).await.unwrap()
-        );
-    };
+    assert_eq!(
+        cached.balances(user).await.unwrap(),
+        direct.balances(user).await.unwrap()
+    );
+    assert_eq!(
+        cached.list_deposits(&mine, page).await.unwrap(),
+        direct.list_deposits(&mine, page).await.unwrap()
+    );
+    assert_eq!(
+        cached.user(user).await.unwrap(),
+        direct.user(user).await.unwrap()
+    );
+}
+
+/// After every write, each cached read equals what the Store holds.
+pub async fn no_stale_read_after_any_write(cache: Arc<dyn Cache>) {
+    let (cached, _, direct) = caching_store(cache).await;
+    let user = crate::store_suite::user(&cached).await.id;
+    let check = || assert_reads_agree(&cached, direct.as_ref(), user);
     check().await;
     let first = crate::store_suite::recorded(&cached, user, "10").await;
     check().await;

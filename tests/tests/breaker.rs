@@ -12,6 +12,22 @@ use stack_core::store::{NewUser, UserStore};
 use stack_tests::blackhole::Blackhole;
 use stack_tests::own_postgres::OwnPostgres;
 
+/// A migrated store at `url` whose calls give up on a connection after 1 s.
+async fn migrated_store(url: &str) -> stack_backends::sql::SqlStore {
+    let options = SqlOptions {
+        acquire_timeout: Duration::from_secs(1),
+        min_idle: 0,
+        ..SqlOptions::default()
+    };
+    let store = stack_backends::sql::open(url, &options)
+        .await
+        .expect("open");
+    stack_backends::sql::migrate_up(store.connection(), None)
+        .await
+        .expect("migrate");
+    store
+}
+
 /// Polls the breaker until it reaches `state` (the cooldown runs on the breaker's clock).
 async fn wait_for(breaker: &CircuitBreaker, state: BreakerState) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -27,17 +43,7 @@ async fn wait_for(breaker: &CircuitBreaker, state: BreakerState) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_breaker_opens_on_an_outage_fails_fast_and_closes_when_the_database_returns() {
     let server = OwnPostgres::start();
-    let options = SqlOptions {
-        acquire_timeout: Duration::from_secs(1),
-        min_idle: 0,
-        ..SqlOptions::default()
-    };
-    let store = stack_backends::sql::open(&server.url(), &options)
-        .await
-        .unwrap();
-    stack_backends::sql::migrate_up(store.connection(), None)
-        .await
-        .unwrap();
+    let store = migrated_store(&server.url()).await;
     let breaker = CircuitBreaker::new(
         Arc::new(store),
         BreakerOptions {
@@ -147,15 +153,7 @@ async fn a_hung_database_times_calls_out_and_the_probe_gives_up() {
         .expect("an address");
     let hole = Blackhole::start(target).await;
     let proxied = format!("{head}@{}/{path}", hole.addr());
-    let options = SqlOptions {
-        acquire_timeout: Duration::from_secs(1),
-        min_idle: 0,
-        ..SqlOptions::default()
-    };
-    let store = stack_backends::sql::open(&proxied, &options).await.unwrap();
-    stack_backends::sql::migrate_up(store.connection(), None)
-        .await
-        .unwrap();
+    let store = migrated_store(&proxied).await;
     let breaker = CircuitBreaker::new(
         Arc::new(store),
         BreakerOptions {
