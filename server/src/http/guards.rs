@@ -169,7 +169,7 @@ impl Guards {
         // Errors are rendered here, so that they carry the version header too.
         let mut response = match next.call(req).await {
             Ok(response) => response.into_response(),
-            Err(error) => Problem::from_poem(&error).into_response(),
+            Err(error) => super::problem::respond(error),
         };
         if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
             response.headers_mut().insert("api-version", value);

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every route: the connection loop, RFC 9457 problem responses
 //! (including hyper's own error answers), request guards, and shutdown signals.
 
+pub mod api_error;
 pub mod guards;
 pub mod problem;
 pub mod problem_io;

@@ -2,16 +2,29 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
+use poem_openapi::Object;
 use serde::Serialize;
 
 /// The media type of problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// One bad field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct FieldError {
+    /// A JSON Pointer (RFC 6901) to the field in the request body (`/email`,
+    /// `/items/3/amount`), or the name of a path or query parameter prefixed with `#/`
+    /// and its location (`#/query/limit`).
+    pub pointer: String,
+    /// What is wrong with it and, where it helps, what is accepted.
+    pub detail: String,
+}
+
 /// A problem details object (RFC 9457).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
 pub struct Problem {
     /// A URI naming the problem type; `about:blank` when the status says it all.
     #[serde(rename = "type")]
+    #[oai(rename = "type")]
     pub problem_type: String,
     /// The status's reason phrase.
     pub title: String,
@@ -19,7 +32,12 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
+    /// Every bad field of the request, when the request was refused for its content.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldError>,
 }
 
 impl Problem {
@@ -30,7 +48,15 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             detail,
+            errors: Vec::new(),
         }
+    }
+
+    /// This problem listing `errors`.
+    #[must_use]
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
     }
 
     /// The problem for an error raised by poem or poem-openapi (an unknown route, a bad
@@ -56,7 +82,18 @@ impl IntoResponse for Problem {
     }
 }
 
-/// The `catch_all_error` handler of the app: any error becomes problem+json.
-pub async fn render(error: poem::Error) -> Response {
+/// The response for `error`: the one an API handler already rendered (an
+/// [`ApiError`](super::api_error::ApiError)), or problem+json for an error raised by poem.
+pub fn respond(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
     Problem::from_poem(&error).into_response()
+}
+
+/// The `catch_all_error` handler of the app: any error becomes problem+json. A host that
+/// mounts STACK's routes can use it as its own fallback, so that its errors have the same
+/// shape: `Route::new().nest("/stack", stack).catch_all_error(stack_server::http::problem::render)`.
+pub async fn render(error: poem::Error) -> Response {
+    respond(error)
 }
