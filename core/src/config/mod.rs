@@ -15,6 +15,7 @@
 //! assert_eq!(err.problems()[0].key, "workers.count");
 //! ```
 
+mod deprecation;
 mod load;
 mod problem;
 mod sources;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use deprecation::Deprecation;
 pub use load::{ConfigLoader, ENV_PREFIX, ExtraCheck};
 pub use problem::{ConfigError, ConfigProblem};
 pub use validate::log_filter;
@@ -326,6 +328,9 @@ pub struct ApiConfig {
     pub default_version: ApiVersion,
     /// Bearer token of the admin API; `null` disables it. At least 16 characters.
     pub admin_token: Option<String>,
+    /// Deprecated versions, announced in the headers of every response they serve.
+    /// Default none.
+    pub deprecations: Vec<Deprecation>,
 }
 
 impl Default for ApiConfig {
@@ -334,6 +339,7 @@ impl Default for ApiConfig {
             supported_versions: vec![ApiVersion::new(1), ApiVersion::new(2)],
             default_version: ApiVersion::new(1),
             admin_token: None,
+            deprecations: Vec::new(),
         }
     }
 }

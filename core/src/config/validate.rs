@@ -201,6 +201,8 @@ impl Config {
             );
         }
 
+        p.0.extend(super::deprecation::check(api));
+
         if p.0.is_empty() {
             Ok(())
         } else {

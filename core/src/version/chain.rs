@@ -74,6 +74,53 @@ impl ResolverChain {
         self.default
     }
 
+    /// The version `req` asks for, or the default, refusing a request whose indications
+    /// disagree: unlike [`resolve`](VersionResolver::resolve), which takes the first answer,
+    /// every resolver is asked, and `/api/v1/users` with `API-Version: 2` is an error rather
+    /// than silently v1.
+    ///
+    /// # Errors
+    /// As [`VersionResolver::resolve`], and [`Error::Invalid`] (field `version`) naming both
+    /// places when two resolvers find different versions.
+    pub fn resolve_agreed(&self, req: &VersionRequest<'_>) -> Result<ApiVersion> {
+        let mut found: Option<(ApiVersion, &dyn VersionResolver)> = None;
+        for resolver in &self.resolvers {
+            let Some(version) = resolver.resolve(req)? else {
+                continue;
+            };
+            self.check_supported(version)?;
+            match found {
+                Some((first, by)) if first != version => {
+                    return Err(Error::invalid(
+                        "version",
+                        format!(
+                            "the request names two versions: {first} ({}) and {version} ({}); name one, or the same in both places",
+                            by.place(),
+                            resolver.place()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => found = Some((version, resolver.as_ref())),
+            }
+        }
+        Ok(found.map_or(self.default, |(version, _)| version))
+    }
+
+    fn check_supported(&self, version: ApiVersion) -> Result<()> {
+        if self.supported.contains(&version) {
+            return Ok(());
+        }
+        let list: Vec<String> = self.supported.iter().map(ToString::to_string).collect();
+        Err(Error::invalid(
+            "version",
+            format!(
+                "{version} is not supported (supported: {})",
+                list.join(", ")
+            ),
+        ))
+    }
+
     /// The version `req` asks for, or the default; never `Ok(None)`.
     ///
     /// # Errors
@@ -87,17 +134,7 @@ impl VersionResolver for ResolverChain {
     fn resolve(&self, req: &VersionRequest<'_>) -> Result<Option<ApiVersion>> {
         for resolver in &self.resolvers {
             if let Some(version) = resolver.resolve(req)? {
-                if !self.supported.contains(&version) {
-                    let list: Vec<String> =
-                        self.supported.iter().map(ToString::to_string).collect();
-                    return Err(Error::invalid(
-                        "version",
-                        format!(
-                            "{version} is not supported (supported: {})",
-                            list.join(", ")
-                        ),
-                    ));
-                }
+                self.check_supported(version)?;
                 return Ok(Some(version));
             }
         }

@@ -45,6 +45,12 @@ pub trait VersionResolver: Send + Sync + std::fmt::Debug {
     /// malformed or not supported; the field names where it was found (`API-Version`,
     /// `version`, `path`).
     fn resolve(&self, req: &VersionRequest<'_>) -> Result<Option<ApiVersion>>;
+
+    /// Where this resolver looks, for error messages (`the path`, `the query parameter
+    /// version`).
+    fn place(&self) -> String {
+        "the request".into()
+    }
 }
 
 #[cfg(test)]

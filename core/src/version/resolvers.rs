@@ -23,6 +23,10 @@ impl Default for PathResolver {
 }
 
 impl VersionResolver for PathResolver {
+    fn place(&self) -> String {
+        "the path".into()
+    }
+
     fn resolve(&self, req: &VersionRequest<'_>) -> Result<Option<ApiVersion>> {
         let Some(rest) = req.path.strip_prefix(&self.prefix) else {
             return Ok(None);
@@ -53,6 +57,10 @@ const VENDOR_PREFIX: &str = "application/vnd.stack.";
 pub struct HeaderResolver;
 
 impl VersionResolver for HeaderResolver {
+    fn place(&self) -> String {
+        "the API-Version or Accept header".into()
+    }
+
     fn resolve(&self, req: &VersionRequest<'_>) -> Result<Option<ApiVersion>> {
         if let Some(value) = req.headers.get("api-version") {
             let text = value
@@ -101,6 +109,10 @@ impl Default for QueryResolver {
 }
 
 impl VersionResolver for QueryResolver {
+    fn place(&self) -> String {
+        format!("the query parameter {}", self.param)
+    }
+
     fn resolve(&self, req: &VersionRequest<'_>) -> Result<Option<ApiVersion>> {
         let Some(query) = req.query else {
             return Ok(None);

@@ -123,3 +123,45 @@ fn api_version_parses_and_displays() {
         assert!(bad.parse::<ApiVersion>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn agreed_resolution_refuses_a_path_that_disagrees_with_a_header_or_query() {
+    let c = chain();
+    let h = headers(&[("api-version", "1")]);
+    let err = c
+        .resolve_agreed(&req("/api/v2/users", None, &h))
+        .unwrap_err();
+    assert!(
+        matches!(err, crate::Error::Invalid { ref field, .. } if field == "version"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("the path"), "{err}");
+    let none = HeaderMap::new();
+    let err = c
+        .resolve_agreed(&req("/api/v1/users", Some("version=2"), &none))
+        .unwrap_err();
+    assert!(err.to_string().contains("query parameter version"), "{err}");
+
+    // Agreement, one indication, or none: the version (or the default).
+    let h = headers(&[("api-version", "2")]);
+    assert_eq!(
+        c.resolve_agreed(&req("/api/v2/users", Some("version=v2"), &h))
+            .unwrap(),
+        ApiVersion::new(2)
+    );
+    assert_eq!(
+        c.resolve_agreed(&req("/api/users", Some("version=2"), &none))
+            .unwrap(),
+        ApiVersion::new(2)
+    );
+    assert_eq!(
+        c.resolve_agreed(&req("/api/users", None, &none)).unwrap(),
+        ApiVersion::new(1)
+    );
+    // An unsupported version anywhere is refused, even beside a supported one.
+    let h = headers(&[("api-version", "7")]);
+    let err = c
+        .resolve_agreed(&req("/api/v1/users", None, &h))
+        .unwrap_err();
+    assert!(err.to_string().contains("supported: v1, v2"), "{err}");
+}
