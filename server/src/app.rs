@@ -2,41 +2,91 @@
 
 use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApi, OpenApiService};
 use stack_core::config::ApiConfig;
-use stack_core::version::ResolverChain;
 
+use crate::api::docs::{self, Document};
 use crate::api::health::HealthApi;
 use crate::backends::Backends;
 use crate::http::guards::{Guards, RouteTable};
 use crate::http::problem;
+use crate::http::versions::Versioning;
 
-/// Builds the app over `backends`: the probes, `/openapi.json`, Swagger UI at `/docs`, the
-/// request guards (undecodable paths, `Allow` on 405, API version negotiation per `api`),
-/// request tracing, and problem+json for every error.
+/// Builds the app over `backends`: the probes and their document at `/openapi.json`, Swagger
+/// UI at `/docs`, the request guards (undecodable paths, API version negotiation and
+/// deprecation notices per `api`, `Allow` on 405), request tracing, and problem+json for
+/// every error.
 ///
 /// # Errors
 /// When `api` names no supported version or a default outside them.
 pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
-    let service = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
-        .description(
-            "STACK reference service. Today: health probes. The rail API (v1, v2) will be added here.",
-        );
-    let routes = RouteTable::from_openapi(&service.spec())
-        .get("/openapi.json")
-        .get_under("/docs");
-    let versions = ResolverChain::standard(api.supported_versions.clone(), api.default_version)?;
-    let guards = Guards::new(routes, versions);
-    let spec = service.spec_endpoint();
-    let docs = service.swagger_ui();
-    Ok(Route::new()
-        .nest("/", service)
-        .at("/openapi.json", get(spec))
-        .nest("/docs", docs)
-        .around(move |next, req| {
-            let guards = guards.clone();
-            async move { guards.call(&next, req).await }
-        })
+    let health = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
+        .description("STACK reference service: health probes.");
+    assemble(Parts::new().api("", "Health", health), api)
+}
+
+/// The documented APIs an app is assembled from, each nested at its prefix with its
+/// document at `<prefix>/openapi.json` and listed on `/docs`.
+#[derive(Default)]
+pub struct Parts {
+    route: Route,
+    routes: RouteTable,
+    documents: Vec<Document>,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("documents", &self.documents)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parts {
+    /// No APIs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Nests `service` at `prefix` (`/api/v1`; `""` for the root) and serves its document at
+    /// `<prefix>/openapi.json`, listed on `/docs` as `name`.
+    #[must_use]
+    pub fn api<T: OpenApi + 'static>(
+        mut self,
+        prefix: &str,
+        name: &str,
+        service: OpenApiService<T, ()>,
+    ) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        let spec_url = format!("{prefix}/openapi.json");
+        self.routes = std::mem::take(&mut self.routes)
+            .openapi_at(prefix, &service.spec())
+            .get(&spec_url);
+        self.documents.push(Document::new(name, spec_url.clone()));
+        let spec = service.spec_endpoint();
+        let mount = if prefix.is_empty() { "/" } else { prefix };
+        self.route = std::mem::take(&mut self.route)
+            .at(spec_url, get(spec))
+            .nest(mount, service);
+        self
+    }
+}
+
+/// The app serving `parts`, `/docs` listing their documents, behind the guards and error
+/// rendering that [`build`] describes.
+///
+/// # Errors
+/// When `api` names no supported version, a default outside them, or a deprecation that
+/// cannot be rendered as headers.
+pub fn assemble(parts: Parts, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
+    let guards = Guards::new(
+        parts.routes.get_under("/docs"),
+        Versioning::from_config(api)?,
+    );
+    Ok(parts
+        .route
+        .nest("/docs", docs::endpoint(&parts.documents))
+        .with(guards)
         .with(Tracing)
         .catch_all_error(problem::render)
         .into_endpoint())

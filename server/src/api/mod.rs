@@ -1,3 +1,4 @@
-//! The documented APIs served under `/openapi.json` and `/docs`.
+//! The documented APIs, and the `/docs` page listing their documents.
 
+pub mod docs;
 pub mod health;

@@ -1,15 +1,17 @@
 //! Checks every request passes before routing: a path that does not decode names no
-//! resource (404), a method a route does not serve is 405 with the `Allow` header RFC 9110
-//! requires, and the API version a request asks for is resolved (400 when it is malformed or
-//! unsupported) and echoed in the `API-Version` response header.
+//! resource (404), the API version a request asks for is resolved and a version-less API
+//! path rewritten to it (400 when the version is malformed, unsupported or ambiguous; see
+//! [`versions`](super::versions)), and a method a route does not serve is 405 with the
+//! `Allow` header RFC 9110 requires. Responses say which version served them, and when it
+//! is deprecated.
 
 use std::sync::Arc;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
-use stack_core::version::{ApiVersion, ResolverChain, VersionRequest};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use super::problem::Problem;
+use super::versions::Versioning;
 
 /// Where a route's methods apply.
 #[derive(Debug, Clone)]
@@ -51,13 +53,19 @@ pub struct RouteTable {
 impl RouteTable {
     /// The operations of an OpenAPI document (JSON).
     pub fn from_openapi(spec: &str) -> Self {
-        let mut table = Self::default();
+        Self::default().openapi_at("", spec)
+    }
+
+    /// Adds the operations of an OpenAPI document (JSON) served under `prefix` (`/api/v1`):
+    /// the document's paths are relative to where its service is nested.
+    pub fn openapi_at(mut self, prefix: &str, spec: &str) -> Self {
         let Ok(spec) = serde_json::from_str::<serde_json::Value>(spec) else {
-            return table;
+            return self;
         };
         let Some(paths) = spec.get("paths").and_then(|p| p.as_object()) else {
-            return table;
+            return self;
         };
+        let prefix = prefix.trim_end_matches('/');
         for (path, operations) in paths {
             let methods: Vec<Method> = operations
                 .as_object()
@@ -65,14 +73,14 @@ impl RouteTable {
                 .flat_map(|ops| ops.keys())
                 .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
                 .collect();
-            let segments = path
+            let segments = format!("{prefix}{path}")
                 .trim_start_matches('/')
                 .split('/')
                 .map(str::to_owned)
                 .collect();
-            table.add(Pattern::Template(segments), methods);
+            self.add(Pattern::Template(segments), methods);
         }
-        table
+        self
     }
 
     /// Adds `path` serving GET (and so HEAD).
@@ -116,16 +124,17 @@ impl RouteTable {
     }
 }
 
-/// The guards around an app: see the module documentation.
+/// The guards around an app: see the module documentation. Used as a poem middleware
+/// (`route.with(guards)`), or through [`Guards::call`] in an `around`.
 #[derive(Debug, Clone)]
 pub struct Guards {
     routes: Arc<RouteTable>,
-    versions: Arc<ResolverChain>,
+    versions: Arc<Versioning>,
 }
 
 impl Guards {
     /// Guards over `routes`, resolving versions with `versions`.
-    pub fn new(routes: RouteTable, versions: ResolverChain) -> Self {
+    pub fn new(routes: RouteTable, versions: Versioning) -> Self {
         Self {
             routes: Arc::new(routes),
             versions: Arc::new(versions),
@@ -137,44 +146,58 @@ impl Guards {
     /// # Errors
     /// Whatever `next` fails with.
     pub async fn call<E: Endpoint>(&self, next: &E, mut req: Request) -> Result<Response> {
-        let path = req.uri().path().to_owned();
-        let decoded = percent_decode(&path);
-        let Some(decoded) = decoded else {
+        if percent_decode(req.uri().path()).is_none() {
             let detail = "the path does not decode to UTF-8 text, so it names no resource";
             return Ok(Problem::new(StatusCode::NOT_FOUND, Some(detail.into())).into_response());
-        };
-        if let Some(allowed) = self.routes.allowed(&decoded) {
-            if !allowed.contains(req.method()) {
-                return Ok(method_not_allowed(req.method(), &allowed));
-            }
         }
-        let version = self.versions.resolve_or_default(&VersionRequest {
-            path: &path,
-            query: req.uri().query(),
-            headers: req.headers(),
-        });
-        let version: ApiVersion = match version {
+        let version = match self.versions.negotiate(&mut req) {
             Ok(version) => version,
-            Err(error) => {
-                let detail = match &error {
-                    stack_core::Error::Invalid { field, reason, .. } => {
-                        format!("{field}: {reason}")
-                    }
-                    other => other.to_string(),
-                };
-                return Ok(Problem::new(StatusCode::BAD_REQUEST, Some(detail)).into_response());
+            Err(refusal) => return Ok(*refusal),
+        };
+        // The path as routed: a version-less API path now names its version.
+        let path = req.uri().path().to_owned();
+        let decoded = percent_decode(&path).unwrap_or_default();
+        let mut response = match self.routes.allowed(&decoded) {
+            Some(allowed) if !allowed.contains(req.method()) => {
+                method_not_allowed(req.method(), &allowed)
+            }
+            _ => {
+                req.extensions_mut().insert(version);
+                // Errors are rendered here, so that they carry the version headers too.
+                match next.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(error) => super::problem::respond(error),
+                }
             }
         };
-        req.extensions_mut().insert(version);
-        // Errors are rendered here, so that they carry the version header too.
-        let mut response = match next.call(req).await {
-            Ok(response) => response.into_response(),
-            Err(error) => super::problem::respond(error),
-        };
-        if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
-            response.headers_mut().insert("api-version", value);
-        }
+        self.versions.announce(&path, version, &mut response);
         Ok(response)
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Guards {
+    type Output = Guarded<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        Guarded {
+            guards: self.clone(),
+            inner: ep,
+        }
+    }
+}
+
+/// An endpoint behind [`Guards`].
+#[derive(Debug)]
+pub struct Guarded<E> {
+    guards: Guards,
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for Guarded<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        self.guards.call(&self.inner, req).await
     }
 }
 
@@ -223,7 +246,10 @@ mod tests {
     #[test]
     fn allowed_methods_come_from_the_table() {
         let spec = r#"{"paths":{"/users/{id}":{"get":{},"delete":{}}}}"#;
-        let table = RouteTable::from_openapi(spec).get_under("/docs");
+        let table = RouteTable::from_openapi(spec)
+            .get_under("/docs")
+            .openapi_at("/api/v2/", r#"{"paths":{"/users":{"post":{}}}}"#);
+        assert_eq!(table.allowed("/api/v2/users").unwrap(), [Method::POST]);
         let users = table.allowed("/users/42").unwrap();
         assert!(users.contains(&Method::DELETE) && users.contains(&Method::HEAD));
         assert_eq!(

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every route: the connection loop, RFC 9457 problem responses
-//! (including hyper's own error answers), request guards, and shutdown signals.
+//! (including hyper's own error answers), request guards, API version negotiation, and
+//! shutdown signals.
 
 pub mod api_error;
 pub mod guards;
@@ -7,3 +8,4 @@ pub mod problem;
 pub mod problem_io;
 pub mod server;
 pub mod shutdown;
+pub mod versions;
