@@ -236,3 +236,18 @@ fn read_your_writes_covers_the_replica_lag() {
     let found = with(&[("STACK__DATABASE__REPLICA_MAX_LAG", "10s")]);
     assert_eq!(found.len(), 1, "{found:?}");
 }
+
+#[test]
+fn deprecations_can_be_set_from_the_environment() {
+    let config = ConfigLoader::new()
+        .env_vars(vars(&[(
+            "STACK__API__DEPRECATIONS",
+            "[{version=v1,deprecated_at=\"2026-01-01T00:00:00Z\",link=\"https://example.com/v1\"}]",
+        )]))
+        .load()
+        .unwrap();
+    let deprecation = &config.api.deprecations[0];
+    assert_eq!(deprecation.version.to_string(), "v1");
+    assert_eq!(deprecation.deprecated_at.timestamp(), 1_767_225_600);
+    assert_eq!(deprecation.link.as_deref(), Some("https://example.com/v1"));
+}
