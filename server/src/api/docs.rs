@@ -12,7 +12,8 @@ use poem::{Endpoint, Route, endpoint::make_sync};
 use poem_openapi::OpenApiService;
 use serde::Serialize;
 
-/// A document listed on the page.
+/// A document listed on the page; its URL is relative to the app's root, which the page
+/// finds from its own address (it is served at `<root>/docs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Document {
     /// What the picker shows (`API v2`).
@@ -47,7 +48,10 @@ const PAGE: &str = r##"<!DOCTYPE html>
 <div id="ui"></div>
 <script>{:script}</script>
 <script>
-  const documents = {:documents};
+  // Document URLs are relative to the app's root; the page is at <root>/docs, so a host
+  // that nests the app under a prefix gets working links.
+  const root = window.location.pathname.replace(/\/docs\/?$/, "");
+  const documents = {:documents}.map((d) => ({ name: d.name, url: root + d.url }));
   const picker = document.getElementById("stack-doc");
   for (const doc of documents) {
     const option = document.createElement("option");
