@@ -39,4 +39,8 @@ else
   cargo test --workspace --all-features --locked --no-fail-fast --lib --bins --tests "$@"
 fi
 
+phase "contract fuzzing (schemathesis against a running stack serve)"
+# Uses the stack binary the test build just left in target/debug.
+scripts/schemathesis.sh
+
 phase "all checks passed in $(($(date +%s) - started))s"

@@ -77,7 +77,7 @@ pub struct Readiness {
     pub checks: Vec<BackendCheck>,
     /// The database nodes, when read replicas are configured. A replica out of rotation does
     /// not make the service unready: its reads go to the primary.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub database_nodes: Vec<NodeCheck>,
     /// The circuit breaker around the primary: `closed`, `open` (calls fail at once) or
     /// `half_open` (one probe may pass).

@@ -36,7 +36,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Every bad field of the request, when the request was refused for its content.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub errors: Vec<FieldError>,
 }
 
