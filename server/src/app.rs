@@ -72,6 +72,42 @@ impl Parts {
     }
 }
 
+/// A document of an API mounted with [`Parts::nest`], served by that API itself.
+#[derive(Debug, Clone)]
+pub struct NestedDocument {
+    /// What `/docs` lists it as (`API v1`).
+    pub name: String,
+    /// Where its paths are, relative to the API's prefix (`/v1`); the document is served at
+    /// `<prefix><base>/openapi.json`.
+    pub base: String,
+    /// The document (JSON).
+    pub json: String,
+}
+
+impl Parts {
+    /// Nests `endpoint` at `prefix`: an API that serves its own `documents` (several
+    /// versions, say), which `/docs` lists and the guards read for their `Allow` answers.
+    #[must_use]
+    pub fn nest<E>(mut self, prefix: &str, endpoint: E, documents: &[NestedDocument]) -> Self
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        let prefix = prefix.trim_end_matches('/');
+        for document in documents {
+            let base = format!("{prefix}{}", document.base.trim_end_matches('/'));
+            let spec_url = format!("{base}/openapi.json");
+            self.routes = std::mem::take(&mut self.routes)
+                .openapi_at(&base, &document.json)
+                .get(&spec_url);
+            self.documents
+                .push(Document::new(document.name.clone(), spec_url));
+        }
+        self.route = std::mem::take(&mut self.route).nest(prefix, endpoint);
+        self
+    }
+}
+
 /// The app serving `parts`, `/docs` listing their documents, behind the guards and error
 /// rendering that [`build`] describes.
 ///

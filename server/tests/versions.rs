@@ -8,13 +8,14 @@
 )]
 
 use poem::Endpoint;
+use poem::Route;
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestResponse};
 use poem_openapi::param::Query;
 use poem_openapi::payload::PlainText;
 use poem_openapi::{OpenApi, OpenApiService};
 use stack_core::config::{ApiConfig, Config};
-use stack_server::app::{self, Parts};
+use stack_server::app::{self, NestedDocument, Parts};
 use stack_server::http::api_error::ApiResult;
 
 /// Version 1 of the stand-in API.
@@ -46,6 +47,30 @@ fn stand_in(api: &ApiConfig) -> impl Endpoint + use<> {
         .api("/api/v1", "API v1", OpenApiService::new(V1, "STACK", "1"))
         .api("/api/v2", "API v2", OpenApiService::new(V2, "STACK", "2"));
     app::assemble(parts, api).unwrap()
+}
+
+/// The same two versions as one API that serves its own documents, the way the rail does.
+fn stand_in_nested(api: &ApiConfig) -> impl Endpoint + use<> {
+    let v1 = OpenApiService::new(V1, "STACK", "1");
+    let v2 = OpenApiService::new(V2, "STACK", "2");
+    let documents = [
+        NestedDocument {
+            name: "API v1".into(),
+            base: "/v1".into(),
+            json: v1.spec(),
+        },
+        NestedDocument {
+            name: "API v2".into(),
+            base: "/v2".into(),
+            json: v2.spec(),
+        },
+    ];
+    let api_route = Route::new()
+        .at("/v1/openapi.json", v1.spec_endpoint())
+        .nest("/v1", v1)
+        .at("/v2/openapi.json", v2.spec_endpoint())
+        .nest("/v2", v2);
+    app::assemble(Parts::new().nest("/api", api_route, &documents), api).unwrap()
 }
 
 fn client(yaml: &str) -> TestClient<impl Endpoint> {
@@ -244,4 +269,23 @@ async fn docs_lists_every_version_s_document() {
         .get("schemas");
     let required = problem.object().get("Problem").object().get("required");
     assert!(!required.string_array().contains(&"errors"));
+}
+
+#[tokio::test]
+async fn an_api_nested_with_its_own_documents_is_negotiated_and_listed_alike() {
+    let api = TestClient::new(stand_in_nested(&Config::default().api));
+    let response = api
+        .get("/api/users")
+        .header("API-Version", "2")
+        .send()
+        .await;
+    assert_eq!(body(response).await, "v2 users ");
+    let response = api.delete("/api/v1/users").send().await;
+    response.assert_status(StatusCode::METHOD_NOT_ALLOWED);
+    response.assert_header("allow", "GET, HEAD");
+    let html = body(api.get("/docs").send().await).await;
+    for url in ["/api/v1/openapi.json", "/api/v2/openapi.json"] {
+        assert!(html.contains(&format!(r#""url":"{url}""#)), "{url}");
+        api.get(url).send().await.assert_status_is_ok();
+    }
 }
