@@ -3,7 +3,7 @@
 use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
-use stack_core::config::ApiConfig;
+use stack_core::config::{ApiConfig, Config};
 use stack_core::version::ResolverChain;
 
 use crate::api::health::HealthApi;
@@ -18,6 +18,7 @@ use crate::http::problem;
 /// # Errors
 /// When `api` names no supported version or a default outside them.
 pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
+    let backends_for_rail = backends.clone();
     let service = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
         .description(
             "STACK reference service. Today: health probes. The rail API (v1, v2) will be added here.",
@@ -27,10 +28,19 @@ pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl End
         .get_under("/docs");
     let versions = ResolverChain::standard(api.supported_versions.clone(), api.default_version)?;
     let guards = Guards::new(routes, versions);
+    // The rail reads only the `api` section of the configuration.
+    let rail = crate::rail::api(
+        &backends_for_rail,
+        &Config {
+            api: api.clone(),
+            ..Config::default()
+        },
+    );
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Ok(Route::new()
         .nest("/", service)
+        .nest("/api", rail)
         .at("/openapi.json", get(spec))
         .nest("/docs", docs)
         .around(move |next, req| {

@@ -16,5 +16,6 @@ pub mod jobs;
 pub mod logging;
 pub mod migrate;
 pub mod process;
+pub mod rail;
 pub mod serve;
 pub mod worker;

@@ -6,7 +6,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, DbBackend};
 use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
-use stack_core::store::{AuditFilter, AuditLog, AuditStore};
+use stack_core::store::{AuditFilter, AuditLog, AuditStore, Cursor, CursorPage, CursorRequest};
 use stack_migrations::schema::AuditLogs;
 use uuid::Uuid;
 
@@ -87,6 +87,22 @@ impl AuditStore for SqlStore {
             listing::audit_logs(filter),
             page,
             rows::audit,
+        )
+        .await
+    }
+
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>> {
+        listing::slice(
+            &self.db,
+            AuditLogs::Table,
+            listing::audit_logs(filter),
+            request,
+            rows::audit,
+            |a: &AuditLog| Cursor::new(a.created_at, a.id),
         )
         .await
     }

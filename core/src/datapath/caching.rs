@@ -169,6 +169,14 @@ impl UserStore for CachingStore {
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
         self.store.list_users(filter, page).await
     }
+
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>> {
+        self.store.scan_users(filter, request).await
+    }
 }
 
 #[async_trait]
@@ -293,6 +301,14 @@ impl MoneyStore for CachingStore {
     ) -> Result<Page<LedgerEntry>> {
         self.store.list_entries(filter, page).await
     }
+
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>> {
+        self.store.scan_entries(filter, request).await
+    }
 }
 
 #[async_trait]
@@ -312,6 +328,10 @@ impl OnboardingStore for CachingStore {
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
         self.store.onboarding(user_id).await
     }
+
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
+        self.store.onboarding_flow(id).await
+    }
 }
 
 #[async_trait]
@@ -322,6 +342,14 @@ impl AuditStore for CachingStore {
         page: PageRequest,
     ) -> Result<Page<AuditLog>> {
         self.store.list_audit_logs(filter, page).await
+    }
+
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>> {
+        self.store.scan_audit_logs(filter, request).await
     }
 }
 

@@ -85,6 +85,21 @@ impl<P: StorePolicy> UserStore for Layered<P> {
             .run(call, op!([filter] | s | s.list_users(&filter, page).await))
             .await
     }
+
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_users", None);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_users(&filter, request).await),
+            )
+            .await
+    }
 }
 
 #[async_trait]
@@ -235,6 +250,21 @@ impl<P: StorePolicy> MoneyStore for Layered<P> {
             )
             .await
     }
+
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_entries", filter.user_id);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_entries(&filter, request).await),
+            )
+            .await
+    }
 }
 
 #[async_trait]
@@ -269,6 +299,13 @@ impl<P: StorePolicy> OnboardingStore for Layered<P> {
             .run(call, op!([] | s | s.onboarding(user_id).await))
             .await
     }
+
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
+        let call = Call::fresh("onboarding_flow", None);
+        self.policy
+            .run(call, op!([] | s | s.onboarding_flow(id).await))
+            .await
+    }
 }
 
 #[async_trait]
@@ -284,6 +321,21 @@ impl<P: StorePolicy> AuditStore for Layered<P> {
             .run(
                 call,
                 op!([filter] | s | s.list_audit_logs(&filter, page).await),
+            )
+            .await
+    }
+
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_audit_logs", filter.user_id);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_audit_logs(&filter, request).await),
             )
             .await
     }

@@ -65,6 +65,17 @@ pub trait UserStore: Send + Sync {
     /// # Errors
     /// A database failure.
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>>;
+
+    /// Users matching `filter`, newest first, by keyset cursor (see
+    /// [`MoneyStore::scan_deposits`]).
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>>;
 }
 
 /// Wallets.
@@ -167,6 +178,16 @@ pub trait MoneyStore: Send + Sync {
         filter: &EntryFilter,
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>>;
+
+    /// Ledger entries matching `filter`, newest first, by keyset cursor.
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>>;
 }
 
 /// Onboarding flows.
@@ -194,6 +215,13 @@ pub trait OnboardingStore: Send + Sync {
     /// # Errors
     /// `NotFound` when there is none.
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow>;
+
+    /// The flow with `id` (its own id, not its user's), read from the primary so that a
+    /// flow just started is found.
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow>;
 }
 
 /// Audit logs (written by the other stores, in their transactions).
@@ -208,6 +236,16 @@ pub trait AuditStore: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditLog>>;
+
+    /// Audit logs matching `filter`, newest first, by keyset cursor.
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>>;
 }
 
 /// The whole Store.
