@@ -13,7 +13,7 @@ use stack_server::app;
 use stack_server::backends::Backends;
 
 /// The default backends over an in-memory SQLite database.
-pub async fn backends() -> Backends {
+pub(crate) async fn backends() -> Backends {
     let mut config = Config::default();
     config.database.url = "sqlite::memory:".into();
     Backends::open(&config)
@@ -22,12 +22,12 @@ pub async fn backends() -> Backends {
 }
 
 /// The whole app, as `stack serve` builds it, over `backends`.
-pub fn client(backends: Backends) -> TestClient<impl poem::Endpoint> {
+pub(crate) fn client(backends: Backends) -> TestClient<impl poem::Endpoint> {
     TestClient::new(app::build(backends, &Config::default().api).unwrap())
 }
 
 /// The status and JSON body of `response`.
-pub async fn answer(response: TestResponse) -> (u16, Value) {
+pub(crate) async fn answer(response: TestResponse) -> (u16, Value) {
     let status = response.0.status().as_u16();
     let content_type = response
         .0
@@ -48,7 +48,7 @@ pub async fn answer(response: TestResponse) -> (u16, Value) {
 }
 
 /// The pointers of a problem's `errors`, in order.
-pub fn pointers(problem: &Value) -> Vec<String> {
+pub(crate) fn pointers(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
         .map(|errors| {
@@ -61,7 +61,7 @@ pub fn pointers(problem: &Value) -> Vec<String> {
 }
 
 /// POSTs `body` to `path`; the status and body.
-pub async fn post(
+pub(crate) async fn post(
     client: &TestClient<impl poem::Endpoint>,
     path: &str,
     body: Value,
@@ -70,12 +70,16 @@ pub async fn post(
 }
 
 /// GETs `path`; the status and body.
-pub async fn get(client: &TestClient<impl poem::Endpoint>, path: &str) -> (u16, Value) {
+pub(crate) async fn get(client: &TestClient<impl poem::Endpoint>, path: &str) -> (u16, Value) {
     answer(client.get(path).send().await).await
 }
 
 /// Creates a user with `email` through `base` (`/api/v1`); its id.
-pub async fn user(client: &TestClient<impl poem::Endpoint>, base: &str, email: &str) -> String {
+pub(crate) async fn user(
+    client: &TestClient<impl poem::Endpoint>,
+    base: &str,
+    email: &str,
+) -> String {
     let (status, body) = post(
         client,
         &format!("{base}/users"),

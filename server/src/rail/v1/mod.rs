@@ -1,6 +1,9 @@
 //! Version 1 of the rail API: numbered pages, amounts as decimal strings with a separate
 //! `asset`, times as Unix seconds.
 
+pub mod deposits;
+pub mod flows;
+pub mod money;
 pub mod users;
 pub mod wire;
 
@@ -14,6 +17,11 @@ pub const DESCRIPTION: &str = "The STACK rail, version 1. Lists are paged by num
      problem+json; a 422 lists every bad field with a JSON Pointer.";
 
 /// Every v1 resource over `rail`.
-pub fn apis(rail: &Rail) -> users::Users {
-    users::Users::new(rail.clone())
+pub fn apis(rail: &Rail) -> (users::Users, deposits::Deposits, money::Money, flows::Flows) {
+    (
+        users::Users::new(rail.clone()),
+        deposits::Deposits::new(rail.clone()),
+        money::Money::new(rail.clone()),
+        flows::Flows::new(rail.clone()),
+    )
 }

@@ -1,6 +1,9 @@
 //! Version 2 of the rail API: keyset cursors on the growing listings, amounts as
 //! `{amount, asset}` objects, RFC 3339 times.
 
+pub mod deposits;
+pub mod flows;
+pub mod money;
 pub mod users;
 pub mod wire;
 
@@ -15,6 +18,11 @@ pub const DESCRIPTION: &str = "The STACK rail, version 2. The growing lists (use
      RFC 9457 problem+json; a 422 lists every bad field with a JSON Pointer.";
 
 /// Every v2 resource over `rail`.
-pub fn apis(rail: &Rail) -> users::Users {
-    users::Users::new(rail.clone())
+pub fn apis(rail: &Rail) -> (users::Users, deposits::Deposits, money::Money, flows::Flows) {
+    (
+        users::Users::new(rail.clone()),
+        deposits::Deposits::new(rail.clone()),
+        money::Money::new(rail.clone()),
+        flows::Flows::new(rail.clone()),
+    )
 }
