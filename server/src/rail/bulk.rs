@@ -10,7 +10,7 @@ use stack_core::bulk::{BulkItem, BulkOutcome};
 use uuid::Uuid;
 
 use super::field::Checks;
-use crate::http::api_error::{ApiError, ApiResult, pointer};
+use crate::http::api_error::{ApiError, ApiResult};
 use crate::http::problem::{FieldError, Problem};
 
 /// What happened to one item of a bulk request.
@@ -61,13 +61,15 @@ fn failed(index: usize, error: ApiError) -> BulkEntry {
 
 /// Runs the items that passed their checks through `store` in one call and answers every
 /// item in input order: `checked[i]` is the item's Store input or its bad fields; `done` is
-/// the status of an item the Store took.
+/// the status of an item the Store took; `place` puts a field the Store refuses (relative to
+/// the item, as the version lays it out).
 ///
 /// # Errors
 /// Only when the Store fails as a whole (nothing is then answered per item).
 pub async fn run<N, F, Fut>(
     checked: Vec<Result<N, Vec<FieldError>>>,
     done: StatusCode,
+    place: fn(&str) -> String,
     store: F,
 ) -> ApiResult<BulkAnswer>
 where
@@ -105,7 +107,7 @@ where
             },
             BulkOutcome::Failed(stack_core::Error::Invalid { field, reason, .. }) => {
                 let mut checks = Checks::under(format!("/{at}"));
-                checks.flag(&pointer(&field), reason);
+                checks.flag(&place(&field), reason);
                 failed(at, ApiError::invalid(checks.into_errors()))
             }
             BulkOutcome::Failed(error) => failed(at, error.into()),

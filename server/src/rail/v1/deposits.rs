@@ -8,7 +8,7 @@ use stack_core::store::{DepositFilter, Recorded};
 use uuid::Uuid;
 
 use super::wire::{CreateDeposit, Deposit};
-use crate::http::api_error::ApiResult;
+use crate::http::api_error::{ApiResult, pointer};
 use crate::rail::Tag;
 use crate::rail::bulk::{self, BulkAnswer};
 use crate::rail::field::Checks;
@@ -74,7 +74,7 @@ impl Deposits {
                 checks.outcome(deposit)
             })
             .collect();
-        let answer = bulk::run(checked, StatusCode::OK, |deposits| {
+        let answer = bulk::run(checked, StatusCode::OK, pointer, |deposits| {
             self.rail.record_deposits(deposits)
         })
         .await?;

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use stack_core::store::{DepositFilter, Recorded};
 use uuid::Uuid;
 
-use super::wire::{CreateDeposit, Deposit};
+use super::wire::{self, CreateDeposit, Deposit};
 use crate::http::api_error::ApiResult;
 use crate::rail::Tag;
 use crate::rail::bulk::{self, BulkAnswer};
@@ -50,10 +50,17 @@ impl Deposits {
         let mut checks = Checks::new();
         let deposit = body.0.check(&mut checks);
         let deposit = checks.finish(deposit)?;
-        Ok(match self.rail.record_deposit(deposit).await? {
-            Recorded::Created(d) => DepositRecorded::Created(Json(d.into())),
-            Recorded::Existing(d) => DepositRecorded::Existing(Json(d.into())),
-        })
+        Ok(
+            match self
+                .rail
+                .record_deposit(deposit)
+                .await
+                .map_err(wire::refused)?
+            {
+                Recorded::Created(d) => DepositRecorded::Created(Json(d.into())),
+                Recorded::Existing(d) => DepositRecorded::Existing(Json(d.into())),
+            },
+        )
     }
 
     /// Record up to 500 deposits; each item is answered apart, in input order (200 with
@@ -75,7 +82,7 @@ impl Deposits {
                 checks.outcome(deposit)
             })
             .collect();
-        let answer = bulk::run(checked, StatusCode::OK, |deposits| {
+        let answer = bulk::run(checked, StatusCode::OK, wire::at, |deposits| {
             self.rail.record_deposits(deposits)
         })
         .await?;

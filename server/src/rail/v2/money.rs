@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use stack_core::store::EntryFilter;
 use uuid::Uuid;
 
-use super::wire::{Balance, CreateDebit, Transaction};
+use super::wire::{self, Balance, CreateDebit, Transaction};
 use crate::http::api_error::ApiResult;
 use crate::rail::Tag;
 use crate::rail::field::Checks;
@@ -60,7 +60,8 @@ impl Money {
         let mut checks = Checks::new();
         let debit = body.0.check(id.0, &mut checks);
         let debit = checks.finish(debit)?;
-        Ok(Debited::Created(Json(self.rail.debit(debit).await?.into())))
+        let entry = self.rail.debit(debit).await.map_err(wire::refused)?;
+        Ok(Debited::Created(Json(entry.into())))
     }
 
     /// A user's ledger transactions, newest first, by keyset cursor.

@@ -9,7 +9,7 @@ use stack_core::store::UserFilter;
 use uuid::Uuid;
 
 use super::wire::{User, Wallet};
-use crate::http::api_error::ApiResult;
+use crate::http::api_error::{ApiResult, pointer};
 use crate::rail::Tag;
 use crate::rail::bulk::{self, BulkAnswer};
 use crate::rail::field::Checks;
@@ -73,7 +73,7 @@ impl Users {
                 checks.outcome(user)
             })
             .collect();
-        let answer = bulk::run(checked, StatusCode::CREATED, |users| {
+        let answer = bulk::run(checked, StatusCode::CREATED, pointer, |users| {
             self.rail.create_users(users)
         })
         .await?;

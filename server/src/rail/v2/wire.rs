@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use stack_core::store;
 use uuid::Uuid;
 
-use crate::http::api_error::pointer;
+use crate::http::api_error::{ApiError, pointer};
 use crate::rail::field::{Checks, Field};
 use crate::rail::input::amount;
 use crate::rail::states::{DepositStatus, EntryKind, OnboardingStatus, UserStatus, WalletStatus};
@@ -56,11 +56,24 @@ fn money_in(checks: &mut Checks, field: Field<MoneyIn>) -> (Option<Decimal>, Opt
 }
 
 /// Where v2 puts the field the library names: the amount and asset sit in `/amount`.
-fn at(field: &str) -> String {
+pub fn at(field: &str) -> String {
     match field {
         "amount" => "/amount/amount".into(),
         "asset" => "/amount/asset".into(),
         other => pointer(other),
+    }
+}
+
+/// The answer for a Store error of a v2 money request: an `Invalid` (an overdraw, a sum
+/// that cannot be held exactly) points into the `/amount` object.
+pub fn refused(error: stack_core::Error) -> ApiError {
+    match error {
+        stack_core::Error::Invalid { field, reason, .. } => {
+            let mut checks = Checks::new();
+            checks.flag(&at(&field), reason);
+            ApiError::invalid(checks.into_errors())
+        }
+        other => other.into(),
     }
 }
 
