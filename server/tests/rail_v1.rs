@@ -127,7 +127,7 @@ async fn money_path(backends: stack_server::backends::Backends) {
     let (status, again) = deposit(&client, &ana, "0xab01", json!("12.5")).await;
     assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
 
-    let id = first["id"].as_str().unwrap();
+    let id = first["id"].as_str().expect("a deposit has an id");
     let confirm = format!("/api/v1/deposits/{id}/confirm");
     let send = || async { rail_support::answer(client.post(&confirm).send().await).await };
     let answers = tokio::join!(send(), send(), send(), send(), send());
@@ -146,7 +146,7 @@ async fn money_path(backends: stack_server::backends::Backends) {
     let leases = queue
         .reserve(10, std::time::Duration::from_secs(30))
         .await
-        .unwrap();
+        .expect("the queue answers");
     let notices: Vec<_> = leases
         .iter()
         .filter(|l| l.job.job_type == stack_server::jobs::DEPOSIT_CONFIRMED)

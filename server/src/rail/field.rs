@@ -2,6 +2,11 @@
 //! field at once: poem-openapi stops at the first field it cannot parse, while a [`Field`]
 //! keeps the flaw and lets [`Checks`] collect it beside the domain checks' findings.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "these helpers answer with ApiError, the type every operation returns so that its document lists the problem answers"
+)]
+
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchemaRef, Registry};
