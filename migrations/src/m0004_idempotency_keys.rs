@@ -28,13 +28,22 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(K::Table)
-                    .col(ColumnDef::new(K::Key).string_len(255).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(K::Key)
+                            .string_len(255)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(K::Method).string_len(16).not_null())
                     .col(ColumnDef::new(K::Target).text().not_null())
                     .col(ColumnDef::new(K::Fingerprint).string_len(64).not_null())
                     .col(ColumnDef::new(K::State).string_len(16).not_null())
                     .col(ColumnDef::new(K::ClaimToken).uuid().not_null())
-                    .col(ColumnDef::new(K::LeaseUntil).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(K::LeaseUntil)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .col(ColumnDef::new(K::Status).small_integer().null())
                     .col(ColumnDef::new(K::ContentType).text().null())
                     .col(ColumnDef::new(K::Body).blob().null())

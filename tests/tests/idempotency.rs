@@ -25,7 +25,11 @@ async fn migrated(url: &str) -> SqlStore {
 async fn sqlite_file() -> SqlStore {
     let dir = std::env::temp_dir().join(stack_tests::unique("stack-idem"));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    migrated(&format!("sqlite://{}?mode=rwc", dir.join("idem.db").display())).await
+    migrated(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("idem.db").display()
+    ))
+    .await
 }
 
 async fn postgres() -> SqlStore {
@@ -82,15 +86,26 @@ async fn claim_replay_mismatch_in_flight(store: &dyn IdempotencyStore) {
     let Ok(Begun::InFlight { retry_after }) = again else {
         panic!("a running key is in flight: {again:?}");
     };
-    assert!(retry_after > Duration::from_secs(50) && retry_after <= LONG, "{retry_after:?}");
+    assert!(
+        retry_after > Duration::from_secs(50) && retry_after <= LONG,
+        "{retry_after:?}"
+    );
     let other = store.begin(&key("k1"), &request("b"), LONG, DAY).await;
     assert_eq!(
         other.expect("begin"),
-        Begun::Mismatch { first: request("a") }
+        Begun::Mismatch {
+            first: request("a")
+        }
     );
-    store.finish(&first, &response("{\"id\":1}")).await.expect("finish");
+    store
+        .finish(&first, &response("{\"id\":1}"))
+        .await
+        .expect("finish");
     let replay = store.begin(&key("k1"), &request("a"), LONG, DAY).await;
-    assert_eq!(replay.expect("begin"), Begun::Replay(response("{\"id\":1}")));
+    assert_eq!(
+        replay.expect("begin"),
+        Begun::Replay(response("{\"id\":1}"))
+    );
     let mut elsewhere = request("a");
     elsewhere.target = "/others".into();
     let moved = store.begin(&key("k1"), &elsewhere, LONG, DAY).await;
@@ -99,7 +114,10 @@ async fn claim_replay_mismatch_in_flight(store: &dyn IdempotencyStore) {
     let twice = store.finish(&first, &response("other")).await;
     assert!(matches!(twice, Err(Error::Conflict { .. })), "{twice:?}");
     let replay = store.begin(&key("k1"), &request("a"), LONG, DAY).await;
-    assert_eq!(replay.expect("begin"), Begun::Replay(response("{\"id\":1}")));
+    assert_eq!(
+        replay.expect("begin"),
+        Begun::Replay(response("{\"id\":1}"))
+    );
 }
 
 async fn abandon_frees_the_key(store: &dyn IdempotencyStore) {
@@ -122,7 +140,10 @@ async fn a_lapsed_lease_is_taken_over_and_fenced(store: &dyn IdempotencyStore) {
     let second = claim_eventually(store, "k3", "a", DAY).await;
     let late = store.finish(&first, &response("late")).await;
     assert!(matches!(late, Err(Error::Conflict { .. })), "{late:?}");
-    store.finish(&second, &response("won")).await.expect("finish");
+    store
+        .finish(&second, &response("won"))
+        .await
+        .expect("finish");
     let replay = store.begin(&key("k3"), &request("a"), LONG, DAY).await;
     assert_eq!(replay.expect("begin"), Begun::Replay(response("won")));
 }
@@ -142,10 +163,16 @@ async fn expired_keys_are_free_and_purged(store: &dyn IdempotencyStore) {
         other => panic!("{other:?}"),
     };
     let kept = claim(store, "keep", "a", LONG).await;
-    store.finish(&kept, &response("keep")).await.expect("finish");
+    store
+        .finish(&kept, &response("keep"))
+        .await
+        .expect("finish");
     // Reusable with another body once expired (e3, the last made: e1 and e2 expired before).
     let reused = claim_eventually(store, "e3", "different", DAY).await;
-    store.finish(&reused, &response("new")).await.expect("finish");
+    store
+        .finish(&reused, &response("new"))
+        .await
+        .expect("finish");
     let e4 = store.begin(&key("e4"), &request("a"), LONG, DAY).await;
     assert!(matches!(e4, Ok(Begun::InFlight { .. })), "{e4:?}");
     // e1 and e2 are expired: purged one batch at a time.
@@ -154,7 +181,9 @@ async fn expired_keys_are_free_and_purged(store: &dyn IdempotencyStore) {
     assert_eq!(store.purge_expired(10).await.expect("purge"), 0);
     let replay = store.begin(&key("keep"), &request("a"), LONG, DAY).await;
     assert_eq!(replay.expect("begin"), Begun::Replay(response("keep")));
-    let replay = store.begin(&key("e3"), &request("different"), LONG, DAY).await;
+    let replay = store
+        .begin(&key("e3"), &request("different"), LONG, DAY)
+        .await;
     assert_eq!(replay.expect("begin"), Begun::Replay(response("new")));
 }
 

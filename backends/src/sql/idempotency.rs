@@ -45,9 +45,7 @@ fn col(column: K) -> Expr {
 /// The existing row may be overwritten: a done key that expired, or a running claim whose
 /// lease lapsed and that either expired or is this same request (a takeover).
 fn free(now: DateTime<Utc>, request: &RequestFingerprint) -> SimpleExpr {
-    let done_and_expired = col(K::State)
-        .eq(DONE)
-        .and(col(K::ExpiresAt).lte(now));
+    let done_and_expired = col(K::State).eq(DONE).and(col(K::ExpiresAt).lte(now));
     let same_request = col(K::Method)
         .eq(request.method.as_str())
         .and(col(K::Target).eq(request.target.as_str()))
@@ -253,7 +251,10 @@ impl IdempotencyStore for SqlStore {
             .values([
                 (K::State, DONE.into()),
                 (K::LeaseUntil, Option::<DateTime<Utc>>::None.into()),
-                (K::Status, i16::try_from(response.status).unwrap_or(500).into()),
+                (
+                    K::Status,
+                    i16::try_from(response.status).unwrap_or(500).into(),
+                ),
                 (K::ContentType, response.content_type.clone().into()),
                 (K::Body, response.body.clone().into()),
             ])

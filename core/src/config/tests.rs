@@ -240,11 +240,25 @@ fn read_your_writes_covers_the_replica_lag() {
 #[test]
 fn idempotency_windows_default_and_must_be_positive() {
     let config = Config::default();
-    assert_eq!(config.api.idempotency_ttl, std::time::Duration::from_secs(86_400));
-    assert_eq!(config.api.idempotency_lock, std::time::Duration::from_secs(60));
+    assert_eq!(
+        config.api.idempotency_ttl,
+        std::time::Duration::from_secs(86_400)
+    );
+    assert_eq!(
+        config.api.idempotency_lock,
+        std::time::Duration::from_secs(60)
+    );
     let found = problems(Config::from_yaml_str(
         "api:\n  idempotency_ttl: 0s\n  idempotency_lock: 0s\n",
     ));
-    assert!(found.iter().any(|p| p.starts_with("api.idempotency_ttl: ")), "{found:?}");
-    assert!(found.iter().any(|p| p.starts_with("api.idempotency_lock: ")), "{found:?}");
+    assert!(
+        found.iter().any(|p| p.starts_with("api.idempotency_ttl: ")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("api.idempotency_lock: ")),
+        "{found:?}"
+    );
 }
