@@ -11,6 +11,7 @@ mod audit;
 mod deposit_insert;
 pub mod diagnostics;
 mod error;
+mod idempotency;
 mod ledger;
 mod listing;
 mod money;

@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod guards;
+pub mod idempotency;
 pub mod problem;
 pub mod problem_io;
 pub mod server;
