@@ -9,12 +9,14 @@
 //!    removes these and migration 3;
 //! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
 //!    output_index), so one transaction paying two of our addresses is two deposits.
+//! 5. [`m0005_operator_audit`]: an audit log may concern no user (an operator's action).
 //!
 //! Each step runs in a transaction on both engines and has a working `down`.
 
 pub mod m0001_rail_tables;
 pub mod m0002_list_indexes;
 pub mod m0003_deposit_output_index;
+pub mod m0005_operator_audit;
 pub mod schema;
 
 use sea_orm_migration::prelude::*;
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_rail_tables::Migration),
             Box::new(m0002_list_indexes::Migration),
             Box::new(m0003_deposit_output_index::Migration),
+            Box::new(m0005_operator_audit::Migration),
         ]
     }
 }
