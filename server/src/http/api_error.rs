@@ -97,7 +97,10 @@ impl ApiError {
     /// 503 asking the client to come back after `after` (at least a second).
     pub fn unavailable(detail: impl Into<String>, after: Duration) -> Self {
         let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        Self::Unavailable(problem(StatusCode::SERVICE_UNAVAILABLE, detail), seconds.max(1))
+        Self::Unavailable(
+            problem(StatusCode::SERVICE_UNAVAILABLE, detail),
+            seconds.max(1),
+        )
     }
 
     /// 500 with no detail; `error` goes to the log only.
@@ -180,8 +183,7 @@ mod tests {
             let response = poem::IntoResponse::into_response(api);
             assert_eq!(response.status().as_u16(), status);
         }
-        let ApiError::Internal(Json(problem)) = ApiError::from(Error::backend("SELECT 1"))
-        else {
+        let ApiError::Internal(Json(problem)) = ApiError::from(Error::backend("SELECT 1")) else {
             panic!("a backend error is a 500");
         };
         assert_eq!(problem.detail, None);
