@@ -2,6 +2,11 @@
 //! on PostgreSQL: the rows, the indexes and the foreign key survive; `down` refuses while an
 //! operator's audit log exists and changes nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed call must fail the test"
+)]
+
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 use stack_backends::sql::{self, SqlOptions};
@@ -49,7 +54,11 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
     let indexes = audit_indexes(&db).await;
     assert_eq!(
         indexes,
-        ["ix_audit_action_created", "ix_audit_created", "ix_audit_user_created"]
+        [
+            "ix_audit_action_created",
+            "ix_audit_created",
+            "ix_audit_user_created"
+        ]
     );
 
     sql::migrate_up(&db, None).await.expect("migrate up");
@@ -71,11 +80,18 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
         detail: json!({}),
     };
     let unknown = store.record_audit_log(entry(Some(Uuid::now_v7()))).await;
-    assert_eq!(unknown.unwrap_err().kind(), ErrorKind::NotFound, "the foreign key holds");
+    assert_eq!(
+        unknown.unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "the foreign key holds"
+    );
     store.record_audit_log(entry(None)).await.unwrap();
 
     let refused = sql::migrate_down(&db, Some(1)).await.unwrap_err();
-    assert!(chain(&refused).contains("audit log(s) of operator actions"), "{refused:?}");
+    assert!(
+        chain(&refused).contains("audit log(s) of operator actions"),
+        "{refused:?}"
+    );
     let status = sql::migrate_status(&db).await.unwrap();
     assert!(status.iter().all(|(_, applied)| *applied), "{status:?}");
     let all = store
@@ -90,7 +106,11 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
     sql::migrate_down(&db, Some(1)).await.expect("down");
     assert_eq!(audit_indexes(&db).await, indexes);
     let refused = store.record_audit_log(entry(None)).await.unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::Invalid, "NOT NULL again: {refused}");
+    assert_eq!(
+        refused.kind(),
+        ErrorKind::Invalid,
+        "NOT NULL again: {refused}"
+    );
     assert_eq!(store.user(user.id).await.unwrap(), user);
     sql::migrate_up(&db, None).await.expect("up again");
 }

@@ -46,6 +46,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Why the gate refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bearer credentials (401).
+    NoCredentials,
+    /// A token that is not the admin token (403).
+    WrongToken,
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoCredentials => unauthorized(),
+            Refusal::WrongToken => forbidden(),
+        }
+    }
+}
+
 /// 401: no credentials; says which scheme to use.
 fn unauthorized() -> ApiError {
     let detail = "the admin API needs `Authorization: Bearer <api.admin_token>`";
@@ -80,14 +98,14 @@ impl Gate {
     /// Checks a request's credentials.
     ///
     /// # Errors
-    /// 401 without bearer credentials, 403 for a wrong token.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// The [`Refusal`]: no bearer credentials, or a wrong token.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         match bearer(headers) {
-            None => Err(unauthorized()),
+            None => Err(Refusal::NoCredentials),
             Some(token) if self.admits(token) => Ok(()),
             Some(_) => {
                 tracing::warn!("admin API: a request with a wrong bearer token was refused");
-                Err(forbidden())
+                Err(Refusal::WrongToken)
             }
         }
     }
@@ -99,7 +117,7 @@ impl Gate {
     pub async fn call<E: Endpoint>(&self, next: &E, req: Request) -> poem::Result<Response> {
         match self.check(req.headers()) {
             Ok(()) => next.call(req).await.map(IntoResponse::into_response),
-            Err(refused) => Ok(refused.into_response()),
+            Err(refused) => Ok(ApiError::from(refused).into_response()),
         }
     }
 }
@@ -140,20 +158,28 @@ mod tests {
         let gate = Gate::new("0123456789abcdef");
         assert!(gate.check(&headers("Bearer 0123456789abcdef")).is_ok());
         assert!(gate.check(&headers("bearer 0123456789abcdef")).is_ok());
-        let status = |value: &str| gate.check(&headers(value)).err().map(|e| e.status());
-        assert_eq!(status(""), Some(StatusCode::UNAUTHORIZED));
-        assert_eq!(status("Bearer "), Some(StatusCode::UNAUTHORIZED));
+        let refusal = |value: &str| gate.check(&headers(value)).err();
+        assert_eq!(refusal(""), Some(Refusal::NoCredentials));
+        assert_eq!(refusal("Bearer "), Some(Refusal::NoCredentials));
         assert_eq!(
-            status("Basic 0123456789abcdef"),
-            Some(StatusCode::UNAUTHORIZED)
+            refusal("Basic 0123456789abcdef"),
+            Some(Refusal::NoCredentials)
         );
         assert_eq!(
-            status("Bearer 0123456789abcdeF"),
-            Some(StatusCode::FORBIDDEN)
+            refusal("Bearer 0123456789abcdeF"),
+            Some(Refusal::WrongToken)
         );
         assert_eq!(
-            status("Bearer 0123456789abcdef0"),
-            Some(StatusCode::FORBIDDEN)
+            refusal("Bearer 0123456789abcdef0"),
+            Some(Refusal::WrongToken)
+        );
+        assert_eq!(
+            ApiError::from(Refusal::NoCredentials).status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            ApiError::from(Refusal::WrongToken).status(),
+            StatusCode::FORBIDDEN
         );
         assert!(
             !format!("{gate:?}").contains("0123"),

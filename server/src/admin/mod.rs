@@ -82,18 +82,23 @@ pub fn routes(service: OpenApiService<AdminApis, ()>, token: &str) -> impl Endpo
         .data(gate)
 }
 
-/// 422 for query parameter `name`.
-fn bad_query(name: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::invalid(vec![FieldError {
+/// What is wrong with query parameter `name`.
+fn bad_query(name: &str, detail: impl Into<String>) -> FieldError {
+    FieldError {
         pointer: format!("#/query/{name}"),
         detail: detail.into(),
-    }])
+    }
+}
+
+/// 422 for one bad field.
+fn invalid(field: FieldError) -> ApiError {
+    ApiError::invalid(vec![field])
 }
 
 /// A library error about query parameter `name` (its `Invalid` pointing at the parameter).
 fn query_error(name: &str, error: stack_core::Error) -> ApiError {
     match error {
-        stack_core::Error::Invalid { reason, .. } => bad_query(name, reason),
+        stack_core::Error::Invalid { reason, .. } => invalid(bad_query(name, reason)),
         other => other.into(),
     }
 }

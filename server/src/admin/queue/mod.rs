@@ -16,9 +16,10 @@ pub use wire::{
 };
 
 use super::auth::AdminAuth;
-use super::{Tag, audit, bad_query, query_error};
+use super::{Tag, audit, bad_query, invalid, query_error};
 use crate::backends::Backends;
 use crate::http::api_error::{ApiError, ApiResult};
+use crate::http::problem::FieldError;
 
 /// The most jobs one replay or purge call moves.
 pub const MAX_BULK: u64 = 1000;
@@ -36,13 +37,8 @@ impl QueueApi {
     }
 }
 
-/// Checks the optional `type` filter.
-fn job_type(value: Option<&str>) -> ApiResult<()> {
-    validate_type_filter(value).map_err(|e| query_error("type", e))
-}
-
 /// `limit` of a bulk call as a count (default 100).
-fn bulk_limit(limit: Option<u64>) -> ApiResult<usize> {
+fn bulk_limit(limit: Option<u64>) -> Result<usize, FieldError> {
     match limit.unwrap_or(100) {
         n @ 1..=MAX_BULK => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
         _ => Err(bad_query(
@@ -78,9 +74,9 @@ impl QueueApi {
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<DeadLetterPage>> {
         let filter = job_type_filter.0.as_deref();
-        job_type(filter)?;
+        validate_type_filter(filter).map_err(|e| query_error("type", e))?;
         let request = PageRequest::from_query(page.0, limit.0).map_err(|e| match e {
-            stack_core::Error::Invalid { field, reason, .. } => bad_query(&field, reason),
+            stack_core::Error::Invalid { field, reason, .. } => invalid(bad_query(&field, reason)),
             other => other.into(),
         })?;
         let page = self.backends.queue.dead_letters(filter, request).await?;
@@ -117,8 +113,8 @@ impl QueueApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<BulkOutcome>> {
         let kind = job_type_filter.0;
-        job_type(Some(&kind))?;
-        let limit = bulk_limit(limit.0)?;
+        validate_type_filter(Some(&kind)).map_err(|e| query_error("type", e))?;
+        let limit = bulk_limit(limit.0).map_err(invalid)?;
         let progress = self
             .backends
             .queue
@@ -157,13 +153,13 @@ impl QueueApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<BulkOutcome>> {
         let filter = job_type_filter.0;
-        job_type(filter.as_deref())?;
-        let limit = bulk_limit(limit.0)?;
+        validate_type_filter(filter.as_deref()).map_err(|e| query_error("type", e))?;
+        let limit = bulk_limit(limit.0).map_err(invalid)?;
         if confirm.0 != Some(true) {
-            return Err(bad_query(
+            return Err(invalid(bad_query(
                 "confirm",
                 "must be true: a purge deletes dead letters for good",
-            ));
+            )));
         }
         let progress = self
             .backends
