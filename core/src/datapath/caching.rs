@@ -14,9 +14,9 @@ use crate::cache::{TypedCache, UserKeys};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
-    EntryFilter, LedgerEntry, MoneyStore, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow,
-    OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
-    WalletFilter, WalletStore,
+    EntryFilter, LedgerEntry, MoneyStore, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
+    OnboardingFlow, OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter,
+    UserStore, Wallet, WalletFilter, WalletStore,
 };
 use crate::{ErrorKind, Result};
 
@@ -336,6 +336,11 @@ impl OnboardingStore for CachingStore {
 
 #[async_trait]
 impl AuditStore for CachingStore {
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog> {
+        // Audit logs are never cached: nothing to invalidate.
+        self.store.record_audit_log(entry).await
+    }
+
     async fn list_audit_logs(
         &self,
         filter: &AuditFilter,
