@@ -2,6 +2,7 @@
 //! (including hyper's own error answers), request guards, and shutdown signals.
 
 pub mod api_error;
+pub mod body_limit;
 pub mod guards;
 pub mod idempotency;
 pub mod problem;

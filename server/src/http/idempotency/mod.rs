@@ -48,7 +48,7 @@ use stack_core::idempotency::{Begun, Claim, IdempotencyKey, IdempotencyStore, Re
 use stack_core::version::ApiVersion;
 
 pub use purge::{PURGE_BATCH, purge_every, purge_expired};
-pub use stored::{NotStored, REPLAYED_HEADER, not_stored};
+pub use stored::{NotStored, REPLAYED_HEADER, mark_refused, not_stored};
 
 use super::api_error::ApiError;
 use super::problem::Problem;
@@ -268,8 +268,9 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             armed: true,
         };
         req.set_body(body);
-        let result = self.inner.call(req).await.map(IntoResponse::into_response);
-        let (response, keep) = stored::classify(result);
+        let (result, refused) = stored::watch_refusal(self.inner.call(req)).await;
+        let (response, keep) = stored::classify(result.map(IntoResponse::into_response));
+        let keep = keep && !refused;
         let claim = held.settle();
         if !keep {
             if let Err(error) = store.abandon(&claim).await {

@@ -37,6 +37,30 @@ pub fn not_stored(response: impl IntoResponse) -> Response {
     response
 }
 
+tokio::task_local! {
+    /// Set while the wrapper serves a request: whether the handler refused it before its work.
+    static REFUSED: std::cell::Cell<bool>;
+}
+
+/// Marks the request being served as refused before its work began (its input failed the
+/// handler's own checks): the idempotency wrapper stores nothing and frees the key. For
+/// refusals an operation renders itself (an [`ApiError`](crate::http::api_error::ApiError)
+/// returned from a handler), which cannot carry [`NotStored`]. Outside the wrapper it does
+/// nothing.
+pub fn mark_refused() {
+    let _ = REFUSED.try_with(|refused| refused.set(true));
+}
+
+/// Runs `call`, telling whether [`mark_refused`] was called while it ran.
+pub(super) async fn watch_refusal<T>(call: impl Future<Output = T>) -> (T, bool) {
+    REFUSED
+        .scope(std::cell::Cell::new(false), async move {
+            let output = call.await;
+            (output, REFUSED.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// The response of the inner endpoint and whether it is kept for replay.
 pub(super) fn classify(result: poem::Result<Response>) -> (Response, bool) {
     let response = match result {
