@@ -6,6 +6,7 @@
 //!
 //! [`app::build`] reads like the architecture: open the backends, build the routes.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod backends;
@@ -16,5 +17,6 @@ pub mod jobs;
 pub mod logging;
 pub mod migrate;
 pub mod process;
+pub mod rail;
 pub mod serve;
 pub mod worker;

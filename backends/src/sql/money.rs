@@ -14,7 +14,7 @@ use stack_core::store::{
     EntryKind, LedgerEntry, MoneyStore, NewDebit, NewDeposit, Recorded,
 };
 use stack_core::{Error, Result};
-use stack_migrations::schema::{Deposits, Users};
+use stack_migrations::schema::{Deposits, Transactions, Users};
 use uuid::Uuid;
 
 use super::audit::{self, Audit};
@@ -358,5 +358,22 @@ impl MoneyStore for SqlStore {
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>> {
         self.entries(filter, page).await
+    }
+
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>> {
+        let backend = self.backend();
+        listing::slice(
+            &self.db,
+            Transactions::Table,
+            listing::entries(filter),
+            request,
+            |r| rows::entry(r, backend),
+            |e: &LedgerEntry| Cursor::new(e.created_at, e.id),
+        )
+        .await
     }
 }

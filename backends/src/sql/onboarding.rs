@@ -122,4 +122,15 @@ impl OnboardingStore for SqlStore {
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
         flow_of(&self.db, user_id).await
     }
+
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
+        listing::by_id(
+            &self.db,
+            OnboardingFlows::Table,
+            id,
+            rows::onboarding,
+            "onboarding flow",
+        )
+        .await
+    }
 }

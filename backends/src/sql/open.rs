@@ -98,13 +98,13 @@ pub async fn open(url: &str, options: &SqlOptions) -> Result<SqlStore> {
     let mut db = Database::connect(connect)
         .await
         .map_err(|e| db_error("connect", e))?;
-    super::diagnostics::instrument(
+    let slow = super::diagnostics::instrument(
         &mut db,
         super::diagnostics::StatementLog {
             slow_threshold: options.slow_query,
         },
     );
-    Ok(SqlStore::new(db))
+    Ok(SqlStore::new(db).with_slow_queries(slow))
 }
 
 /// Whether `url` names an in-memory SQLite database (one that lives and dies with its pool).

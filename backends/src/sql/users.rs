@@ -6,7 +6,9 @@ use sea_orm::sea_query::{OnConflict, Query};
 use serde_json::json;
 use stack_core::bulk::{BulkItem, BulkOutcome};
 use stack_core::page::{Page, PageRequest};
-use stack_core::store::{NewUser, User, UserFilter, UserStatus, UserStore};
+use stack_core::store::{
+    Cursor, CursorPage, CursorRequest, NewUser, User, UserFilter, UserStatus, UserStore,
+};
 use stack_core::{Error, Result};
 use stack_migrations::schema::Users;
 use uuid::Uuid;
@@ -132,6 +134,22 @@ impl UserStore for SqlStore {
             listing::users(filter),
             page,
             rows::user,
+        )
+        .await
+    }
+
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>> {
+        listing::slice(
+            &self.db,
+            Users::Table,
+            listing::users(filter),
+            request,
+            rows::user,
+            |u: &User| Cursor::new(u.created_at, u.id),
         )
         .await
     }

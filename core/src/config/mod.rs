@@ -331,6 +331,14 @@ pub struct ApiConfig {
     /// Deprecated versions, announced in the headers of every response they serve.
     /// Default none.
     pub deprecations: Vec<Deprecation>,
+    /// How long an `Idempotency-Key` is remembered (and its response replayed) after its
+    /// first use. Default `24h`.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+    /// How long a request holds its key while running; a retry in that time gets 409, and
+    /// after it another request may take the key over (the first process died). Default `60s`.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_lock: Duration,
 }
 
 impl Default for ApiConfig {
@@ -340,6 +348,8 @@ impl Default for ApiConfig {
             default_version: ApiVersion::new(1),
             admin_token: None,
             deprecations: Vec::new(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_lock: Duration::from_secs(60),
         }
     }
 }

@@ -251,3 +251,29 @@ fn deprecations_can_be_set_from_the_environment() {
     assert_eq!(deprecation.deprecated_at.timestamp(), 1_767_225_600);
     assert_eq!(deprecation.link.as_deref(), Some("https://example.com/v1"));
 }
+
+#[test]
+fn idempotency_windows_default_and_must_be_positive() {
+    let config = Config::default();
+    assert_eq!(
+        config.api.idempotency_ttl,
+        std::time::Duration::from_secs(86_400)
+    );
+    assert_eq!(
+        config.api.idempotency_lock,
+        std::time::Duration::from_secs(60)
+    );
+    let found = problems(Config::from_yaml_str(
+        "api:\n  idempotency_ttl: 0s\n  idempotency_lock: 0s\n",
+    ));
+    assert!(
+        found.iter().any(|p| p.starts_with("api.idempotency_ttl: ")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("api.idempotency_lock: ")),
+        "{found:?}"
+    );
+}

@@ -14,9 +14,9 @@ use crate::cache::{TypedCache, UserKeys};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
-    EntryFilter, LedgerEntry, MoneyStore, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow,
-    OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
-    WalletFilter, WalletStore,
+    EntryFilter, LedgerEntry, MoneyStore, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
+    OnboardingFlow, OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter,
+    UserStore, Wallet, WalletFilter, WalletStore,
 };
 use crate::{ErrorKind, Result};
 
@@ -169,6 +169,14 @@ impl UserStore for CachingStore {
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
         self.store.list_users(filter, page).await
     }
+
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>> {
+        self.store.scan_users(filter, request).await
+    }
 }
 
 #[async_trait]
@@ -293,6 +301,14 @@ impl MoneyStore for CachingStore {
     ) -> Result<Page<LedgerEntry>> {
         self.store.list_entries(filter, page).await
     }
+
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>> {
+        self.store.scan_entries(filter, request).await
+    }
 }
 
 #[async_trait]
@@ -312,16 +328,33 @@ impl OnboardingStore for CachingStore {
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
         self.store.onboarding(user_id).await
     }
+
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
+        self.store.onboarding_flow(id).await
+    }
 }
 
 #[async_trait]
 impl AuditStore for CachingStore {
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog> {
+        // Audit logs are never cached: nothing to invalidate.
+        self.store.record_audit_log(entry).await
+    }
+
     async fn list_audit_logs(
         &self,
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditLog>> {
         self.store.list_audit_logs(filter, page).await
+    }
+
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>> {
+        self.store.scan_audit_logs(filter, request).await
     }
 }
 

@@ -12,9 +12,9 @@ use crate::bulk::{BulkItem, BulkOutcome};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
-    EntryFilter, LedgerEntry, MoneyStore, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow,
-    OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
-    WalletFilter, WalletStore,
+    EntryFilter, LedgerEntry, MoneyStore, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
+    OnboardingFlow, OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter,
+    UserStore, Wallet, WalletFilter, WalletStore,
 };
 
 /// A Store whose every call goes through the policy `P`. See the [module
@@ -83,6 +83,21 @@ impl<P: StorePolicy> UserStore for Layered<P> {
         let call = Call::read("list_users", None);
         self.policy
             .run(call, op!([filter] | s | s.list_users(&filter, page).await))
+            .await
+    }
+
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_users", None);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_users(&filter, request).await),
+            )
             .await
     }
 }
@@ -235,6 +250,21 @@ impl<P: StorePolicy> MoneyStore for Layered<P> {
             )
             .await
     }
+
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_entries", filter.user_id);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_entries(&filter, request).await),
+            )
+            .await
+    }
 }
 
 #[async_trait]
@@ -269,10 +299,29 @@ impl<P: StorePolicy> OnboardingStore for Layered<P> {
             .run(call, op!([] | s | s.onboarding(user_id).await))
             .await
     }
+
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
+        let call = Call::fresh("onboarding_flow", None);
+        self.policy
+            .run(call, op!([] | s | s.onboarding_flow(id).await))
+            .await
+    }
 }
 
 #[async_trait]
 impl<P: StorePolicy> AuditStore for Layered<P> {
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog> {
+        let call = Call::write("record_audit_log", entry.user_id);
+        let written = self
+            .policy
+            .run(call, op!([entry] | s | s.record_audit_log(entry).await))
+            .await?;
+        if let Some(user) = written.user_id {
+            self.policy.wrote(user);
+        }
+        Ok(written)
+    }
+
     async fn list_audit_logs(
         &self,
         filter: &AuditFilter,
@@ -284,6 +333,21 @@ impl<P: StorePolicy> AuditStore for Layered<P> {
             .run(
                 call,
                 op!([filter] | s | s.list_audit_logs(&filter, page).await),
+            )
+            .await
+    }
+
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>> {
+        let filter = filter.clone();
+        let call = Call::read("scan_audit_logs", filter.user_id);
+        self.policy
+            .run(
+                call,
+                op!([filter, request] | s | s.scan_audit_logs(&filter, request).await),
             )
             .await
     }

@@ -4,7 +4,7 @@
 
 use rust_decimal::Decimal;
 
-use super::model::{NewDebit, NewDeposit, NewUser, NewWallet};
+use super::model::{NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet};
 use crate::{Error, Result};
 
 /// The most decimal places an amount may carry (the columns hold 18).
@@ -141,93 +141,205 @@ pub fn tx_hash(chain: &str, value: &str) -> Result<String> {
     }
 }
 
+/// An email address: trimmed, lowercased, `local@domain.tld`, at most 254 characters.
+///
+/// # Errors
+/// [`Error::Invalid`] on `email`.
+pub fn email(value: &str) -> Result<String> {
+    let email = text("email", value, 254)?.to_lowercase();
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.contains('@')
+            && !email.contains(char::is_whitespace)
+    });
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::invalid(
+            "email",
+            "must be an address like name@example.com",
+        ))
+    }
+}
+
+/// An E.164 phone number: `+` and 8 to 15 digits.
+///
+/// # Errors
+/// [`Error::Invalid`] on `phone`.
+pub fn phone(value: &str) -> Result<String> {
+    let phone = value.trim();
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(phone.to_owned())
+    } else {
+        Err(Error::invalid(
+            "phone",
+            "must be E.164: + and 8 to 15 digits",
+        ))
+    }
+}
+
+/// Keeps the value of `result`, or records its error in `errors`.
+fn keep<T>(result: Result<T>, errors: &mut Vec<Error>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+/// The first of `errors` (the single-error form of a `checked_all`).
+fn first(errors: Vec<Error>) -> Error {
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Error::invalid("input", "is invalid"))
+}
+
 impl NewUser {
     /// The user to store: email trimmed and lowercased, phone in E.164, name 1-200
-    /// characters.
+    /// characters; or every problem of the input, one error per bad field.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `email`, `phone` or `full_name`, one per bad field.
+    pub fn checked_all(&self) -> std::result::Result<Self, Vec<Error>> {
+        let mut bad = Vec::new();
+        let email = keep(email(&self.email), &mut bad);
+        let phone = match &self.phone {
+            None => Some(None),
+            Some(value) => keep(phone(value), &mut bad).map(Some),
+        };
+        let full_name = keep(text("full_name", &self.full_name, 200), &mut bad);
+        match (email, phone, full_name) {
+            (Some(email), Some(phone), Some(full_name)) => Ok(Self {
+                email,
+                phone,
+                full_name,
+            }),
+            _ => Err(bad),
+        }
+    }
+
+    /// As [`NewUser::checked_all`], with the first problem only.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `email`, `phone` or `full_name`.
     pub fn checked(&self) -> Result<Self> {
-        let email = text("email", &self.email, 254)?.to_lowercase();
-        let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !email.contains(' ')
-        });
-        if !valid_email {
-            return Err(Error::invalid(
-                "email",
-                "must be an address like name@example.com",
-            ));
-        }
-        let phone = match &self.phone {
-            None => None,
-            Some(phone) => {
-                let phone = phone.trim();
-                let digits = phone.strip_prefix('+').unwrap_or("");
-                if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit())
-                {
-                    return Err(Error::invalid(
-                        "phone",
-                        "must be E.164: + and 8 to 15 digits",
-                    ));
-                }
-                Some(phone.to_owned())
-            }
-        };
-        Ok(Self {
-            email,
-            phone,
-            full_name: text("full_name", &self.full_name, 200)?,
-        })
+        self.checked_all().map_err(first)
     }
 }
 
 impl NewWallet {
-    /// The wallet to store: chain lowercased, address visible ASCII.
+    /// The wallet to store: chain lowercased, address visible ASCII; or every problem.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `chain` or `address`, one per bad field.
+    pub fn checked_all(&self) -> std::result::Result<Self, Vec<Error>> {
+        let mut bad = Vec::new();
+        let chain = keep(chain(&self.chain), &mut bad);
+        let address = keep(visible_ascii("address", &self.address, 128), &mut bad);
+        match (chain, address) {
+            (Some(chain), Some(address)) => Ok(Self {
+                user_id: self.user_id,
+                chain,
+                address,
+            }),
+            _ => Err(bad),
+        }
+    }
+
+    /// As [`NewWallet::checked_all`], with the first problem only.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `chain` or `address`.
     pub fn checked(&self) -> Result<Self> {
-        Ok(Self {
-            user_id: self.user_id,
-            chain: chain(&self.chain)?,
-            address: visible_ascii("address", &self.address, 128)?,
-        })
+        self.checked_all().map_err(first)
     }
 }
 
 impl NewDeposit {
-    /// The deposit to store.
+    /// The deposit to store; or every problem of the input (the hash is checked against
+    /// the chain as given, lowercased, when the chain itself is bad).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `chain`, `tx_hash`, `asset` or `amount`, one per bad field.
+    pub fn checked_all(&self) -> std::result::Result<Self, Vec<Error>> {
+        let mut bad = Vec::new();
+        let chain = keep(chain(&self.chain), &mut bad);
+        let hash_chain = chain
+            .clone()
+            .unwrap_or_else(|| self.chain.trim().to_ascii_lowercase());
+        let tx_hash = keep(tx_hash(&hash_chain, &self.tx_hash), &mut bad);
+        let asset = keep(asset(&self.asset), &mut bad);
+        let amount = keep(amount(self.amount), &mut bad);
+        match (chain, tx_hash, asset, amount) {
+            (Some(chain), Some(tx_hash), Some(asset), Some(amount)) => Ok(Self {
+                user_id: self.user_id,
+                chain,
+                tx_hash,
+                output_index: self.output_index,
+                asset,
+                amount,
+            }),
+            _ => Err(bad),
+        }
+    }
+
+    /// As [`NewDeposit::checked_all`], with the first problem only.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `chain`, `tx_hash`, `asset` or `amount`.
     pub fn checked(&self) -> Result<Self> {
-        let chain = chain(&self.chain)?;
-        Ok(Self {
-            user_id: self.user_id,
-            tx_hash: tx_hash(&chain, &self.tx_hash)?,
-            chain,
-            output_index: self.output_index,
-            asset: asset(&self.asset)?,
-            amount: amount(self.amount)?,
-        })
+        self.checked_all().map_err(first)
+    }
+}
+
+impl NewAuditLog {
+    /// The entry to store: `action` as [`NewAuditLog::action`] says.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `action`.
+    pub fn checked(&self) -> Result<Self> {
+        let valid = (1..=64).contains(&self.action.len())
+            && self
+                .action
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+        if !valid {
+            return Err(Error::invalid(
+                "action",
+                "must be 1-64 characters of lowercase letters, digits, '.' and '_'",
+            ));
+        }
+        Ok(self.clone())
     }
 }
 
 impl NewDebit {
-    /// The debit to apply.
+    /// The debit to apply; or every problem of the input.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `asset`, `amount` or `reference`, one per bad field.
+    pub fn checked_all(&self) -> std::result::Result<Self, Vec<Error>> {
+        let mut bad = Vec::new();
+        let asset = keep(asset(&self.asset), &mut bad);
+        let amount = keep(amount(self.amount), &mut bad);
+        let reference = keep(visible_ascii("reference", &self.reference, 128), &mut bad);
+        match (asset, amount, reference) {
+            (Some(asset), Some(amount), Some(reference)) => Ok(Self {
+                user_id: self.user_id,
+                asset,
+                amount,
+                reference,
+            }),
+            _ => Err(bad),
+        }
+    }
+
+    /// As [`NewDebit::checked_all`], with the first problem only.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `asset`, `amount` or `reference`.
     pub fn checked(&self) -> Result<Self> {
-        Ok(Self {
-            user_id: self.user_id,
-            asset: asset(&self.asset)?,
-            amount: amount(self.amount)?,
-            reference: visible_ascii("reference", &self.reference, 128)?,
-        })
+        self.checked_all().map_err(first)
     }
 }
 
@@ -290,5 +402,33 @@ mod tests {
             ..user
         };
         assert!(matches!(bad.checked(), Err(Error::Invalid { field, .. }) if field == "phone"));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let user = NewUser {
+            email: "nope".into(),
+            phone: Some("555".into()),
+            full_name: " ".into(),
+        };
+        let fields: Vec<String> = user
+            .checked_all()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| match e {
+                Error::Invalid { field, .. } => field,
+                other => other.to_string(),
+            })
+            .collect();
+        assert_eq!(fields, ["email", "phone", "full_name"]);
+        let deposit = NewDeposit {
+            user_id: uuid::Uuid::now_v7(),
+            chain: "Ethereum!".into(),
+            tx_hash: String::new(),
+            output_index: 0,
+            asset: "x".into(),
+            amount: Decimal::ZERO,
+        };
+        assert_eq!(deposit.checked_all().unwrap_err().len(), 4);
     }
 }

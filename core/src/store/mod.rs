@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use model::{
-    AuditLog, Balance, Deposit, LedgerEntry, NewDebit, NewDeposit, NewUser, NewWallet,
+    AuditLog, Balance, Deposit, LedgerEntry, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
     OnboardingFlow, Recorded, User, Wallet,
 };
 pub use query::{
@@ -65,6 +65,17 @@ pub trait UserStore: Send + Sync {
     /// # Errors
     /// A database failure.
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>>;
+
+    /// Users matching `filter`, newest first, by keyset cursor (see
+    /// [`MoneyStore::scan_deposits`]).
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_users(
+        &self,
+        filter: &UserFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<User>>;
 }
 
 /// Wallets.
@@ -167,6 +178,16 @@ pub trait MoneyStore: Send + Sync {
         filter: &EntryFilter,
         page: PageRequest,
     ) -> Result<Page<LedgerEntry>>;
+
+    /// Ledger entries matching `filter`, newest first, by keyset cursor.
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_entries(
+        &self,
+        filter: &EntryFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<LedgerEntry>>;
 }
 
 /// Onboarding flows.
@@ -194,11 +215,27 @@ pub trait OnboardingStore: Send + Sync {
     /// # Errors
     /// `NotFound` when there is none.
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow>;
+
+    /// The flow with `id` (its own id, not its user's), read from the primary so that a
+    /// flow just started is found.
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow>;
 }
 
-/// Audit logs (written by the other stores, in their transactions).
+/// Audit logs: written by the other stores in their transactions, and by an operator's
+/// action through [`AuditStore::record_audit_log`].
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Writes one audit entry on its own (an operator's action, which no Store write
+    /// covers); answers it as stored.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad `action` (nothing is written); `NotFound` when `user_id` names
+    /// no user.
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog>;
+
     /// Audit logs matching `filter`, newest first.
     ///
     /// # Errors
@@ -208,6 +245,16 @@ pub trait AuditStore: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditLog>>;
+
+    /// Audit logs matching `filter`, newest first, by keyset cursor.
+    ///
+    /// # Errors
+    /// A database failure.
+    async fn scan_audit_logs(
+        &self,
+        filter: &AuditFilter,
+        request: CursorRequest,
+    ) -> Result<CursorPage<AuditLog>>;
 }
 
 /// The whole Store.

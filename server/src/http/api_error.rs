@@ -94,10 +94,21 @@ impl ApiError {
         ))
     }
 
+    /// 422 listing every bad field of a request refused by the operation's own input checks,
+    /// before any work: a retry with the same `Idempotency-Key` and a fixed body runs (see
+    /// [`mark_refused`](crate::http::idempotency::mark_refused)).
+    pub fn refused(errors: Vec<FieldError>) -> Self {
+        crate::http::idempotency::mark_refused();
+        Self::invalid(errors)
+    }
+
     /// 503 asking the client to come back after `after` (at least a second).
     pub fn unavailable(detail: impl Into<String>, after: Duration) -> Self {
         let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        Self::Unavailable(problem(StatusCode::SERVICE_UNAVAILABLE, detail), seconds.max(1))
+        Self::Unavailable(
+            problem(StatusCode::SERVICE_UNAVAILABLE, detail),
+            seconds.max(1),
+        )
     }
 
     /// 500 with no detail; `error` goes to the log only.
@@ -180,8 +191,7 @@ mod tests {
             let response = poem::IntoResponse::into_response(api);
             assert_eq!(response.status().as_u16(), status);
         }
-        let ApiError::Internal(Json(problem)) = ApiError::from(Error::backend("SELECT 1"))
-        else {
+        let ApiError::Internal(Json(problem)) = ApiError::from(Error::backend("SELECT 1")) else {
             panic!("a backend error is a 500");
         };
         assert_eq!(problem.detail, None);

@@ -3,7 +3,9 @@
 //! shutdown signals.
 
 pub mod api_error;
+pub mod body_limit;
 pub mod guards;
+pub mod idempotency;
 pub mod problem;
 pub mod problem_io;
 pub mod server;

@@ -119,6 +119,7 @@ macro_rules! store_conformance {
                 listings_filter_and_count,
                 keyset_scan_is_stable_while_rows_arrive,
                 bulk_records_report_per_item_in_input_order,
+                operator_actions_are_audited_without_a_user,
             );
         }
     };

@@ -1,0 +1,154 @@
+//! v2 users and their wallets: users by keyset cursor; a user's wallets by page (a user has few).
+
+use chrono::{DateTime, Utc};
+use poem::http::StatusCode;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use stack_core::store::UserFilter;
+use uuid::Uuid;
+
+use super::wire::{User, Wallet};
+use crate::http::api_error::{ApiResult, pointer};
+use crate::rail::Tag;
+use crate::rail::bulk::{self, BulkAnswer};
+use crate::rail::field::Checks;
+use crate::rail::input::{CreateUser, CreateWallet};
+use crate::rail::pages::{Paged, Sliced, bulk_cap, cursor_request, page_request};
+use crate::rail::service::Rail;
+use crate::rail::states::UserStatus;
+
+/// A user was created.
+#[derive(Debug, ApiResponse)]
+pub enum UserCreated {
+    /// The new user.
+    #[oai(status = 201)]
+    Created(Json<User>),
+}
+
+/// A wallet was created.
+#[derive(Debug, ApiResponse)]
+pub enum WalletCreated {
+    /// The new wallet.
+    #[oai(status = 201)]
+    Created(Json<Wallet>),
+}
+
+/// v2 users.
+#[derive(Debug, Clone)]
+pub struct Users {
+    rail: Rail,
+}
+
+impl Users {
+    /// The resource over `rail`.
+    pub fn new(rail: Rail) -> Self {
+        Self { rail }
+    }
+}
+
+#[OpenApi(tag = "Tag::Users")]
+impl Users {
+    /// Create a user.
+    #[oai(path = "/users", method = "post", operation_id = "createUser")]
+    async fn create(&self, body: Json<CreateUser>) -> ApiResult<UserCreated> {
+        let mut checks = Checks::new();
+        let user = body.0.check(&mut checks);
+        let user = checks.finish(user)?;
+        let user = self.rail.create_user(user).await?;
+        Ok(UserCreated::Created(Json(user.into())))
+    }
+
+    /// Create up to 500 users; each item is answered apart, in input order.
+    #[oai(path = "/users/bulk", method = "post", operation_id = "createUsers")]
+    async fn create_many(&self, body: Json<Vec<CreateUser>>) -> ApiResult<Json<BulkAnswer>> {
+        bulk_cap(body.0.len())?;
+        let checked = body
+            .0
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut checks = Checks::under(format!("/{i}"));
+                let user = item.check(&mut checks);
+                checks.outcome(user)
+            })
+            .collect();
+        let answer = bulk::run(checked, StatusCode::CREATED, pointer, |users| {
+            self.rail.create_users(users)
+        })
+        .await?;
+        Ok(Json(answer))
+    }
+
+    /// List users, newest first, by keyset cursor.
+    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
+    async fn list(
+        &self,
+        /// The `next_cursor` of the previous slice; absent for the newest.
+        #[oai(validator(max_length = 64))]
+        cursor: Query<Option<String>>,
+        /// Slice size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// Only users in this state.
+        status: Query<Option<UserStatus>>,
+        /// Only users created at or after this time (RFC 3339).
+        created_from: Query<Option<DateTime<Utc>>>,
+        /// Only users created before this time (RFC 3339).
+        created_to: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<Sliced<User>>> {
+        let request = cursor_request(cursor.0.as_deref(), limit.0)?;
+        let filter = UserFilter {
+            status: status.0.map(Into::into),
+            created_from: created_from.0,
+            created_to: created_to.0,
+        };
+        let slice = self.rail.scan_users(&filter, request).await?;
+        Ok(Json(Sliced::of(slice, request, User::from)))
+    }
+
+    /// Get a user.
+    #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
+    async fn get(&self, id: Path<Uuid>) -> ApiResult<Json<User>> {
+        Ok(Json(self.rail.user(id.0).await?.into()))
+    }
+
+    /// Create a deposit address for a user.
+    #[oai(
+        path = "/users/:id/wallets",
+        method = "post",
+        operation_id = "createWallet"
+    )]
+    async fn create_wallet(
+        &self,
+        id: Path<Uuid>,
+        body: Json<CreateWallet>,
+    ) -> ApiResult<WalletCreated> {
+        let mut checks = Checks::new();
+        let wallet = body.0.check(id.0, &mut checks);
+        let wallet = checks.finish(wallet)?;
+        let wallet = self.rail.create_wallet(wallet).await?;
+        Ok(WalletCreated::Created(Json(wallet.into())))
+    }
+
+    /// List a user's wallets, newest first.
+    #[oai(
+        path = "/users/:id/wallets",
+        method = "get",
+        operation_id = "listWallets"
+    )]
+    async fn wallets(
+        &self,
+        id: Path<Uuid>,
+        /// Page number, from 1.
+        #[oai(validator(minimum(value = "1")))]
+        page: Query<Option<u32>>,
+        /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Paged<Wallet>>> {
+        let request = page_request(page.0, limit.0)?;
+        let page = self.rail.wallets(id.0, request).await?;
+        Ok(Json(Paged::of(page, Wallet::from)))
+    }
+}
