@@ -289,3 +289,33 @@ async fn an_api_nested_with_its_own_documents_is_negotiated_and_listed_alike() {
         api.get(url).send().await.assert_status_is_ok();
     }
 }
+
+#[tokio::test]
+async fn every_version_documents_the_answer_to_a_body_of_another_media_type() {
+    let mut config = Config::default();
+    config.database.url = "sqlite::memory:".into();
+    let backends = stack_server::backends::Backends::open(&config)
+        .await
+        .unwrap();
+    let api = TestClient::new(app::build(backends, &config.api).unwrap());
+    for version in ["v1", "v2"] {
+        let spec = api
+            .get(format!("/api/{version}/openapi.json"))
+            .send()
+            .await
+            .json()
+            .await;
+        let responses = spec.value().object().get("paths").object().get("/users");
+        let responses = responses.object().get("post").object().get("responses");
+        responses.object().get("415").object();
+        // And a body sent as text gets that answer, as problem+json.
+        let refused = api
+            .post(format!("/api/{version}/users"))
+            .content_type("text/plain")
+            .body("{}")
+            .send()
+            .await;
+        refused.assert_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        refused.assert_content_type("application/problem+json");
+    }
+}

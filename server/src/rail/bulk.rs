@@ -44,6 +44,7 @@ fn problem_of(error: ApiError) -> Problem {
         | ApiError::NotFound(Json(p))
         | ApiError::Conflict(Json(p))
         | ApiError::PayloadTooLarge(Json(p))
+        | ApiError::UnsupportedMediaType(Json(p))
         | ApiError::Unprocessable(Json(p))
         | ApiError::Internal(Json(p))
         | ApiError::Unavailable(Json(p), _) => p,
