@@ -23,6 +23,14 @@ enum Pattern {
 }
 
 impl Pattern {
+    /// How many segments match anything (a prefix counts as none).
+    fn parameters(&self) -> usize {
+        match self {
+            Self::Prefix(_) => 0,
+            Self::Template(segments) => segments.iter().filter(|s| s.starts_with('{')).count(),
+        }
+    }
+
     fn matches(&self, path: &str) -> bool {
         match self {
             Self::Prefix(prefix) => {
@@ -108,19 +116,28 @@ impl RouteTable {
     }
 
     /// The methods allowed on `path`, when some route serves it.
+    ///
+    /// A literal segment wins over a parameter, as in OpenAPI and the router: on
+    /// `/users/bulk`, a `/users/bulk` route answers, not `/users/{id}`.
     fn allowed(&self, path: &str) -> Option<Vec<Method>> {
-        let mut found: Option<Vec<Method>> = None;
-        for (pattern, methods) in &self.routes {
-            if pattern.matches(path) {
-                let all = found.get_or_insert_with(Vec::new);
-                for method in methods {
-                    if !all.contains(method) {
-                        all.push(method.clone());
-                    }
+        let matching: Vec<_> = self
+            .routes
+            .iter()
+            .filter(|(pattern, _)| pattern.matches(path))
+            .collect();
+        let most_specific = matching.iter().map(|(p, _)| p.parameters()).min()?;
+        let mut all = Vec::new();
+        for (_, methods) in matching
+            .iter()
+            .filter(|(p, _)| p.parameters() == most_specific)
+        {
+            for method in methods {
+                if !all.contains(method) {
+                    all.push(method.clone());
                 }
             }
         }
-        found
+        Some(all)
     }
 }
 
@@ -258,5 +275,16 @@ mod tests {
         );
         assert!(table.allowed("/documents").is_none());
         assert!(table.allowed("/users").is_none());
+    }
+
+    #[test]
+    fn a_literal_route_wins_over_a_parameter() {
+        let spec = r#"{"paths":{"/users/{id}":{"get":{}},"/users/bulk":{"post":{}}}}"#;
+        let table = RouteTable::from_openapi(spec);
+        assert_eq!(table.allowed("/users/bulk").unwrap(), [Method::POST]);
+        assert_eq!(
+            table.allowed("/users/42").unwrap(),
+            [Method::GET, Method::HEAD]
+        );
     }
 }
