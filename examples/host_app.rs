@@ -1,7 +1,8 @@
 //! A host application that mounts STACK beside its own routes.
 //!
-//! The host owns the process: it opens the backends, builds STACK's app as a value, nests it
-//! under `/stack` next to its own `/hello`, and wraps STACK in its own middleware (a bearer
+//! The host owns the process: it opens the backends, builds STACK's app as a value (the rail
+//! API v1 and v2 with version negotiation, the probes, `/docs`), nests it under `/stack` next
+//! to its own `/hello`, and wraps STACK in its own middleware (a bearer
 //! check) and everything in another (a header on every response). STACK installs no logger,
 //! no signal handler and no global state, so none of that clashes with the host's.
 //!
@@ -9,6 +10,7 @@
 //! cargo run -p stack-examples --example host_app
 //! curl localhost:3000/hello
 //! curl -H 'Authorization: Bearer host-secret' localhost:3000/stack/health/live
+//! curl -H 'Authorization: Bearer host-secret' -H 'API-Version: 2' localhost:3000/stack/api/users
 //! open http://localhost:3000/stack/docs
 //! ```
 
@@ -102,12 +104,44 @@ mod tests {
         live.assert_json(serde_json::json!({ "status": "up" }))
             .await;
 
+        // The rail API, through the host's mount: create a user on v2 (named by header on a
+        // version-less path), read it back by its versioned path.
+        let created = client
+            .post("/stack/api/users")
+            .header("authorization", HOST_TOKEN)
+            .header("API-Version", "2")
+            .body_json(&serde_json::json!({
+                "email": "host@example.com",
+                "full_name": "Host User"
+            }))
+            .send()
+            .await;
+        created.assert_status(StatusCode::CREATED);
+        created.assert_header("api-version", "v2");
+        created.assert_header("x-served-by", "host");
+        let user = created.json().await;
+        let id = user.value().object().get("id").string().to_owned();
+        let read = client
+            .get(format!("/stack/api/v2/users/{id}"))
+            .header("authorization", HOST_TOKEN)
+            .send()
+            .await;
+        read.assert_status_is_ok();
+        read.json()
+            .await
+            .value()
+            .object()
+            .get("email")
+            .assert_string("host@example.com");
+
         let docs = client
             .get("/stack/docs")
             .header("authorization", HOST_TOKEN)
             .send()
             .await;
         docs.assert_status_is_ok();
+        let html = docs.0.into_body().into_string().await.expect("a page");
+        assert!(html.contains("/api/v2/openapi.json"));
     }
 
     #[tokio::test]
