@@ -23,6 +23,7 @@ pub mod blackhole;
 pub mod cache_suite;
 pub mod caching_store;
 pub mod faulty_queue;
+pub mod owed_invalidations;
 pub mod own_postgres;
 pub mod own_redis;
 pub mod queue_suite;
