@@ -310,3 +310,123 @@ async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
     writing.store(false, Ordering::SeqCst);
     assert!(writer.await.unwrap() > 0, "writes went on");
 }
+
+/// The primary's WAL senders stopped (SIGSTOP) until dropped, which lets them go on even
+/// when the test fails: the standby's receiver still shows `streaming` (until its
+/// `wal_receiver_timeout`, a minute), and receives nothing new.
+struct StalledSenders {
+    pids: Vec<String>,
+}
+
+impl StalledSenders {
+    fn new() -> Self {
+        let out = Command::new("psql")
+            .args([
+                &env("STACK_TEST_POSTGRES_URL"),
+                "-XtAq",
+                "-c",
+                "SELECT pid FROM pg_stat_replication",
+            ])
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "list the WAL senders");
+        let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert!(!pids.is_empty(), "the primary has a WAL sender");
+        let stalled = Self { pids };
+        stalled.signal("STOP");
+        stalled
+    }
+
+    fn signal(&self, signal: &str) {
+        for pid in &self.pids {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), pid.as_str()])
+                .status();
+        }
+    }
+}
+
+impl Drop for StalledSenders {
+    fn drop(&mut self) {
+        self.signal("CONT");
+    }
+}
+
+/// A standby that still streams but receives nothing new (its primary's WAL sender is
+/// stalled) while writes go on shows received = replayed WAL and a `streaming` receiver, as a
+/// current one does: compared with the primary's WAL position, it is behind, and leaves the
+/// rotation within `max_lag` and a few checks, long before its receiver times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_streaming_behind_its_primary_leaves_the_rotation() {
+    let (primary, replica, _) = primary_and_standby().await;
+    let replica = replica.with_primary(primary.clone());
+    let label = replica.label();
+    let router = ReplicaRouter::start(
+        Arc::new(primary.clone()),
+        vec![Arc::new(replica.clone())],
+        ReplicaOptions {
+            max_lag: Duration::from_secs(2),
+            check_every: Duration::from_millis(200),
+            read_your_writes: Duration::ZERO,
+        },
+    )
+    .await;
+    until("the standby is in rotation", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (primary, writing) = (primary.clone(), Arc::clone(&writing));
+        async move {
+            while writing.load(Ordering::SeqCst) {
+                stack_tests::store_suite::user(&primary).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    {
+        let _stalled = tokio::task::spawn_blocking(StalledSenders::new)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while node(&router.status(), &label).healthy {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a standby behind its primary stayed in rotation: {:?}",
+                node(&router.status(), &label)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let receiver =
+            tokio::task::spawn_blocking(|| on_standby("SELECT status FROM pg_stat_wal_receiver"));
+        assert_eq!(
+            receiver.await.unwrap().unwrap(),
+            "streaming",
+            "the standby still streams"
+        );
+        assert!(
+            replica.bytes_behind().is_some_and(|bytes| bytes > 0),
+            "bytes behind: {:?}",
+            replica.bytes_behind()
+        );
+        let status = router.status();
+        let behind = node(&status, &label);
+        assert!(behind.error.is_some(), "the reason is shown: {behind:?}");
+    }
+    until("the standby catches up and is back", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    writing.store(false, Ordering::SeqCst);
+    writer.await.unwrap();
+    until("nothing is left to replay", || {
+        replica.bytes_behind() == Some(0)
+    })
+    .await;
+}
