@@ -28,6 +28,11 @@ const REPLAY_LAG: &str = "SELECT pg_is_in_recovery() AS standby, \
      END::float8 AS replay \
      FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true";
 
+/// The longest a check waits for the primary's WAL position before measuring the standby
+/// alone: well inside the router's deadline for a whole check (at least 500 ms), so a primary
+/// that hangs does not take its replicas out of the rotation with it.
+const PRIMARY_WAIT: Duration = Duration::from_millis(200);
+
 /// The primary's current WAL position, in bytes.
 const PRIMARY_LSN: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS lsn";
 
@@ -39,8 +44,8 @@ const PRIMARY_LSN: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::
 /// seen at or before what the standby has replayed (by this process's clock alone, so no
 /// skew between servers shrinks it), with the bytes still to replay in
 /// [`SqlReplica::bytes_behind`]. A standby that streams but receives late (a slow link, a
-/// stalled sender) is seen as behind. When the primary does not answer, or with no primary
-/// known, the lag is how far the standby has replayed what it received (0 when all of it).
+/// stalled sender) is seen as behind. When the primary does not answer (within 200 ms), or
+/// with no primary known, the lag is how far the standby has replayed what it received (0 when all of it).
 ///
 /// Besides, once its WAL receiver is not streaming (cut off, the primary gone, a changed
 /// `primary_conninfo`), the lag is at least the time since a check last saw it streaming, so
@@ -106,11 +111,15 @@ impl SqlReplica {
         let db = primary.connection();
         let asked_at = Instant::now();
         let statement = Statement::from_string(db.get_database_backend(), PRIMARY_LSN);
-        let lsn = match db.query_one_raw(statement).await {
-            Ok(Some(row)) => row.try_get::<i64>("", "lsn").ok(),
-            Ok(None) => None,
-            Err(error) => {
+        let lsn = match tokio::time::timeout(PRIMARY_WAIT, db.query_one_raw(statement)).await {
+            Ok(Ok(Some(row))) => row.try_get::<i64>("", "lsn").ok(),
+            Ok(Ok(None)) => None,
+            Ok(Err(error)) => {
                 tracing::debug!(replica = %self.label, %error, "primary WAL position unknown");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(replica = %self.label, "primary WAL position not read in time");
                 None
             }
         }?;
