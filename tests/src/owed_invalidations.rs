@@ -51,6 +51,13 @@ impl Cache for FailingBumps {
         self.inner.get_many(keys).await
     }
 
+    async fn get_many_in_lineage(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<String>)>> {
+        self.inner.get_many_in_lineage(keys).await
+    }
+
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
         self.inner.set(key, value, ttl).await
     }

@@ -2,9 +2,10 @@
 //! that says how a key stops being served.
 //!
 //! Per-user invalidation is O(1) whatever the number of keys: every user-scoped key embeds
-//! the cache's epoch and the user's generation (`{u:<id>}:e<epoch>.g<gen>:<name>`, see
-//! [`UserKeys`]), and one increment of `{u:<id>}:gen` makes all of them unreachable; their
-//! TTLs reap them. The hash tag keeps a user's keys and generation on one Cluster shard.
+//! the cache's epoch, the user's generation and the lineage of the server state they were
+//! read from (`{u:<id>}:e<epoch>.g<gen>:l<lineage>:<name>`, see [`UserKeys`]), and one
+//! increment of `{u:<id>}:gen` makes all of them unreachable; their TTLs reap them. The hash
+//! tag keeps a user's keys and generation on one Cluster shard.
 
 use std::time::Duration;
 
@@ -135,10 +136,11 @@ impl UserKeys {
     pub async fn key(&self, user: Uuid, name: &str) -> Result<String> {
         let inner = self.cache.inner().as_ref();
         let counters = [Self::EPOCH.to_owned(), Self::generation_key(user)];
-        let generations = generation::read(inner, &counters).await?;
+        let read = generation::read(inner, &counters).await?;
+        let generations = &read.values;
         Ok(format!(
-            "{{u:{user}}}:e{}.g{}:{name}",
-            generations[0], generations[1]
+            "{{u:{user}}}:e{}.g{}:l{}:{name}",
+            generations[0], generations[1], read.lineage
         ))
     }
 
@@ -153,10 +155,11 @@ impl UserKeys {
         let inner = self.cache.inner().as_ref();
         let [user_gen, scope_gen] = Self::counters(user, scope);
         let counters = [Self::EPOCH.to_owned(), user_gen, scope_gen];
-        let generations = generation::read(inner, &counters).await?;
+        let read = generation::read(inner, &counters).await?;
+        let generations = &read.values;
         Ok(format!(
-            "{{u:{user}}}:e{}.g{}.{}:{scope}:{name}",
-            generations[0], generations[1], generations[2]
+            "{{u:{user}}}:e{}.g{}.{}:l{}:{scope}:{name}",
+            generations[0], generations[1], generations[2], read.lineage
         ))
     }
 
