@@ -31,6 +31,7 @@ pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
 pub mod stale_reads;
+pub mod standby_faults;
 pub mod store_suite;
 pub mod worker_suite;
 

@@ -12,12 +12,7 @@ use stack_backends::sql::{SqlOptions, SqlReplica, SqlStore};
 use stack_core::ErrorKind;
 use stack_core::datapath::{Layered, NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 use stack_core::store::UserStore;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test.sh (or `. scripts/services.sh`), which starts the standby")
-    })
-}
+use stack_tests::standby_faults::{CutOff, StalledSenders, env, on_standby};
 
 /// Runs pg_ctl on the standby as the postgres user.
 fn pg_ctl(action: &str) {
@@ -206,59 +201,6 @@ async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
     assert!(served, "the replica serves reads again");
 }
 
-/// Runs `sql` on the standby with psql (`ALTER SYSTEM` cannot run in a transaction); its
-/// output.
-fn on_standby(sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args([
-            &env("STACK_TEST_POSTGRES_REPLICA_URL"),
-            "-XtAq",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "psql -c {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// The standby pointed at a dead port (its WAL receiver cannot reach the primary) until
-/// dropped, which restores its `primary_conninfo` even when the test fails: other tests
-/// read from this standby.
-struct CutOff {
-    original: String,
-}
-
-impl CutOff {
-    fn new() -> Self {
-        let original = on_standby("SHOW primary_conninfo").expect("read primary_conninfo");
-        assert!(!original.is_empty(), "the standby has a primary_conninfo");
-        let cut = Self { original };
-        on_standby("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres'")
-            .expect("point the standby at a dead port");
-        on_standby("SELECT pg_reload_conf()").expect("reload the standby");
-        cut
-    }
-}
-
-impl Drop for CutOff {
-    fn drop(&mut self) {
-        let quoted = self.original.replace('\'', "''");
-        let restored = on_standby(&format!("ALTER SYSTEM SET primary_conninfo = '{quoted}'"))
-            .and_then(|_| on_standby("SELECT pg_reload_conf()"));
-        if let Err(e) = restored {
-            eprintln!("could not restore the standby's primary_conninfo: {e}");
-        }
-    }
-}
-
 /// A standby cut off its primary while writes go on shows received = replayed WAL, as a
 /// current one does: it leaves the rotation once it has not streamed within `max_lag`, and
 /// comes back when it streams again.
@@ -294,7 +236,7 @@ async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
         }
     });
     {
-        let _cut = tokio::task::spawn_blocking(CutOff::new).await.unwrap();
+        let _cut = tokio::task::spawn_blocking(CutOff::make).await.unwrap();
         until("the cut-off standby leaves the rotation", || {
             !node(&router.status(), &label).healthy
         })
@@ -309,52 +251,6 @@ async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
     .await;
     writing.store(false, Ordering::SeqCst);
     assert!(writer.await.unwrap() > 0, "writes went on");
-}
-
-/// The primary's WAL senders stopped (SIGSTOP) until dropped, which lets them go on even
-/// when the test fails: the standby's receiver still shows `streaming` (until its
-/// `wal_receiver_timeout`, a minute), and receives nothing new.
-struct StalledSenders {
-    pids: Vec<String>,
-}
-
-impl StalledSenders {
-    fn new() -> Self {
-        let out = Command::new("psql")
-            .args([
-                &env("STACK_TEST_POSTGRES_URL"),
-                "-XtAq",
-                "-c",
-                "SELECT pid FROM pg_stat_replication",
-            ])
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "list the WAL senders");
-        let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        assert!(!pids.is_empty(), "the primary has a WAL sender");
-        let stalled = Self { pids };
-        stalled.signal("STOP");
-        stalled
-    }
-
-    fn signal(&self, signal: &str) {
-        for pid in &self.pids {
-            let _ = Command::new("kill")
-                .args([&format!("-{signal}"), pid.as_str()])
-                .status();
-        }
-    }
-}
-
-impl Drop for StalledSenders {
-    fn drop(&mut self) {
-        self.signal("CONT");
-    }
 }
 
 /// A standby that still streams but receives nothing new (its primary's WAL sender is
@@ -391,7 +287,7 @@ async fn a_standby_streaming_behind_its_primary_leaves_the_rotation() {
         }
     });
     {
-        let _stalled = tokio::task::spawn_blocking(StalledSenders::new)
+        let _stalled = tokio::task::spawn_blocking(StalledSenders::make)
             .await
             .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
