@@ -214,7 +214,7 @@ async fn wallets_onboarding_and_bulk_on_v2() {
     let (status, wallet) = post(
         &client,
         &wallets,
-        json!({ "chain": "Ethereum", "address": "0xabc" }),
+        json!({ "chain": "Ethereum", "address": format!("0x{}", "Ab".repeat(20)) }),
     )
     .await;
     assert_eq!(
