@@ -16,6 +16,7 @@ pub mod cache;
 pub mod config;
 pub mod datapath;
 pub mod error;
+pub mod idempotency;
 pub mod page;
 pub mod queue;
 pub mod retry;

@@ -4,17 +4,21 @@
 //! 1. [`m0001_rail_tables`]: the tables, with the constraints correctness depends on in the
 //!    database (unique keys that make writes idempotent, a balance never negative, amounts
 //!    positive, states from their set, foreign keys);
-//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 2`
-//!    (past migration 3)
-//!    removes these and migration 3;
+//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 4`
+//!    (past migrations 5, 4 and 3) removes these and migrations 3 to 5;
 //! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
-//!    output_index), so one transaction paying two of our addresses is two deposits.
+//!    output_index), so one transaction paying two of our addresses is two deposits;
+//! 4. [`m0004_idempotency_keys`]: the table behind the API's `Idempotency-Key` (a key, the
+//!    request it was first used for, its state and lease, the stored response, its expiry);
+//! 5. [`m0005_operator_audit`]: an audit log may concern no user (an operator's action).
 //!
 //! Each step runs in a transaction on both engines and has a working `down`.
 
 pub mod m0001_rail_tables;
 pub mod m0002_list_indexes;
 pub mod m0003_deposit_output_index;
+pub mod m0004_idempotency_keys;
+pub mod m0005_operator_audit;
 pub mod schema;
 
 use sea_orm_migration::prelude::*;
@@ -31,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_rail_tables::Migration),
             Box::new(m0002_list_indexes::Migration),
             Box::new(m0003_deposit_output_index::Migration),
+            Box::new(m0004_idempotency_keys::Migration),
+            Box::new(m0005_operator_audit::Migration),
         ]
     }
 }

@@ -189,3 +189,34 @@ pub fn columns_of(table: &DynIden) -> Option<Vec<DynIden>> {
     };
     Some(found)
 }
+
+/// `idempotency_keys` (migration 4): one row per `Idempotency-Key` a client sent.
+#[derive(DeriveIden, Clone, Copy, Debug)]
+pub enum IdempotencyKeys {
+    /// The table.
+    Table,
+    /// The client's key, the primary key (1-255 visible ASCII characters).
+    Key,
+    /// The method of the request the key was first used for.
+    Method,
+    /// Its path and query (with the API version the server resolved, when one was).
+    Target,
+    /// The SHA-256 of its body, 64 hex digits.
+    Fingerprint,
+    /// `running` or `done`.
+    State,
+    /// The fencing token of the claim that runs (or ran) the request.
+    ClaimToken,
+    /// While `running`: when the claim lapses and another request may take the key over.
+    LeaseUntil,
+    /// When `done`: the response's status.
+    Status,
+    /// When `done`: the response's content type, if it had one.
+    ContentType,
+    /// When `done`: the response's body bytes.
+    Body,
+    /// When the key was claimed.
+    CreatedAt,
+    /// When the key is forgotten (free again, and deleted by the purge).
+    ExpiresAt,
+}

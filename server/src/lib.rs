@@ -6,6 +6,7 @@
 //!
 //! [`app::build`] reads like the architecture: open the backends, build the routes.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod backends;

@@ -1,4 +1,5 @@
-//! Audit logs: written by every state-changing write in its own transaction, listed here.
+//! Audit logs: written by every state-changing write in its own transaction, and on their
+//! own for an operator's action; listed here.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -6,7 +7,9 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, DbBackend};
 use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
-use stack_core::store::{AuditFilter, AuditLog, AuditStore, Cursor, CursorPage, CursorRequest};
+use stack_core::store::{
+    AuditFilter, AuditLog, AuditStore, Cursor, CursorPage, CursorRequest, NewAuditLog,
+};
 use stack_migrations::schema::AuditLogs;
 use uuid::Uuid;
 
@@ -76,6 +79,42 @@ pub(super) async fn write(db: &impl ConnectionTrait, entries: &[Audit<'_>]) -> R
 
 #[async_trait]
 impl AuditStore for SqlStore {
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog> {
+        let entry = entry.checked()?;
+        let stored = AuditLog {
+            id: Uuid::now_v7(),
+            user_id: entry.user_id,
+            action: entry.action,
+            subject_id: entry.subject_id,
+            detail: entry.detail.to_string(),
+            created_at: rows::now(),
+        };
+        let mut insert = Query::insert();
+        insert
+            .into_table(AuditLogs::Table)
+            .columns([
+                AuditLogs::Id,
+                AuditLogs::UserId,
+                AuditLogs::Action,
+                AuditLogs::SubjectId,
+                AuditLogs::Detail,
+                AuditLogs::CreatedAt,
+            ])
+            .values_panic([
+                stored.id.into(),
+                stored.user_id.into(),
+                stored.action.clone().into(),
+                stored.subject_id.into(),
+                stored.detail.clone().into(),
+                stored.created_at.into(),
+            ]);
+        self.db
+            .execute_raw(self.backend().build(&insert))
+            .await
+            .map_err(|e| db_error("record audit log", e))?;
+        Ok(stored)
+    }
+
     async fn list_audit_logs(
         &self,
         filter: &AuditFilter,

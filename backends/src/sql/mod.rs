@@ -11,6 +11,7 @@ mod audit;
 mod deposit_insert;
 pub mod diagnostics;
 mod error;
+mod idempotency;
 mod ledger;
 mod listing;
 mod money;
@@ -56,12 +57,30 @@ pub struct PoolStats {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    slow: diagnostics::SlowQueries,
 }
 
 impl SqlStore {
     /// A store over an open, migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            slow: diagnostics::SlowQueries::default(),
+        }
+    }
+
+    /// This store, answering `slow` in [`SqlStore::slow_queries`]: what
+    /// [`diagnostics::instrument`] answered for its connection.
+    #[must_use]
+    pub fn with_slow_queries(mut self, slow: diagnostics::SlowQueries) -> Self {
+        self.slow = slow;
+        self
+    }
+
+    /// The most recent statements of this pool slower than `database.slow_query_threshold`,
+    /// newest first (empty for a store made with [`SqlStore::new`] alone).
+    pub fn slow_queries(&self) -> Vec<diagnostics::SlowQuery> {
+        self.slow.recent()
     }
 
     /// The connection, for migrations and for a SQL queue sharing the pool.

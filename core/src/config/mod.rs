@@ -326,6 +326,14 @@ pub struct ApiConfig {
     pub default_version: ApiVersion,
     /// Bearer token of the admin API; `null` disables it. At least 16 characters.
     pub admin_token: Option<String>,
+    /// How long an `Idempotency-Key` is remembered (and its response replayed) after its
+    /// first use. Default `24h`.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+    /// How long a request holds its key while running; a retry in that time gets 409, and
+    /// after it another request may take the key over (the first process died). Default `60s`.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_lock: Duration,
 }
 
 impl Default for ApiConfig {
@@ -334,6 +342,8 @@ impl Default for ApiConfig {
             supported_versions: vec![ApiVersion::new(1), ApiVersion::new(2)],
             default_version: ApiVersion::new(1),
             admin_token: None,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_lock: Duration::from_secs(60),
         }
     }
 }

@@ -236,3 +236,29 @@ fn read_your_writes_covers_the_replica_lag() {
     let found = with(&[("STACK__DATABASE__REPLICA_MAX_LAG", "10s")]);
     assert_eq!(found.len(), 1, "{found:?}");
 }
+
+#[test]
+fn idempotency_windows_default_and_must_be_positive() {
+    let config = Config::default();
+    assert_eq!(
+        config.api.idempotency_ttl,
+        std::time::Duration::from_secs(86_400)
+    );
+    assert_eq!(
+        config.api.idempotency_lock,
+        std::time::Duration::from_secs(60)
+    );
+    let found = problems(Config::from_yaml_str(
+        "api:\n  idempotency_ttl: 0s\n  idempotency_lock: 0s\n",
+    ));
+    assert!(
+        found.iter().any(|p| p.starts_with("api.idempotency_ttl: ")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("api.idempotency_lock: ")),
+        "{found:?}"
+    );
+}

@@ -200,6 +200,16 @@ impl Config {
                 "must be at least 16 characters (or null to disable the admin API)",
             );
         }
+        p.check(
+            !api.idempotency_ttl.is_zero(),
+            "api.idempotency_ttl",
+            "must be more than 0s",
+        );
+        p.check(
+            !api.idempotency_lock.is_zero(),
+            "api.idempotency_lock",
+            "must be more than 0s",
+        );
 
         if p.0.is_empty() {
             Ok(())

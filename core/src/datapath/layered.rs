@@ -12,9 +12,9 @@ use crate::bulk::{BulkItem, BulkOutcome};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     AuditFilter, AuditLog, AuditStore, Balance, CursorPage, CursorRequest, Deposit, DepositFilter,
-    EntryFilter, LedgerEntry, MoneyStore, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow,
-    OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter, UserStore, Wallet,
-    WalletFilter, WalletStore,
+    EntryFilter, LedgerEntry, MoneyStore, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
+    OnboardingFlow, OnboardingStatus, OnboardingStore, Recorded, Store, User, UserFilter,
+    UserStore, Wallet, WalletFilter, WalletStore,
 };
 
 /// A Store whose every call goes through the policy `P`. See the [module
@@ -310,6 +310,18 @@ impl<P: StorePolicy> OnboardingStore for Layered<P> {
 
 #[async_trait]
 impl<P: StorePolicy> AuditStore for Layered<P> {
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog> {
+        let call = Call::write("record_audit_log", entry.user_id);
+        let written = self
+            .policy
+            .run(call, op!([entry] | s | s.record_audit_log(entry).await))
+            .await?;
+        if let Some(user) = written.user_id {
+            self.policy.wrote(user);
+        }
+        Ok(written)
+    }
+
     async fn list_audit_logs(
         &self,
         filter: &AuditFilter,

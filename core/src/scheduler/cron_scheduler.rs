@@ -193,6 +193,30 @@ impl CronScheduler {
         }
     }
 
+    /// Enqueues schedule `name`'s job now, outside its ticks, under a unique key of its own
+    /// ([`manual_key`](super::manual_key)): it neither takes a tick's key nor is mistaken for
+    /// a duplicate of one, and the schedule's next and last fire are unchanged. Answers what
+    /// the enqueue did and the key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no schedule `name`; otherwise as
+    /// [`Queue::enqueue`].
+    pub async fn trigger(&self, name: &str) -> Result<(Enqueued, String)> {
+        let key = super::manual_key(name, uuid::Uuid::now_v7());
+        let job = {
+            let entries = self.lock();
+            let entry = entries
+                .get(name)
+                .ok_or_else(|| Error::not_found(format!("schedule {name}")))?;
+            NewJob::new(entry.spec.job_type.clone(), entry.spec.payload.clone())
+                .priority(entry.spec.priority)
+                .max_attempts(entry.spec.max_attempts)
+                .unique_key(key.clone())
+        };
+        let enqueued = self.queue.enqueue(job).await?;
+        Ok((enqueued, key))
+    }
+
     /// When the earliest schedule wants to run.
     fn earliest(&self) -> Option<DateTime<Utc>> {
         self.lock().values().filter_map(Entry::wake_at).min()

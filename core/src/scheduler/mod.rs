@@ -144,6 +144,21 @@ pub fn tick_key(name: &str, tick: DateTime<Utc>) -> String {
     )
 }
 
+/// The unique key of the job for a run of schedule `name` asked for by hand
+/// ([`CronScheduler::trigger`]): `cron:<name>:manual:<id>`, which no tick's key can equal
+/// (a tick's starts with a digit).
+///
+/// ```
+/// let id = uuid::Uuid::nil();
+/// assert_eq!(
+///     stack_core::scheduler::manual_key("nightly", id),
+///     "cron:nightly:manual:00000000-0000-0000-0000-000000000000"
+/// );
+/// ```
+pub fn manual_key(name: &str, id: uuid::Uuid) -> String {
+    format!("cron:{name}:manual:{id}")
+}
+
 /// Named cron schedules that enqueue a job per tick.
 #[async_trait]
 pub trait Scheduler: Send + Sync + std::fmt::Debug {

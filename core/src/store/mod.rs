@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 pub use model::{
-    AuditLog, Balance, Deposit, LedgerEntry, NewDebit, NewDeposit, NewUser, NewWallet,
+    AuditLog, Balance, Deposit, LedgerEntry, NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet,
     OnboardingFlow, Recorded, User, Wallet,
 };
 pub use query::{
@@ -224,9 +224,18 @@ pub trait OnboardingStore: Send + Sync {
     async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow>;
 }
 
-/// Audit logs (written by the other stores, in their transactions).
+/// Audit logs: written by the other stores in their transactions, and by an operator's
+/// action through [`AuditStore::record_audit_log`].
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Writes one audit entry on its own (an operator's action, which no Store write
+    /// covers); answers it as stored.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad `action` (nothing is written); `NotFound` when `user_id` names
+    /// no user.
+    async fn record_audit_log(&self, entry: NewAuditLog) -> Result<AuditLog>;
+
     /// Audit logs matching `filter`, newest first.
     ///
     /// # Errors

@@ -206,8 +206,9 @@ pub struct OnboardingFlow {
 pub struct AuditLog {
     /// UUID v7.
     pub id: Uuid,
-    /// The user the change concerns.
-    pub user_id: Uuid,
+    /// The user the change concerns; `None` for an operator's action that concerns no user
+    /// (a dead letter replayed through the admin API).
+    pub user_id: Option<Uuid>,
     /// What happened (`deposit.confirmed`).
     pub action: String,
     /// The id of the thing that changed.
@@ -216,4 +217,22 @@ pub struct AuditLog {
     pub detail: String,
     /// When it happened.
     pub created_at: DateTime<Utc>,
+}
+
+/// An audit entry written on its own, through
+/// [`AuditStore::record_audit_log`](super::AuditStore::record_audit_log): an operator's
+/// action, such as a dead letter replayed through the admin API. The Store's own writes audit themselves, in their
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAuditLog {
+    /// The user the action concerns; `None` when it concerns no user (an operator's action
+    /// on the job queue).
+    pub user_id: Option<Uuid>,
+    /// What happened (`job.replayed`): 1-64 characters of lowercase ASCII letters, digits,
+    /// `.` and `_`.
+    pub action: String,
+    /// The id of what was acted on (a job, or the id of a bulk operation).
+    pub subject_id: Uuid,
+    /// Details: who acted and what the action did. Stored as JSON text.
+    pub detail: serde_json::Value,
 }

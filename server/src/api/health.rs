@@ -152,6 +152,45 @@ async fn check(
     }
 }
 
+/// The database nodes behind the replica router (none without replicas).
+pub fn database_nodes(backends: &Backends) -> Vec<NodeCheck> {
+    backends
+        .replicas
+        .as_ref()
+        .map(|router| router.status())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| NodeCheck {
+            node: n.node,
+            healthy: n.healthy,
+            lag_ms: n.lag_ms,
+            reads: n.reads,
+            error: n.error,
+        })
+        .collect()
+}
+
+/// The state of the circuit breaker around the primary: `closed`, `open` or `half_open`.
+pub fn database_circuit(backends: &Backends) -> String {
+    match backends.breaker.state() {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half_open",
+    }
+    .to_owned()
+}
+
+/// The primary's connection pool now.
+pub fn database_pool(backends: &Backends) -> PoolCheck {
+    let pool = backends.database.pool_stats();
+    PoolCheck {
+        max: pool.max,
+        size: pool.size,
+        idle: pool.idle,
+        in_use: pool.in_use,
+    }
+}
+
 #[OpenApi(tag = "Tag::Health")]
 impl HealthApi {
     /// Liveness: answers 200 while the process serves requests.
@@ -177,40 +216,12 @@ impl HealthApi {
         );
         let checks = vec![store, cache, queue];
         let all_up = checks.iter().all(|c| c.status == Status::Up);
-        let database_nodes = self
-            .backends
-            .replicas
-            .as_ref()
-            .map(|router| router.status())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|n| NodeCheck {
-                node: n.node,
-                healthy: n.healthy,
-                lag_ms: n.lag_ms,
-                reads: n.reads,
-                error: n.error,
-            })
-            .collect();
         let report = Readiness {
             status: if all_up { Status::Up } else { Status::Down },
             checks,
-            database_nodes,
-            database_circuit: match self.backends.breaker.state() {
-                BreakerState::Closed => "closed",
-                BreakerState::Open => "open",
-                BreakerState::HalfOpen => "half_open",
-            }
-            .to_owned(),
-            database_pool: {
-                let pool = self.backends.database.pool_stats();
-                PoolCheck {
-                    max: pool.max,
-                    size: pool.size,
-                    idle: pool.idle,
-                    in_use: pool.in_use,
-                }
-            },
+            database_nodes: database_nodes(&self.backends),
+            database_circuit: database_circuit(&self.backends),
+            database_pool: database_pool(&self.backends),
         };
         if all_up {
             ReadyResponse::Ready(Json(report))

@@ -94,6 +94,14 @@ impl ApiError {
         ))
     }
 
+    /// 422 listing every bad field of a request refused by the operation's own input checks,
+    /// before any work: a retry with the same `Idempotency-Key` and a fixed body runs (see
+    /// [`mark_refused`](crate::http::idempotency::mark_refused)).
+    pub fn refused(errors: Vec<FieldError>) -> Self {
+        crate::http::idempotency::mark_refused();
+        Self::invalid(errors)
+    }
+
     /// 503 asking the client to come back after `after` (at least a second).
     pub fn unavailable(detail: impl Into<String>, after: Duration) -> Self {
         let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);

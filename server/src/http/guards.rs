@@ -51,12 +51,16 @@ pub struct RouteTable {
 impl RouteTable {
     /// The operations of an OpenAPI document (JSON).
     pub fn from_openapi(spec: &str) -> Self {
-        let mut table = Self::default();
+        Self::default().openapi_at("", spec)
+    }
+
+    /// Adds the operations of an OpenAPI document (JSON) served under `prefix` (`/admin`).
+    pub fn openapi_at(mut self, prefix: &str, spec: &str) -> Self {
         let Ok(spec) = serde_json::from_str::<serde_json::Value>(spec) else {
-            return table;
+            return self;
         };
         let Some(paths) = spec.get("paths").and_then(|p| p.as_object()) else {
-            return table;
+            return self;
         };
         for (path, operations) in paths {
             let methods: Vec<Method> = operations
@@ -65,14 +69,14 @@ impl RouteTable {
                 .flat_map(|ops| ops.keys())
                 .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
                 .collect();
-            let segments = path
+            let segments = format!("{prefix}{path}")
                 .trim_start_matches('/')
                 .split('/')
                 .map(str::to_owned)
                 .collect();
-            table.add(Pattern::Template(segments), methods);
+            self.add(Pattern::Template(segments), methods);
         }
-        table
+        self
     }
 
     /// Adds `path` serving GET (and so HEAD).

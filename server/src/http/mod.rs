@@ -2,7 +2,9 @@
 //! (including hyper's own error answers), request guards, and shutdown signals.
 
 pub mod api_error;
+pub mod body_limit;
 pub mod guards;
+pub mod idempotency;
 pub mod problem;
 pub mod problem_io;
 pub mod server;

@@ -54,7 +54,7 @@ pub async fn render_refusals<E: Endpoint>(next: &E, req: Request) -> poem::Resul
     match next.call(req).await {
         Ok(response) => Ok(response.into_response()),
         Err(error) => match problem_for(&error) {
-            Some(problem) => Ok(problem.into_response()),
+            Some(problem) => Ok(crate::http::idempotency::not_stored(problem)),
             None => Err(error),
         },
     }

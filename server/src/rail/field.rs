@@ -223,7 +223,7 @@ impl Checks {
     /// # Errors
     /// [`ApiError::Unprocessable`] with every bad field.
     pub fn finish<T>(self, value: Option<T>) -> ApiResult<T> {
-        self.outcome(value).map_err(ApiError::invalid)
+        self.outcome(value).map_err(ApiError::refused)
     }
 }
 

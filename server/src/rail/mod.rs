@@ -17,6 +17,8 @@ pub mod states;
 pub mod v1;
 pub mod v2;
 
+use std::sync::Arc;
+
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::{OpenApiService, Tags};
@@ -24,6 +26,8 @@ use stack_core::config::Config;
 use stack_core::version::ApiVersion;
 
 use crate::backends::Backends;
+use crate::http::body_limit::{BodyLimit, MAX_BODY};
+use crate::http::idempotency::{Idempotency, IdempotencyOptions};
 use service::Rail;
 
 /// The groups of operations in the documents.
@@ -61,6 +65,7 @@ pub struct VersionSpec {
 pub struct RailApi {
     route: Route,
     specs: Vec<VersionSpec>,
+    idempotency: Idempotency,
 }
 
 impl std::fmt::Debug for RailApi {
@@ -85,8 +90,13 @@ impl IntoEndpoint for RailApi {
     type Endpoint = BoxEndpoint<'static>;
 
     fn into_endpoint(self) -> Self::Endpoint {
+        // Outermost first: bodies are held to their limit, then `Idempotency-Key` replays or
+        // claims, then poem-openapi's own refusals become problem+json (inside the claim, so
+        // that they free the key: see `http::idempotency`).
         self.route
             .around(|next, req| async move { errors::render_refusals(next.as_ref(), req).await })
+            .with(self.idempotency)
+            .with(BodyLimit::new(MAX_BODY))
             .boxed()
     }
 }
@@ -130,5 +140,13 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
             .at("/v2/openapi.json", get(service.spec_endpoint()))
             .nest("/v2", service);
     }
-    RailApi { route, specs }
+    let idempotency = Idempotency::new(
+        Arc::new(backends.database.clone()),
+        IdempotencyOptions::from_config(&config.api, MAX_BODY),
+    );
+    RailApi {
+        route,
+        specs,
+        idempotency,
+    }
 }

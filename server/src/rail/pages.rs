@@ -81,7 +81,7 @@ impl<T: ParseFromJSON + ToJSON> Sliced<T> {
 
 /// A 422 naming the query parameter `name`.
 pub fn bad_query(name: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::invalid(vec![FieldError {
+    ApiError::refused(vec![FieldError {
         pointer: format!("#/query/{name}"),
         detail: detail.into(),
     }])
@@ -134,6 +134,7 @@ pub fn unix_time(name: &str, seconds: Option<i64>) -> ApiResult<Option<DateTime<
 /// [`ApiError::PayloadTooLarge`].
 pub fn bulk_cap(len: usize) -> ApiResult<()> {
     if len > MAX_BULK {
+        crate::http::idempotency::mark_refused();
         return Err(ApiError::too_large(format!(
             "a bulk request takes at most {MAX_BULK} items; this one has {len}"
         )));

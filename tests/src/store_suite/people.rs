@@ -2,7 +2,9 @@
 
 use stack_core::ErrorKind;
 use stack_core::page::PageRequest;
-use stack_core::store::{AuditFilter, NewUser, NewWallet, OnboardingStatus, UserFilter};
+use stack_core::store::{
+    AuditFilter, NewAuditLog, NewUser, NewWallet, OnboardingStatus, UserFilter,
+};
 use uuid::Uuid;
 
 use super::{StoreFactory, user};
@@ -215,4 +217,56 @@ pub async fn onboarding_moves_only_through_valid_transitions(factory: StoreFacto
             .kind(),
         ErrorKind::NotFound
     );
+}
+
+/// An operator's action is audited with no user; a user id, when given, must name a user;
+/// a bad action is refused and writes nothing.
+pub async fn operator_actions_are_audited_without_a_user(factory: StoreFactory) {
+    let store = factory().await;
+    let job = Uuid::now_v7();
+    let written = store
+        .record_audit_log(NewAuditLog {
+            user_id: None,
+            action: "job.replayed".into(),
+            subject_id: job,
+            detail: serde_json::json!({ "actor": "admin" }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(written.user_id, None);
+    let by_action = |action: &str| AuditFilter {
+        action: Some(action.into()),
+        ..AuditFilter::default()
+    };
+    let listed = store
+        .list_audit_logs(&by_action("job.replayed"), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items, [written]);
+    assert_eq!(listed.items[0].subject_id, job);
+    let unknown = store
+        .record_audit_log(NewAuditLog {
+            user_id: Some(Uuid::now_v7()),
+            action: "job.replayed".into(),
+            subject_id: job,
+            detail: serde_json::Value::Null,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::NotFound, "{unknown}");
+    let bad = store
+        .record_audit_log(NewAuditLog {
+            user_id: None,
+            action: "Job Replayed".into(),
+            subject_id: job,
+            detail: serde_json::Value::Null,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Invalid, "{bad}");
+    let all = store
+        .list_audit_logs(&AuditFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total_items, 1, "nothing else was written");
 }

@@ -5,4 +5,6 @@ mod explain;
 mod statements;
 
 pub use explain::{PlanSummary, explain};
-pub use statements::{StatementLog, instrument, statement_name};
+pub use statements::{
+    SLOW_QUERIES_KEPT, SlowQueries, SlowQuery, StatementLog, instrument, statement_name,
+};

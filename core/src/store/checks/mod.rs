@@ -4,7 +4,7 @@
 
 use rust_decimal::Decimal;
 
-use super::model::{NewDebit, NewDeposit, NewUser, NewWallet};
+use super::model::{NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet};
 use crate::{Error, Result};
 
 /// The most decimal places an amount may carry (the columns hold 18).
@@ -318,6 +318,27 @@ impl NewDeposit {
     /// [`Error::Invalid`] naming `chain`, `tx_hash`, `asset` or `amount`.
     pub fn checked(&self) -> Result<Self> {
         self.checked_all().map_err(first)
+    }
+}
+
+impl NewAuditLog {
+    /// The entry to store: `action` as [`NewAuditLog::action`] says.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `action`.
+    pub fn checked(&self) -> Result<Self> {
+        let valid = (1..=64).contains(&self.action.len())
+            && self
+                .action
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_');
+        if !valid {
+            return Err(Error::invalid(
+                "action",
+                "must be 1-64 characters of lowercase letters, digits, '.' and '_'",
+            ));
+        }
+        Ok(self.clone())
     }
 }
 

@@ -259,8 +259,10 @@ impl From<store::OnboardingFlow> for Onboarding {
 pub struct AuditLog {
     /// The log's id.
     pub id: Uuid,
-    /// The user the change concerns.
-    pub user_id: Uuid,
+    /// The user the change concerns; absent for an operator's action (a dead letter
+    /// replayed through the admin API).
+    #[oai(skip_serializing_if_is_none)]
+    pub user_id: Option<Uuid>,
     /// What happened (`deposit.confirmed`).
     pub action: String,
     /// The id of the thing that changed.

@@ -1,0 +1,185 @@
+//! `/admin/queue`: stats, and the dead-letter queue (list, replay one, replay by type,
+//! purge). Replays and purges are bounded (`limit` jobs per call, with what remains in the
+//! answer) and each writes an operator audit log.
+
+mod wire;
+
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use stack_core::page::PageRequest;
+use stack_core::queue::{JobState, validate_type_filter};
+use uuid::Uuid;
+
+pub use wire::{
+    AttemptView, BulkOutcome, DeadLetterPage, JobView, PriorityView, QueueStatsView, Replayed,
+};
+
+use super::auth::AdminAuth;
+use super::{Tag, audit, bad_query, invalid, query_error};
+use crate::backends::Backends;
+use crate::http::api_error::{ApiError, ApiResult};
+use crate::http::problem::FieldError;
+
+/// The most jobs one replay or purge call moves.
+pub const MAX_BULK: u64 = 1000;
+
+/// The queue's admin operations.
+#[derive(Debug)]
+pub struct QueueApi {
+    backends: Backends,
+}
+
+impl QueueApi {
+    /// The operations over `backends`.
+    pub fn new(backends: Backends) -> Self {
+        Self { backends }
+    }
+}
+
+/// `limit` of a bulk call as a count (default 100).
+fn bulk_limit(limit: Option<u64>) -> Result<usize, FieldError> {
+    match limit.unwrap_or(100) {
+        n @ 1..=MAX_BULK => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(bad_query(
+            "limit",
+            format!("must be between 1 and {MAX_BULK}"),
+        )),
+    }
+}
+
+#[OpenApi(tag = "Tag::Queue")]
+impl QueueApi {
+    /// Queue stats: ready jobs per priority with the age of the oldest ready one (the number
+    /// to alert on), scheduled, running, dead and remembered completed jobs.
+    #[oai(path = "/queue/stats", method = "get")]
+    async fn stats(&self, _auth: AdminAuth) -> ApiResult<Json<QueueStatsView>> {
+        let queue = &self.backends.queue;
+        let stats = queue.stats().await?;
+        Ok(Json(QueueStatsView::new(queue.name(), &stats)))
+    }
+
+    /// Dead letters, oldest death first, optionally of one job type, by page (`page` from
+    /// 1, `limit` up to 100, default 20).
+    #[oai(path = "/queue/dead-letters", method = "get")]
+    async fn dead_letters(
+        &self,
+        _auth: AdminAuth,
+        /// Only jobs of this type.
+        #[oai(name = "type")]
+        job_type_filter: Query<Option<String>>,
+        /// The page, from 1.
+        page: Query<Option<u32>>,
+        /// Jobs per page (at most 100; more is capped).
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<DeadLetterPage>> {
+        let filter = job_type_filter.0.as_deref();
+        validate_type_filter(filter).map_err(|e| query_error("type", e))?;
+        let request = PageRequest::from_query(page.0, limit.0).map_err(|e| match e {
+            stack_core::Error::Invalid { field, reason, .. } => invalid(bad_query(&field, reason)),
+            other => other.into(),
+        })?;
+        let page = self.backends.queue.dead_letters(filter, request).await?;
+        Ok(Json(page.into()))
+    }
+
+    /// Replays one dead letter: pending again at once with a fresh set of attempts. Writes
+    /// the audit log `job.replayed`.
+    #[oai(path = "/queue/dead-letters/:id/replay", method = "post")]
+    async fn replay(&self, _auth: AdminAuth, id: Path<Uuid>) -> ApiResult<Json<Replayed>> {
+        let queue = &self.backends.queue;
+        let job = queue
+            .get(id.0)
+            .await?
+            .filter(|job| job.state == JobState::Dead)
+            .ok_or_else(|| ApiError::not_found(format!("no dead job has id {}", id.0)))?;
+        queue.requeue_dead(id.0).await?;
+        tracing::info!(action = "job.replayed", job = %id.0, job_type = %job.job_type, "admin action");
+        let detail = serde_json::json!({ "actor": "admin", "job_type": job.job_type });
+        let audit_id = audit(&self.backends, "job.replayed", id.0, detail).await?;
+        Ok(Json(Replayed { id: id.0, audit_id }))
+    }
+
+    /// Replays up to `limit` dead letters of one job type (oldest first); answers how many,
+    /// and how many remain for further calls. Writes the audit log `jobs.replayed`.
+    #[oai(path = "/queue/dead-letters/replay", method = "post")]
+    async fn replay_by_type(
+        &self,
+        _auth: AdminAuth,
+        /// The job type to replay.
+        #[oai(name = "type")]
+        job_type_filter: Query<String>,
+        /// The most jobs this call replays (1-1000, default 100).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<BulkOutcome>> {
+        let kind = job_type_filter.0;
+        validate_type_filter(Some(&kind)).map_err(|e| query_error("type", e))?;
+        let limit = bulk_limit(limit.0).map_err(invalid)?;
+        let progress = self
+            .backends
+            .queue
+            .requeue_dead_by_type(&kind, limit)
+            .await?;
+        let operation_id = Uuid::now_v7();
+        tracing::info!(action = "jobs.replayed", job_type = %kind, done = progress.done, remaining = progress.remaining, %operation_id, "admin action");
+        let detail = serde_json::json!({
+            "actor": "admin",
+            "job_type": kind,
+            "replayed": progress.done,
+            "remaining": progress.remaining,
+        });
+        let audit_id = audit(&self.backends, "jobs.replayed", operation_id, detail).await?;
+        Ok(Json(BulkOutcome {
+            operation_id,
+            done: progress.done,
+            remaining: progress.remaining,
+            audit_id,
+        }))
+    }
+
+    /// Deletes up to `limit` dead letters for good (oldest first), all or those of one job
+    /// type. Refused unless `confirm=true`: nothing is deleted without it. Writes the audit
+    /// log `jobs.purged`.
+    #[oai(path = "/queue/dead-letters", method = "delete")]
+    async fn purge(
+        &self,
+        _auth: AdminAuth,
+        /// Only jobs of this type; every dead letter when absent.
+        #[oai(name = "type")]
+        job_type_filter: Query<Option<String>>,
+        /// Must be `true`: a purge cannot be undone.
+        confirm: Query<Option<bool>>,
+        /// The most jobs this call deletes (1-1000, default 100).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<BulkOutcome>> {
+        let filter = job_type_filter.0;
+        validate_type_filter(filter.as_deref()).map_err(|e| query_error("type", e))?;
+        let limit = bulk_limit(limit.0).map_err(invalid)?;
+        if confirm.0 != Some(true) {
+            return Err(invalid(bad_query(
+                "confirm",
+                "must be true: a purge deletes dead letters for good",
+            )));
+        }
+        let progress = self
+            .backends
+            .queue
+            .purge_dead(filter.as_deref(), limit)
+            .await?;
+        let operation_id = Uuid::now_v7();
+        tracing::info!(action = "jobs.purged", job_type = ?filter, done = progress.done, remaining = progress.remaining, %operation_id, "admin action");
+        let detail = serde_json::json!({
+            "actor": "admin",
+            "job_type": filter,
+            "purged": progress.done,
+            "remaining": progress.remaining,
+        });
+        let audit_id = audit(&self.backends, "jobs.purged", operation_id, detail).await?;
+        Ok(Json(BulkOutcome {
+            operation_id,
+            done: progress.done,
+            remaining: progress.remaining,
+            audit_id,
+        }))
+    }
+}

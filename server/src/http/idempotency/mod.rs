@@ -1,0 +1,298 @@
+//! `Idempotency-Key` for POST endpoints (the IETF httpapi idempotency-key draft, and
+//! Stripe's behaviour), as a poem middleware that wraps any endpoint:
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use poem::{EndpointExt, Route, handler, post};
+//! # use stack_server::http::idempotency::{Idempotency, IdempotencyOptions};
+//! # fn wire(backends: stack_server::backends::Backends, config: &stack_core::config::Config) {
+//! #[handler]
+//! fn create() -> &'static str { "created" }
+//! let options = IdempotencyOptions::from_config(&config.api, 1024 * 1024);
+//! let app = Route::new().at("/things", post(create))
+//!     .with(Idempotency::new(Arc::new(backends.database.clone()), options));
+//! # }
+//! ```
+//!
+//! - A POST without the header passes through untouched; other methods always do.
+//! - A POST with `Idempotency-Key: <1-255 visible ASCII characters>` claims the key, runs,
+//!   and its response (status, content type, body, byte for byte) is stored; a retry with
+//!   the same key replays it with `Idempotent-Replayed: true`, and the handler does not run.
+//! - The same key with a different method, path and query, API version or body (SHA-256 of
+//!   the bytes): 422. A retry while the first still runs: 409 with `Retry-After`. The claim
+//!   is leased (`api.idempotency_lock`); once the lease lapses (the first process died) a
+//!   retry takes the key over and runs. A malformed key: 400.
+//! - What is stored, and what frees the key instead: see [`stored`](self::stored)'s rule.
+//! - The body is buffered up to `max_body` bytes actually read (a chunked body too); more is
+//!   413 and claims nothing.
+//! - Keys expire `api.idempotency_ttl` after their first use; an expired key is free again,
+//!   and [`purge_every`] deletes expired records in bounded batches.
+//!
+//! The response is stored after the handler's own transaction commits, not inside it (the
+//! Store offers callers no transaction yet). A crash between the two leaves the key running
+//! until its lease lapses, and the retry then runs the handler again: safe for the rail,
+//! whose money writes are idempotent by themselves (a deposit by its chain identity, a debit
+//! by its reference, a confirmation once), so a re-run credits or debits nothing twice.
+
+mod purge;
+mod stored;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::{HeaderValue, Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use sha2::{Digest, Sha256};
+use stack_core::config::ApiConfig;
+use stack_core::idempotency::{Begun, Claim, IdempotencyKey, IdempotencyStore, RequestFingerprint};
+use stack_core::version::ApiVersion;
+
+pub use purge::{PURGE_BATCH, purge_every, purge_expired};
+pub use stored::{NotStored, REPLAYED_HEADER, mark_refused, not_stored};
+
+use super::api_error::ApiError;
+use super::problem::Problem;
+
+/// The request header carrying the key.
+pub const KEY_HEADER: &str = "idempotency-key";
+
+/// How the wrapper holds keys and bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyOptions {
+    /// How long a running request holds its key (`api.idempotency_lock`).
+    pub lease: Duration,
+    /// How long a key is remembered after its first use (`api.idempotency_ttl`).
+    pub ttl: Duration,
+    /// The most body bytes buffered; a larger body is 413.
+    pub max_body: usize,
+}
+
+impl IdempotencyOptions {
+    /// The options of `api`, with the API's body limit `max_body`.
+    pub fn from_config(api: &ApiConfig, max_body: usize) -> Self {
+        Self {
+            lease: api.idempotency_lock,
+            ttl: api.idempotency_ttl,
+            max_body,
+        }
+    }
+}
+
+/// The middleware: see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    store: Arc<dyn IdempotencyStore>,
+    options: IdempotencyOptions,
+}
+
+impl Idempotency {
+    /// Keys kept in `store`, with `options`.
+    pub fn new(store: Arc<dyn IdempotencyStore>, options: IdempotencyOptions) -> Self {
+        Self { store, options }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Idempotency {
+    type Output = IdempotencyEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        IdempotencyEndpoint {
+            inner,
+            wrapper: self.clone(),
+        }
+    }
+}
+
+/// An endpoint wrapped by [`Idempotency`].
+#[derive(Debug)]
+pub struct IdempotencyEndpoint<E> {
+    inner: E,
+    wrapper: Idempotency,
+}
+
+fn refuse(status: StatusCode, detail: impl Into<String>) -> Response {
+    Problem::new(status, Some(detail.into())).into_response()
+}
+
+/// The key of `req`, `None` when it sends none, or the 400 that refuses it.
+fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Response> {
+    let mut values = req.headers().get_all(KEY_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key: send it once",
+        ));
+    }
+    let parsed = value
+        .to_str()
+        .map_err(|_| stack_core::Error::invalid("Idempotency-Key", "must be visible ASCII"))
+        .and_then(IdempotencyKey::parse);
+    match parsed {
+        Ok(key) => Ok(Some(key)),
+        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("{field}: {reason}"),
+        )),
+        Err(other) => Err(refuse(StatusCode::BAD_REQUEST, other.to_string())),
+    }
+}
+
+/// What identifies `req` with `body`: method, the target the client sent (with the API
+/// version the guards resolved, when they did), and a SHA-256 of the body.
+fn fingerprint(req: &Request, body: &[u8]) -> RequestFingerprint {
+    // The server records the target the client sent; a request built in-process (a test, a
+    // host calling the endpoint directly) has the default `/` there, and its own URI is the
+    // one it was built with.
+    let uri = if req.original_uri().path() == "/" {
+        req.uri()
+    } else {
+        req.original_uri()
+    };
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let target = match req.extensions().get::<ApiVersion>() {
+        Some(version) => format!("{version} {target}"),
+        None => target,
+    };
+    let digest = Sha256::digest(body);
+    let body_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+    RequestFingerprint {
+        method: req.method().as_str().to_owned(),
+        target,
+        body_sha256,
+    }
+}
+
+fn in_flight(retry_after: Duration) -> Response {
+    let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+    let mut response = refuse(
+        StatusCode::CONFLICT,
+        "a request with this Idempotency-Key is still running; retry after it finishes",
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+fn mismatch(first: &RequestFingerprint, now: &RequestFingerprint) -> Response {
+    let what = if first.method != now.method || first.target != now.target {
+        format!(
+            "it was first used for {} {}, and this is {} {}",
+            first.method, first.target, now.method, now.target
+        )
+    } else {
+        "it was first used with a different body".to_owned()
+    };
+    refuse(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("this Idempotency-Key belongs to another request: {what}; use a new key"),
+    )
+}
+
+/// Frees the key if the request is dropped (its client went away) or panics before it
+/// settled, so a retry need not wait out the lease.
+struct Held {
+    store: Arc<dyn IdempotencyStore>,
+    claim: Claim,
+    armed: bool,
+}
+
+impl Held {
+    /// The claim, now settled by the caller.
+    fn settle(mut self) -> Claim {
+        self.armed = false;
+        self.claim.clone()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, claim) = (Arc::clone(&self.store), self.claim.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.abandon(&claim).await {
+                    tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
+                }
+            });
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        if req.method() != Method::POST {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let key = match key_of(&req) {
+            Ok(Some(key)) => key,
+            Ok(None) => return self.inner.call(req).await.map(IntoResponse::into_response),
+            Err(refused) => return Ok(refused),
+        };
+        let options = &self.wrapper.options;
+        let body = match req.take_body().into_bytes_limit(options.max_body).await {
+            Ok(body) => body,
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                let detail = format!("the body is larger than {} bytes", options.max_body);
+                return Ok(ApiError::too_large(detail).into_response());
+            }
+            Err(error) => {
+                let detail = format!("the body could not be read: {error}");
+                return Ok(refuse(StatusCode::BAD_REQUEST, detail));
+            }
+        };
+        let request = fingerprint(&req, &body);
+        let store = &self.wrapper.store;
+        let begun = store
+            .begin(&key, &request, options.lease, options.ttl)
+            .await;
+        let claim = match begun {
+            Ok(Begun::Claimed(claim)) => claim,
+            Ok(Begun::Replay(stored)) => return Ok(stored::replay(stored)),
+            Ok(Begun::InFlight { retry_after }) => return Ok(in_flight(retry_after)),
+            Ok(Begun::Mismatch { first }) => return Ok(mismatch(&first, &request)),
+            Err(error) => return Ok(ApiError::from(error).into_response()),
+        };
+        let held = Held {
+            store: Arc::clone(store),
+            claim,
+            armed: true,
+        };
+        req.set_body(body);
+        let (result, refused) = stored::watch_refusal(self.inner.call(req)).await;
+        let (response, keep) = stored::classify(result.map(IntoResponse::into_response));
+        let keep = keep && !refused;
+        let claim = held.settle();
+        if !keep {
+            if let Err(error) = store.abandon(&claim).await {
+                tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
+            }
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        let body = match body.into_vec().await {
+            Ok(body) => body,
+            Err(error) => {
+                let _ = store.abandon(&claim).await;
+                return Ok(ApiError::internal(&error).into_response());
+            }
+        };
+        let response = Response::from_parts(parts, body.clone().into());
+        let saved = store.finish(&claim, &stored::parts(&response, body)).await;
+        if let Err(error) = saved {
+            // The client still gets its answer; a retry re-runs the handler once the lease
+            // lapses (the rail's writes are idempotent by themselves).
+            tracing::warn!(%error, key = %claim.key, "storing an idempotent response failed");
+        }
+        Ok(response)
+    }
+}
