@@ -67,7 +67,9 @@ impl BackendContext {
                 url,
                 registry::Role::Replica,
             )?;
-            replicas.push(Arc::new(crate::sql::SqlReplica::open(url, &options).await?));
+            let replica = crate::sql::SqlReplica::open(url, &options).await?;
+            let primary = self.database().await?.clone();
+            replicas.push(Arc::new(replica.with_primary(primary)));
         }
         Ok(replicas)
     }

@@ -1,6 +1,6 @@
 //! `/health/ready` over the production data path: PostgreSQL with the streaming standby
 //! `scripts/services.sh` starts as a read replica. It shows the breaker's state, the pool's
-//! figures and every database node with its lag.
+//! figures and every database node with its lag; so does the admin API's status.
 
 use std::time::Duration;
 
@@ -42,6 +42,7 @@ async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
     let mut config = Config::default();
     config.database.url = url.clone();
     config.database.read_replicas = vec![replica_url];
+    config.api.admin_token = Some(ADMIN_TOKEN.into());
     let backends = Backends::open(&config).await.expect("the data path opens");
     let client = TestClient::new(app::build(backends, &config.api).unwrap());
     let body = loop {
@@ -80,4 +81,20 @@ async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
         "no credentials: {body}"
     );
     assert!(replica["lag_ms"].is_u64(), "{body}");
+
+    // The admin API shows the same nodes beside the breaker and the pool.
+    let status = client
+        .get("/admin/diagnostics/status")
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .send()
+        .await;
+    status.assert_status_is_ok();
+    let status: serde_json::Value =
+        serde_json::from_str(&status.0.into_body().into_string().await.unwrap()).unwrap();
+    assert_eq!(status["store"], "postgres", "{status}");
+    assert_eq!(status["circuit"], "closed", "{status}");
+    assert_eq!(status["replicas"][1]["node"], replica["node"], "{status}");
+    assert_eq!(status["replicas"][1]["healthy"], true, "{status}");
 }
+
+const ADMIN_TOKEN: &str = "datapath-admin-token-0123";

@@ -45,7 +45,7 @@ fn migrate_up_down_status_fresh_on_sqlite() {
     assert!(ok);
     assert_eq!(
         out,
-        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\npending  m0004_idempotency_keys\npending  m0005_operator_audit\n"
+        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\npending  m0005_operator_audit\n"
     );
     let (ok, out, _) = migrate(&url, &["down", "4"]);
     assert!(ok);

@@ -214,7 +214,7 @@ async fn wallets_onboarding_and_bulk_on_v2() {
     let (status, wallet) = post(
         &client,
         &wallets,
-        json!({ "chain": "Ethereum", "address": "0xabc" }),
+        json!({ "chain": "Ethereum", "address": format!("0x{}", "Ab".repeat(20)) }),
     )
     .await;
     assert_eq!(
@@ -299,4 +299,48 @@ async fn each_version_has_its_own_document() {
     let amount = v2["components"]["schemas"]["Deposit"]["properties"]["amount"].to_string();
     assert!(amount.contains("#/components/schemas/Money"), "{amount}");
     assert_eq!(v2["servers"][0]["url"], "/api/v2");
+}
+
+#[tokio::test]
+async fn a_host_mounts_the_rail_beside_its_own_routes_with_the_versions_it_configures() {
+    use poem::{EndpointExt, Route, handler};
+
+    #[handler]
+    fn hello() -> &'static str {
+        "host"
+    }
+
+    let backends = backends().await;
+    let mut config = stack_core::config::Config::default();
+    config.api.supported_versions = vec![stack_core::version::ApiVersion::new(2)];
+    let rail = stack_server::rail::api_at(&backends, &config, "/rail");
+    let versions: Vec<_> = rail.specs().iter().map(|s| (s.version, s.path)).collect();
+    assert_eq!(versions, [("v2", "/v2/openapi.json")]);
+    let spec: serde_json::Value = serde_json::from_str(&rail.specs()[0].json).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/rail/v2");
+    // No catch-all of the host's: the rail's own refusals are problem+json anyway.
+    let host = Route::new()
+        .at("/hello", poem::get(hello))
+        .nest("/rail", rail)
+        .boxed();
+    let client = poem::test::TestClient::new(host);
+    client.get("/hello").send().await.assert_text("host").await;
+    let body = json!({ "email": "h@example.com", "full_name": "H" });
+    let (status, _) = post(&client, "/rail/v2/users", body).await;
+    assert_eq!(status, 201);
+    let response = client.get("/rail/v1/users").send().await;
+    assert_eq!(response.0.status().as_u16(), 404, "v1 is not configured");
+    let (status, problem) = get(&client, "/rail/v2/users?limit=0").await;
+    assert_eq!(
+        (status, pointers(&problem)),
+        (400, vec!["#/query/limit".to_owned()])
+    );
+    let response = client
+        .post("/rail/v2/users")
+        .content_type("text/plain")
+        .body("hello")
+        .send()
+        .await;
+    let (status, _) = rail_support::answer(response).await;
+    assert_eq!(status, 415, "a wrong content type is a problem too");
 }

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{LogTail, free_port, get, serve, signal, wait_exit, wait_until_serving};
+use common::{LogTail, Spawned, free_port, get, serve, signal, wait_exit, wait_until_serving};
 
-fn signal_and_wait(mut child: std::process::Child, name: &str) {
+fn signal_and_wait(mut child: Spawned, name: &str) {
     signal(&child, name);
     let logs = LogTail::new(&mut child);
     let status = wait_exit(&mut child, Duration::from_secs(30)).expect("exits");
@@ -140,4 +140,27 @@ fn connections_cut_when_the_grace_runs_out_are_logged() {
     let line = logs.wait_for("grace ran out");
     assert!(line.contains("\"connections_cut\":1"), "{line}");
     logs.wait_for("STACK stopped");
+}
+
+/// A test that fails while `stack serve` runs leaves no server behind: the process is killed
+/// and reaped when its handle is dropped by the unwinding test.
+#[test]
+fn a_failing_test_leaves_no_server_running() {
+    let port = free_port();
+    let pid = std::sync::Mutex::new(None);
+    let failed = std::panic::catch_unwind(|| {
+        let child = serve(port, &[]);
+        *pid.lock().unwrap() = Some(child.id());
+        wait_until_serving(port);
+        panic!("the test fails while the server runs");
+    });
+    assert!(failed.is_err());
+    let pid = pid.lock().unwrap().expect("spawned");
+    // Reaped by the guard: no process, not even a zombie, holds the pid.
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(!alive, "stack serve {pid} still runs after its test failed");
+    assert!(
+        get(port, "/health/live").is_none(),
+        "port {port} still answers"
+    );
 }

@@ -9,7 +9,9 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{LogTail, free_port, get, serve, signal, stack, wait_exit, wait_until_serving};
+use common::{
+    LogTail, Spawned, free_port, get, serve, signal, stack, wait_exit, wait_until_serving,
+};
 
 #[test]
 fn a_busy_port_fails_before_listening_is_logged() {
@@ -57,13 +59,15 @@ fn the_log_names_the_configuration_file_and_the_real_address() {
     // No file: the defaults, and the log says so.
     let dir = std::env::temp_dir().join(format!("stack-nofile-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = stack()
-        .current_dir(&dir)
-        .args(["serve", "--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Spawned::new(
+        stack()
+            .current_dir(&dir)
+            .args(["serve", "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let logs = LogTail::new(&mut child);
     wait_until_serving(port);
     logs.wait_for("no configuration file found; built-in defaults");
@@ -109,11 +113,11 @@ fn closed_log_output_neither_stops_the_server_nor_floods() {
         get(port, "/health/live").unwrap();
     }
     signal(&child, "TERM");
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
+    let (status, stderr) = child.wait_with_stderr(Duration::from_secs(30));
+    assert!(status.expect("exits").success());
     assert!(
-        output.stderr.is_empty(),
+        stderr.is_empty(),
         "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stderr)
     );
 }

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{KillOnDrop, LogTail, signal, stack, wait_exit};
+use common::{LogTail, Spawned, signal, stack, wait_exit};
 use rust_decimal::Decimal;
 use stack_backends::redis::{RedisQueue, RedisTarget};
 use stack_core::queue::{JobState, NewJob, Queue, QueueOptions};
@@ -51,17 +51,18 @@ async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
         .unwrap()
         .id();
 
-    let mut child = stack()
-        .args(["worker", "--log-format", "json", "--concurrency", "4"])
-        .env("STACK__DATABASE__URL", &database)
-        .env("STACK__QUEUE__BACKEND", "redis://")
-        .env("STACK__QUEUE__NAME", &name)
-        .env("STACK__REDIS__URL", &redis)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _reaper = KillOnDrop(child.id());
+    let mut child = Spawned::new(
+        stack()
+            .args(["worker", "--log-format", "json", "--concurrency", "4"])
+            .env("STACK__DATABASE__URL", &database)
+            .env("STACK__QUEUE__BACKEND", "redis://")
+            .env("STACK__QUEUE__NAME", &name)
+            .env("STACK__REDIS__URL", &redis)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let logs = LogTail::new(&mut child);
     logs.wait_for("STACK worker running");
 

@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use stack_core::Result;
 use stack_core::cache::{Cache, TypedCache};
 use stack_core::datapath::{CachingStore, Call, Layered, Op, StorePolicy};
-use stack_core::store::{DepositFilter, MoneyStore, NewDebit, Store, UserStore};
+use stack_core::page::PageRequest;
+use stack_core::store::{
+    DepositFilter, MoneyStore, NewDebit, NewWallet, Store, UserStore, WalletFilter, WalletStore,
+};
 
 /// Counts the calls that reach the Store, by name.
 #[derive(Debug, Clone)]
@@ -61,8 +64,20 @@ pub async fn caching_store(cache: Arc<dyn Cache>) -> (CachingStore, Counting, Ar
 }
 
 /// Every read the caching Store caches about `user` (balances, the first deposits page, the
-/// user) equals what the Store itself holds.
+/// user, each of the user's wallets) equals what the Store itself holds.
 pub async fn assert_reads_agree(cached: &dyn Store, direct: &dyn Store, user: uuid::Uuid) {
+    let wallets = WalletFilter {
+        user_id: Some(user),
+        ..WalletFilter::default()
+    };
+    for wallet in direct
+        .list_wallets(&wallets, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+    {
+        assert_eq!(cached.wallet(wallet.id).await.unwrap(), wallet);
+    }
     let mine = DepositFilter {
         user_id: Some(user),
         ..DepositFilter::default()
@@ -87,6 +102,15 @@ pub async fn no_stale_read_after_any_write(cache: Arc<dyn Cache>) {
     let (cached, _, direct) = caching_store(cache).await;
     let user = crate::store_suite::user(&cached).await.id;
     let check = || assert_reads_agree(&cached, direct.as_ref(), user);
+    check().await;
+    cached
+        .create_wallet(NewWallet {
+            user_id: user,
+            chain: "ethereum".into(),
+            address: format!("0x{}", uuid::Uuid::new_v4().simple()),
+        })
+        .await
+        .unwrap();
     check().await;
     let first = crate::store_suite::recorded(&cached, user, "10").await;
     check().await;

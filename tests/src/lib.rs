@@ -23,6 +23,7 @@ pub mod blackhole;
 pub mod cache_suite;
 pub mod caching_store;
 pub mod faulty_queue;
+pub mod owed_invalidations;
 pub mod own_postgres;
 pub mod own_redis;
 pub mod queue_suite;
@@ -30,6 +31,7 @@ pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
 pub mod stale_reads;
+pub mod standby_faults;
 pub mod store_suite;
 pub mod worker_suite;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stack_backends::redis::{RedisCache, RedisCacheOptions, RedisTarget};
-use stack_core::cache::Cache;
+use stack_core::cache::{Cache, UserKeys};
 use stack_core::store::{MoneyStore, NewDebit};
 use stack_tests::own_redis::OwnRedis;
 use stack_tests::store_suite::{dec, recorded, user};
@@ -75,5 +75,60 @@ async fn reads_and_writes_survive_a_redis_outage_and_nothing_stale_is_served_aft
         counting.calls("balances"),
         before,
         "a hit again, nothing restarted"
+    );
+}
+
+/// A generation counter that a failover rolls back (its last bump lost, the older value
+/// present again, with the entries made under it) never serves those entries again: the
+/// restarted server has a new lineage, and every key made before is out of reach. Simulated
+/// with a restart (the data kept on disk) and the counter's old value written back by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generation_rolled_back_by_a_failover_serves_nothing_stale() {
+    let redis = OwnRedis::start();
+    let cache: Arc<dyn Cache> = Arc::new(
+        RedisCache::open(
+            RedisTarget::Single(redis.url()),
+            RedisCacheOptions::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    let (cached, _, direct) = stack_tests::caching_store::caching_store(cache.clone()).await;
+    let owner = user(&cached).await.id;
+    let deposit = recorded(&cached, owner, "10").await;
+    cached.confirm_deposit(deposit).await.unwrap();
+    assert_eq!(
+        cached.balances(owner).await.unwrap()[0].available,
+        dec("10")
+    );
+    let [_, scope] = UserKeys::counters(owner, "balances");
+    let before = cache
+        .get(&scope)
+        .await
+        .unwrap()
+        .expect("the scope's counter");
+    cached
+        .debit(NewDebit {
+            user_id: owner,
+            asset: "USDC".into(),
+            amount: dec("3"),
+            reference: "bumped-then-rolled-back".into(),
+        })
+        .await
+        .unwrap();
+    assert_ne!(cache.get(&scope).await.unwrap().as_ref(), Some(&before));
+
+    // The failover: another server state, where the bump never happened.
+    redis.down();
+    redis.up();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cache.set(&scope, before.clone(), None).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "Redis is back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cached.balances(owner).await.unwrap(),
+        direct.balances(owner).await.unwrap(),
+        "an entry of the rolled-back generation was served"
     );
 }

@@ -52,6 +52,17 @@ mod caching_store {
 
     #[tokio::test]
     async fn owed_invalidations_are_bounded() {
-        stack_tests::stale_reads::owed_invalidations_are_bounded(moka()).await;
+        stack_tests::owed_invalidations::owed_invalidations_are_bounded(moka()).await;
+    }
+
+    #[tokio::test]
+    async fn an_owed_invalidation_is_paid_without_another_call() {
+        stack_tests::owed_invalidations::an_owed_invalidation_is_paid_without_another_call(moka())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_the_shared_epoch_is_bumped() {
+        stack_tests::owed_invalidations::past_the_bound_the_shared_epoch_is_bumped(moka()).await;
     }
 }

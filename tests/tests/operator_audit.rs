@@ -88,6 +88,11 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
     store.record_audit_log(entry(None)).await.unwrap();
 
     let refused = sql::migrate_down(&db, Some(1)).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(
+        refused.to_string().contains("DELETE FROM audit_logs"),
+        "the operator is told what to do: {refused}"
+    );
     assert!(
         chain(&refused).contains("audit log(s) of operator actions"),
         "{refused:?}"

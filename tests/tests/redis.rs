@@ -144,4 +144,28 @@ mod caching_store {
         stack_tests::stale_reads::a_write_whose_reply_is_lost_still_invalidates(prefixed().await)
             .await;
     }
+
+    #[tokio::test]
+    async fn an_owed_invalidation_is_paid_without_another_call() {
+        stack_tests::owed_invalidations::an_owed_invalidation_is_paid_without_another_call(
+            prefixed().await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_the_shared_epoch_is_bumped() {
+        stack_tests::owed_invalidations::past_the_bound_the_shared_epoch_is_bumped(
+            prefixed().await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_the_shared_epoch_is_bumped_on_the_cluster() {
+        stack_tests::owed_invalidations::past_the_bound_the_shared_epoch_is_bumped(
+            prefixed_cluster().await,
+        )
+        .await;
+    }
 }

@@ -12,12 +12,7 @@ use stack_backends::sql::{SqlOptions, SqlReplica, SqlStore};
 use stack_core::ErrorKind;
 use stack_core::datapath::{Layered, NodeStatus, Replica, ReplicaOptions, ReplicaRouter};
 use stack_core::store::UserStore;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test.sh (or `. scripts/services.sh`), which starts the standby")
-    })
-}
+use stack_tests::standby_faults::{CutOff, StalledSenders, env, on_standby};
 
 /// Runs pg_ctl on the standby as the postgres user.
 fn pg_ctl(action: &str) {
@@ -206,59 +201,6 @@ async fn reads_go_to_the_standby_and_survive_it_stopping_and_starting() {
     assert!(served, "the replica serves reads again");
 }
 
-/// Runs `sql` on the standby with psql (`ALTER SYSTEM` cannot run in a transaction); its
-/// output.
-fn on_standby(sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args([
-            &env("STACK_TEST_POSTGRES_REPLICA_URL"),
-            "-XtAq",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "psql -c {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// The standby pointed at a dead port (its WAL receiver cannot reach the primary) until
-/// dropped, which restores its `primary_conninfo` even when the test fails: other tests
-/// read from this standby.
-struct CutOff {
-    original: String,
-}
-
-impl CutOff {
-    fn new() -> Self {
-        let original = on_standby("SHOW primary_conninfo").expect("read primary_conninfo");
-        assert!(!original.is_empty(), "the standby has a primary_conninfo");
-        let cut = Self { original };
-        on_standby("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres'")
-            .expect("point the standby at a dead port");
-        on_standby("SELECT pg_reload_conf()").expect("reload the standby");
-        cut
-    }
-}
-
-impl Drop for CutOff {
-    fn drop(&mut self) {
-        let quoted = self.original.replace('\'', "''");
-        let restored = on_standby(&format!("ALTER SYSTEM SET primary_conninfo = '{quoted}'"))
-            .and_then(|_| on_standby("SELECT pg_reload_conf()"));
-        if let Err(e) = restored {
-            eprintln!("could not restore the standby's primary_conninfo: {e}");
-        }
-    }
-}
-
 /// A standby cut off its primary while writes go on shows received = replayed WAL, as a
 /// current one does: it leaves the rotation once it has not streamed within `max_lag`, and
 /// comes back when it streams again.
@@ -294,7 +236,7 @@ async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
         }
     });
     {
-        let _cut = tokio::task::spawn_blocking(CutOff::new).await.unwrap();
+        let _cut = tokio::task::spawn_blocking(CutOff::make).await.unwrap();
         until("the cut-off standby leaves the rotation", || {
             !node(&router.status(), &label).healthy
         })
@@ -309,4 +251,78 @@ async fn a_standby_cut_off_its_primary_leaves_the_rotation_and_comes_back() {
     .await;
     writing.store(false, Ordering::SeqCst);
     assert!(writer.await.unwrap() > 0, "writes went on");
+}
+
+/// A standby that still streams but receives nothing new (its primary's WAL sender is
+/// stalled) while writes go on shows received = replayed WAL and a `streaming` receiver, as a
+/// current one does: compared with the primary's WAL position, it is behind, and leaves the
+/// rotation within `max_lag` and a few checks, long before its receiver times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_streaming_behind_its_primary_leaves_the_rotation() {
+    let (primary, replica, _) = primary_and_standby().await;
+    let replica = replica.with_primary(primary.clone());
+    let label = replica.label();
+    let router = ReplicaRouter::start(
+        Arc::new(primary.clone()),
+        vec![Arc::new(replica.clone())],
+        ReplicaOptions {
+            max_lag: Duration::from_secs(2),
+            check_every: Duration::from_millis(200),
+            read_your_writes: Duration::ZERO,
+        },
+    )
+    .await;
+    until("the standby is in rotation", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (primary, writing) = (primary.clone(), Arc::clone(&writing));
+        async move {
+            while writing.load(Ordering::SeqCst) {
+                stack_tests::store_suite::user(&primary).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    {
+        let _stalled = tokio::task::spawn_blocking(StalledSenders::make)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while node(&router.status(), &label).healthy {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a standby behind its primary stayed in rotation: {:?}",
+                node(&router.status(), &label)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let receiver =
+            tokio::task::spawn_blocking(|| on_standby("SELECT status FROM pg_stat_wal_receiver"));
+        assert_eq!(
+            receiver.await.unwrap().unwrap(),
+            "streaming",
+            "the standby still streams"
+        );
+        assert!(
+            replica.bytes_behind().is_some_and(|bytes| bytes > 0),
+            "bytes behind: {:?}",
+            replica.bytes_behind()
+        );
+        let status = router.status();
+        let behind = node(&status, &label);
+        assert!(behind.error.is_some(), "the reason is shown: {behind:?}");
+    }
+    until("the standby catches up and is back", || {
+        node(&router.status(), &label).healthy
+    })
+    .await;
+    writing.store(false, Ordering::SeqCst);
+    writer.await.unwrap();
+    until("nothing is left to replay", || {
+        replica.bytes_behind() == Some(0)
+    })
+    .await;
 }

@@ -320,6 +320,15 @@ impl Cache for TieredCache {
         Ok(values)
     }
 
+    /// Always from Redis: counters never live in the first tier.
+    async fn get_many_in_lineage(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<String>)>> {
+        self.pay().await;
+        self.l2.get_many_in_lineage(keys).await
+    }
+
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {
         self.l2.set(key, value.clone(), ttl).await?;
         if may_keep(&value) {

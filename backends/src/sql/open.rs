@@ -156,11 +156,14 @@ pub async fn migrate_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<(
 /// Rolls back the last `steps` migrations (all when `None`).
 ///
 /// # Errors
-/// A rollback that fails.
+/// A rollback that fails; `Conflict` with the migration's reason when it refuses (it is
+/// rolled back).
 pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<()> {
-    Migrator::down(db, steps)
-        .await
-        .map_err(|e| db_error("migrate down", e))
+    Migrator::down(db, steps).await.map_err(|e| match e {
+        // A migration's own refusal (data the old schema cannot hold) is for the operator.
+        sea_orm::DbErr::Migration(reason) => stack_core::Error::conflict(reason),
+        e => db_error("migrate down", e),
+    })
 }
 
 /// Drops everything and applies every migration.

@@ -35,14 +35,40 @@ fn parse(key: &str, bytes: &[u8]) -> Result<i64> {
         .ok_or_else(|| Error::invalid("key", format!("{key} does not hold a generation")))
 }
 
-/// The values of the counters `keys`, in order: a missing counter is started at [`now`]
-/// (set if absent), one below [`FLOOR`] is moved past it.
+/// The characters of a server lineage kept in a key: 48 bits of a random run id.
+const LINEAGE_CHARS: usize = 12;
+
+/// Counters as read: their values, and the lineage of the server state they were read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Generations {
+    /// The values, in the order of the keys.
+    pub(super) values: Vec<i64>,
+    /// Each distinct lineage the counters were read in (see [`Cache::get_many_in_lineage`]),
+    /// shortened, joined by `.`; empty for a cache that has none. A key that embeds it is
+    /// new after a restart or a failover, so a counter the server rolled back to an older value
+    /// (its last bumps lost) does not bring back the entries made under that value.
+    pub(super) lineage: String,
+}
+
+/// The values of the counters `keys`, in order, and their lineage: a missing counter is
+/// started at [`now`] (set if absent), one below [`FLOOR`] is moved past it.
 ///
 /// # Errors
 /// As the cache calls; [`Error::Invalid`] when a key holds something else than an integer;
 /// [`Error::Unavailable`] when a counter vanishes again while it is being started.
-pub(super) async fn read(cache: &dyn Cache, keys: &[String]) -> Result<Vec<i64>> {
-    let values = cache.get_many(keys).await?;
+pub(super) async fn read(cache: &dyn Cache, keys: &[String]) -> Result<Generations> {
+    let read = cache.get_many_in_lineage(keys).await?;
+    let mut lineages: Vec<String> = Vec::new();
+    let mut values = Vec::with_capacity(read.len());
+    for (value, lineage) in read {
+        if let Some(lineage) = lineage {
+            let short: String = lineage.chars().take(LINEAGE_CHARS).collect();
+            if !lineages.contains(&short) {
+                lineages.push(short);
+            }
+        }
+        values.push(value);
+    }
     if values.len() != keys.len() {
         return Err(Error::backend(format!(
             "the cache answered {} values for {} keys",
@@ -61,7 +87,10 @@ pub(super) async fn read(cache: &dyn Cache, keys: &[String]) -> Result<Vec<i64>>
         };
         generations.push(generation);
     }
-    Ok(generations)
+    Ok(Generations {
+        values: generations,
+        lineage: lineages.join("."),
+    })
 }
 
 /// Moves the counter `key` to a new generation; answers it.

@@ -2,9 +2,10 @@
 //! that says how a key stops being served.
 //!
 //! Per-user invalidation is O(1) whatever the number of keys: every user-scoped key embeds
-//! the user's generation (`{u:<id>}:g<gen>:<name>`, see [`UserKeys`]), and one increment of
-//! `{u:<id>}:gen` makes all of them unreachable; their TTLs reap them. The hash tag keeps a
-//! user's keys and generation on one Cluster shard.
+//! the cache's epoch, the user's generation and the lineage of the server state they were
+//! read from (`{u:<id>}:e<epoch>.g<gen>:l<lineage>:<name>`, see [`UserKeys`]), and one
+//! increment of `{u:<id>}:gen` makes all of them unreachable; their TTLs reap them. The hash
+//! tag keeps a user's keys and generation on one Cluster shard.
 
 use std::time::Duration;
 
@@ -91,7 +92,12 @@ impl Invalidator {
     }
 }
 
-/// Keys scoped to a user, versioned by the user's generation.
+/// Keys scoped to a user, versioned by the user's generation and by the cache's epoch.
+///
+/// The epoch is one counter every user-scoped key embeds: bumping it makes every such key of
+/// every user unreachable at once, in every process that shares the cache. It is for an
+/// invalidation that cannot be made per user (see
+/// [`CachingStore`](crate::datapath::CachingStore)).
 #[derive(Debug, Clone)]
 pub struct UserKeys {
     cache: TypedCache,
@@ -103,6 +109,10 @@ impl UserKeys {
         Self { cache }
     }
 
+    /// The epoch counter. Read with a user's counters on every key (one more key of the same
+    /// `MGET` on a single node, one more shard call on a Cluster).
+    const EPOCH: &'static str = "{stack}:epoch";
+
     fn generation_key(user: Uuid) -> String {
         format!("{{u:{user}}}:gen")
     }
@@ -111,8 +121,8 @@ impl UserKeys {
         format!("{{u:{user}}}:gen:{scope}")
     }
 
-    /// The generation counters [`UserKeys::key_in`] reads for `scope` of `user`: the user's,
-    /// then the scope's (for administration and tests).
+    /// The generation counters [`UserKeys::key_in`] reads for `scope` of `user` besides the
+    /// epoch: the user's, then the scope's (for administration and tests).
     pub fn counters(user: Uuid, scope: &str) -> [String; 2] {
         [Self::generation_key(user), Self::scope_key(user, scope)]
     }
@@ -125,8 +135,13 @@ impl UserKeys {
     /// As [`Cache::get`](super::Cache::get) (a caller should then bypass the cache).
     pub async fn key(&self, user: Uuid, name: &str) -> Result<String> {
         let inner = self.cache.inner().as_ref();
-        let generation = generation::read(inner, &[Self::generation_key(user)]).await?;
-        Ok(format!("{{u:{user}}}:g{}:{name}", generation[0]))
+        let counters = [Self::EPOCH.to_owned(), Self::generation_key(user)];
+        let read = generation::read(inner, &counters).await?;
+        let generations = &read.values;
+        Ok(format!(
+            "{{u:{user}}}:e{}.g{}:l{}:{name}",
+            generations[0], generations[1], read.lineage
+        ))
     }
 
     /// The key of `name` in `scope` for `user` (`balances`, `deposits`), at the user's
@@ -139,10 +154,12 @@ impl UserKeys {
     pub async fn key_in(&self, user: Uuid, scope: &str, name: &str) -> Result<String> {
         let inner = self.cache.inner().as_ref();
         let [user_gen, scope_gen] = Self::counters(user, scope);
-        let generations = generation::read(inner, &[user_gen, scope_gen]).await?;
+        let counters = [Self::EPOCH.to_owned(), user_gen, scope_gen];
+        let read = generation::read(inner, &counters).await?;
+        let generations = &read.values;
         Ok(format!(
-            "{{u:{user}}}:g{}.{}:{scope}:{name}",
-            generations[0], generations[1]
+            "{{u:{user}}}:e{}.g{}.{}:l{}:{scope}:{name}",
+            generations[0], generations[1], generations[2], read.lineage
         ))
     }
 
@@ -152,6 +169,14 @@ impl UserKeys {
     /// As [`Cache::increment`](super::Cache::increment).
     pub async fn bump_scope(&self, user: Uuid, scope: &str) -> Result<i64> {
         generation::bump(self.cache.inner().as_ref(), &Self::scope_key(user, scope)).await
+    }
+
+    /// Moves the epoch on: every user-scoped key made before, of every user, is unreachable.
+    ///
+    /// # Errors
+    /// As [`Cache::increment`](super::Cache::increment).
+    pub async fn bump_epoch(&self) -> Result<i64> {
+        generation::bump(self.cache.inner().as_ref(), Self::EPOCH).await
     }
 
     /// Moves `user` to a new generation: every key made before is unreachable.

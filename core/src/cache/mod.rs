@@ -90,6 +90,25 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     /// As [`Cache::get`].
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
 
+    /// The values of `keys` as [`Cache::get_many`] reads them, each with the lineage of the
+    /// server state it was read from: a name that changes whenever that state may have gone
+    /// back in time (a restart that reloads a snapshot, a failover to a replica that missed
+    /// the last writes). Generation counters are read this way and fold it into their keys, so
+    /// a counter rolled back to a value it once had never names that value's entries again.
+    ///
+    /// The default reads with no lineage: a cache whose state cannot go back (in process)
+    /// keeps it; a wrapper delegates it.
+    ///
+    /// # Errors
+    /// As [`Cache::get_many`].
+    async fn get_many_in_lineage(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<String>)>> {
+        let values = self.get_many(keys).await?;
+        Ok(values.into_iter().map(|value| (value, None)).collect())
+    }
+
     /// Stores `value` under `key`; `ttl` overrides the backend's default TTL (no default means
     /// no expiry). A zero `ttl` is refused.
     ///

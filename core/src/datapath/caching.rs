@@ -27,8 +27,8 @@ const DEPOSITS: &str = "deposits";
 /// bypassed (see [`CachingStore`]).
 pub const OWED_USERS: usize = 10_000;
 
-/// How long a load may take between reading a value and storing it, beyond the TTL, when the
-/// whole cache is bypassed for a lost invalidation.
+/// How long a load may take between reading a value and storing it, beyond the TTL, when an
+/// epoch bump is owed for a lost invalidation.
 const LOAD_GRACE: Duration = Duration::from_secs(30);
 
 /// Caches a user, a wallet, a user's balances and the first page of a user's deposits (at
@@ -49,12 +49,16 @@ const LOAD_GRACE: Duration = Duration::from_secs(30);
 /// was lost): it invalidates as if it had succeeded.
 ///
 /// The cache is never the source of truth: a cache that fails is bypassed (reads go to the
-/// Store, writes succeed). An invalidation that fails is remembered and retried before any
-/// read of that user; until it succeeds, the user's reads bypass the cache, so an outage
-/// cannot leave a stale entry behind. At most [`OWED_USERS`] users are remembered (looked up
-/// per user, never scanned); an invalidation past that, or one whose user is not known,
-/// bypasses the whole cache for the TTL and a grace for loads in flight, after which every
-/// entry it should have removed has expired. Users and wallets never change through the
+/// Store, writes succeed). An invalidation that fails is owed: a background task retries it
+/// (from 50 ms, backing off to every 2 s) until it succeeds, so other processes sharing the
+/// cache stop serving the old value as soon as the cache answers again, whether or not this
+/// one is called again; it is also paid before any read of that user here, and until it is,
+/// the user's reads bypass the cache. At most [`OWED_USERS`] users are remembered (looked up
+/// per user, never scanned); an invalidation past that, or one whose user is not known, owes
+/// a bump of the cache's epoch (see [`UserKeys::bump_epoch`]), which hides every user's
+/// entries in every process; until it is paid, this process bypasses the whole cache. An
+/// epoch bump still owed after the TTL and a grace for loads in flight is dropped: every
+/// entry it should have hidden has expired. Users and wallets never change through the
 /// Store, so their entries only expire.
 #[derive(Debug, Clone)]
 pub struct CachingStore {
@@ -85,8 +89,8 @@ impl CachingStore {
         self
     }
 
-    /// How many users have an invalidation owed (it failed and is retried before their next
-    /// read).
+    /// How many users have an invalidation owed (it failed and is retried in the background
+    /// and before their next read).
     pub fn owed_invalidations(&self) -> usize {
         self.owed.users()
     }
@@ -108,8 +112,17 @@ impl CachingStore {
                     "invalidation failed; retried before the next read",
                     &error,
                 );
-                self.owed.owe(user, scope);
+                if self.owed.owe(user, scope) {
+                    Owed::pay_in_background(&self.owed, self.keys.clone());
+                }
             }
+        }
+    }
+
+    /// An invalidation whose user is not known is owed: the epoch is bumped.
+    fn owe_unknown(&self) {
+        if self.owed.owe_unknown() {
+            Owed::pay_in_background(&self.owed, self.keys.clone());
         }
     }
 
@@ -223,7 +236,7 @@ impl MoneyStore for CachingStore {
             Err(e) if may_have_committed(e) => match read_fresh(self.store.deposit(id)).await {
                 Ok(deposit) => Some(deposit.user_id),
                 Err(_) => {
-                    self.owed.owe_unknown();
+                    self.owe_unknown();
                     None
                 }
             },

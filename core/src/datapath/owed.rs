@@ -1,39 +1,74 @@
 //! The invalidations a [`CachingStore`](super::CachingStore) owes: bounded, looked up per
-//! user in O(1).
+//! user in O(1), and paid by a background task as soon as the cache answers again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-/// Invalidations that failed (or whose write's outcome is unknown), by user, and a time until
-/// which the whole cache is bypassed.
+use crate::cache::UserKeys;
+
+/// The first pause of the task that pays owed invalidations; it doubles after each round
+/// that leaves something owed, up to [`RETRY_MOST`].
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+
+/// The longest pause between two rounds of the task that pays owed invalidations.
+const RETRY_MOST: Duration = Duration::from_secs(2);
+
+/// Invalidations that failed (or whose write's outcome is unknown), by user, and a bump of
+/// the shared epoch (see [`UserKeys::bump_epoch`]) owed when one cannot be named.
 ///
 /// At most `limit` users are remembered. An invalidation that cannot be remembered (one more
-/// user past the limit, or a write whose user is not known) bypasses the cache for every read
-/// for `bypass_for`: long enough that every entry the lost invalidation should have removed
-/// has expired.
+/// user past the limit, or a write whose user is not known) owes an epoch bump instead, which
+/// makes every user-scoped entry unreachable in every process that shares the cache; until it
+/// is paid, this process bypasses the cache for every read. An epoch bump still owed after
+/// `epoch_for` (long enough that every entry it should have hidden has expired) is dropped.
+///
+/// Whatever is owed is paid by [`Owed::pay_in_background`], and a user's scopes also
+/// before that user's next read.
 #[derive(Debug)]
 pub(super) struct Owed {
     state: Mutex<State>,
     limit: usize,
-    bypass_for: Duration,
+    epoch_for: Duration,
 }
 
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<Uuid, Vec<&'static str>>,
-    bypass_until: Option<Instant>,
+    /// An epoch bump is owed until it succeeds or this time passes.
+    epoch_until: Option<Instant>,
+    /// A task paying what is owed runs.
+    paying: bool,
+}
+
+impl State {
+    /// Whether the epoch bump is owed now (one past its time is dropped).
+    fn epoch_owed(&mut self) -> bool {
+        match self.epoch_until {
+            Some(until) if until > Instant::now() => true,
+            Some(_) => {
+                self.epoch_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a paying task must be started now (and marks it started).
+    fn start_paying(&mut self) -> bool {
+        !std::mem::replace(&mut self.paying, true)
+    }
 }
 
 impl Owed {
-    /// Remembers at most `limit` users; past that, bypasses the cache for `bypass_for`.
-    pub(super) fn new(limit: usize, bypass_for: Duration) -> Self {
+    /// Remembers at most `limit` users; past that, owes an epoch bump for `epoch_for`.
+    pub(super) fn new(limit: usize, epoch_for: Duration) -> Self {
         Self {
             state: Mutex::default(),
             limit,
-            bypass_for,
+            epoch_for,
         }
     }
 
@@ -41,35 +76,37 @@ impl Owed {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers that `scope` of `user` must be invalidated before the user's next cached read.
-    pub(super) fn owe(&self, user: Uuid, scope: &'static str) {
+    /// Remembers that `scope` of `user` must be invalidated; answers whether a paying task
+    /// must be started.
+    pub(super) fn owe(&self, user: Uuid, scope: &'static str) -> bool {
         let mut state = self.lock();
         if let Some(scopes) = state.users.get_mut(&user) {
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }
-            return;
-        }
-        if state.users.len() < self.limit {
+        } else if state.users.len() < self.limit {
             state.users.insert(user, vec![scope]);
         } else {
             tracing::warn!(
                 limit = self.limit,
-                "too many owed cache invalidations; the cache is bypassed until what was missed expires"
+                "too many owed cache invalidations; the cache epoch is bumped instead"
             );
-            self.bypass(&mut state);
+            self.owe_epoch(&mut state);
         }
+        state.start_paying()
     }
 
-    /// An invalidation that cannot be named (the write's user is not known): bypass the cache.
-    pub(super) fn owe_unknown(&self) {
+    /// An invalidation that cannot be named (the write's user is not known): owes an epoch
+    /// bump; answers whether a paying task must be started.
+    pub(super) fn owe_unknown(&self) -> bool {
         let mut state = self.lock();
-        self.bypass(&mut state);
+        self.owe_epoch(&mut state);
+        state.start_paying()
     }
 
-    fn bypass(&self, state: &mut State) {
-        let until = Instant::now() + self.bypass_for;
-        state.bypass_until = Some(state.bypass_until.map_or(until, |at| at.max(until)));
+    fn owe_epoch(&self, state: &mut State) {
+        let until = Instant::now() + self.epoch_for;
+        state.epoch_until = Some(state.epoch_until.map_or(until, |at| at.max(until)));
     }
 
     /// The scopes owed for `user`.
@@ -88,22 +125,77 @@ impl Owed {
         }
     }
 
-    /// Whether every read bypasses the cache now.
+    /// Whether every read bypasses the cache now: an epoch bump is owed.
     pub(super) fn bypass_all(&self) -> bool {
-        let mut state = self.lock();
-        match state.bypass_until {
-            Some(until) if until > Instant::now() => true,
-            Some(_) => {
-                state.bypass_until = None;
-                false
-            }
-            None => false,
-        }
+        self.lock().epoch_owed()
     }
 
     /// How many users have invalidations owed.
     pub(super) fn users(&self) -> usize {
         self.lock().users.len()
+    }
+
+    /// Pays what is owed once: the epoch bump first (it covers every user), then each
+    /// user's scopes, stopping at the first failure. Answers whether everything is paid; when
+    /// it is, the paying task is marked ended under the same lock, so an invalidation owed
+    /// later starts a new one.
+    async fn pay_once(&self, keys: &UserKeys) -> bool {
+        let epoch = {
+            let mut state = self.lock();
+            state.epoch_owed().then_some(state.epoch_until)
+        };
+        if let Some(owed_until) = epoch {
+            if keys.bump_epoch().await.is_err() {
+                return false;
+            }
+            let mut state = self.lock();
+            // An epoch owed again while this bump ran is owed still.
+            if state.epoch_until == owed_until {
+                state.epoch_until = None;
+            }
+        }
+        let owed: Vec<(Uuid, Vec<&'static str>)> = self
+            .lock()
+            .users
+            .iter()
+            .map(|(user, scopes)| (*user, scopes.clone()))
+            .collect();
+        for (user, scopes) in owed {
+            for scope in scopes {
+                if keys.bump_scope(user, scope).await.is_err() {
+                    return false;
+                }
+                self.paid(user, scope);
+            }
+        }
+        let mut state = self.lock();
+        let done = state.users.is_empty() && !state.epoch_owed();
+        if done {
+            state.paying = false;
+        }
+        done
+    }
+
+    /// Starts a task that pays what `owed` owes, retrying with a growing pause until
+    /// everything is paid, or `owed` is dropped (its Store is gone). Needs a Tokio runtime;
+    /// without one, what is owed is paid before each user's next read only.
+    pub(super) fn pay_in_background(owed: &Arc<Self>, keys: UserKeys) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            owed.lock().paying = false;
+            return;
+        };
+        let owed: Weak<Self> = Arc::downgrade(owed);
+        runtime.spawn(async move {
+            let mut pause = RETRY_FIRST;
+            loop {
+                tokio::time::sleep(pause).await;
+                let Some(owed) = owed.upgrade() else { return };
+                if owed.pay_once(&keys).await {
+                    return;
+                }
+                pause = pause.saturating_mul(2).min(RETRY_MOST);
+            }
+        });
     }
 }
 
@@ -112,11 +204,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn past_the_limit_the_cache_is_bypassed_and_nothing_more_is_kept() {
+    fn past_the_limit_the_epoch_is_owed_and_nothing_more_is_kept() {
         let owed = Owed::new(2, Duration::from_secs(60));
         let users: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
-        owed.owe(users[0], "balances");
-        owed.owe(users[0], "deposits");
+        assert!(
+            owed.owe(users[0], "balances"),
+            "the first owed starts a task"
+        );
+        assert!(!owed.owe(users[0], "deposits"), "one task at a time");
         owed.owe(users[1], "balances");
         assert!(!owed.bypass_all());
         owed.owe(users[2], "balances");
@@ -129,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn the_bypass_ends() {
+    fn an_owed_epoch_ends() {
         let owed = Owed::new(1, Duration::ZERO);
         owed.owe_unknown();
         assert!(!owed.bypass_all());

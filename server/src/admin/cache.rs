@@ -12,9 +12,6 @@ use crate::backends::Backends;
 use crate::http::api_error::{ApiError, ApiResult, pointer};
 use crate::http::problem::FieldError;
 
-/// The most keys one call deletes.
-pub const MAX_KEYS: usize = 1000;
-
 /// Keys to delete.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use super::states::OnboardingStatus;
 use crate::http::api_error::pointer;
 
 /// What the field check of an amount expects.
-pub const AMOUNT_TEXT: &str = "a decimal string such as \"12.5\" (JSON numbers are refused: \
+const AMOUNT_TEXT: &str = "a decimal string such as \"12.5\" (JSON numbers are refused: \
      they cannot carry every amount exactly)";
 
 /// A new user.

@@ -112,7 +112,6 @@ fn the_token_is_never_logged() {
         port,
         &[("STACK__API__ADMIN_TOKEN", TOKEN), ("RUST_LOG", "debug")],
     );
-    let _guard = common::KillOnDrop(child.id());
     let logs = common::LogTail::new(&mut child);
     common::wait_until_serving(port);
     let user = uuid::Uuid::now_v7();

@@ -6,13 +6,13 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use serde_json::json;
 use stack_core::cache::UserKeys;
+use stack_core::config::Config;
 use stack_core::store::NewUser;
 
 use super::{admin, app, config, open, send};
 
-#[tokio::test]
-async fn keys_and_patterns_are_deleted_and_bad_input_changes_nothing() {
-    let config = config();
+/// Deletes keys and a pattern through the API on the cache `config` names.
+async fn keys_and_patterns_are_deleted_and_bad_input_changes_nothing(config: Config) {
     let backends = open(&config).await;
     let cache = backends.cache.clone();
     for key in ["rate:1", "rate:2", "session:1", "session:2"] {
@@ -53,6 +53,37 @@ async fn keys_and_patterns_are_deleted_and_bad_input_changes_nothing() {
         cache.get("rate:2").await.unwrap().is_some(),
         "only the pattern's keys"
     );
+}
+
+#[tokio::test]
+async fn keys_and_patterns_on_the_memory_cache() {
+    keys_and_patterns_are_deleted_and_bad_input_changes_nothing(config()).await;
+}
+
+/// The cache on Redis, under a prefix of its own.
+fn on_redis() -> Config {
+    let mut config = config();
+    config.cache.backend = "redis://".into();
+    config.cache.key_prefix = stack_tests::unique("admin") + ":";
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_patterns_on_redis() {
+    let redis = stack_tests::services::redis().await;
+    let mut config = on_redis();
+    config.redis.url = redis.url.clone();
+    keys_and_patterns_are_deleted_and_bad_input_changes_nothing(config).await;
+}
+
+/// A pattern reaches the keys on every master of a 3-master Cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_patterns_on_a_redis_cluster() {
+    let cluster = stack_tests::services::redis_cluster();
+    let mut config = on_redis();
+    config.redis.cluster_mode = true;
+    config.redis.cluster_addrs = cluster.url.split(',').map(str::to_owned).collect();
+    keys_and_patterns_are_deleted_and_bad_input_changes_nothing(config).await;
 }
 
 #[tokio::test]

@@ -35,8 +35,9 @@ pub(crate) fn stack() -> Command {
 /// The shipped configuration file.
 pub(crate) const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/config.yaml");
 
-/// `stack serve` on `port` with JSON logs, stdout and stderr piped, and `env` set.
-pub(crate) fn serve(port: u16, env: &[(&str, &str)]) -> Child {
+/// `stack serve` on `port` with JSON logs, stdout and stderr piped, and `env` set; killed
+/// when dropped.
+pub(crate) fn serve(port: u16, env: &[(&str, &str)]) -> Spawned {
     let mut command = stack();
     command
         .args(["serve", "--log-format", "json", "--port", &port.to_string()])
@@ -47,7 +48,7 @@ pub(crate) fn serve(port: u16, env: &[(&str, &str)]) -> Child {
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    command.spawn().unwrap()
+    Spawned::new(command.spawn().unwrap())
 }
 
 /// Sends `request` as it is and reads until the server closes or 10 s pass.
@@ -145,15 +146,53 @@ impl LogTail {
     }
 }
 
-/// Kills the process `0` when dropped, so that a test that fails midway leaves no child
-/// running (a leaked `stack worker` keeps its queue, ports and inherited descriptors).
-pub(crate) struct KillOnDrop(pub(crate) u32);
+/// A spawned `stack` process, killed (and reaped) when dropped, so that a test that fails
+/// midway leaves no child running (a leaked `stack serve` or `stack worker` keeps its port,
+/// queue and inherited descriptors, such as the shared cargo lock). It is the [`Child`]
+/// through `Deref`. The kill goes through the handle, so a process already waited for is
+/// never signalled again (its pid may belong to another process by then).
+pub(crate) struct Spawned(Child);
 
-impl Drop for KillOnDrop {
+impl Spawned {
+    /// Guards `child`.
+    pub(crate) fn new(child: Child) -> Self {
+        Self(child)
+    }
+
+    /// Waits as [`wait_exit`] does, reading its piped stderr meanwhile; the exit status and
+    /// everything it wrote there.
+    pub(crate) fn wait_with_stderr(
+        &mut self,
+        limit: Duration,
+    ) -> (Option<std::process::ExitStatus>, Vec<u8>) {
+        let mut stderr = self.0.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stderr.read_to_end(&mut bytes);
+            bytes
+        });
+        let status = wait_exit(&mut self.0, limit);
+        (status, reader.join().unwrap())
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &self.0.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -2,7 +2,11 @@
 
 use stack_core::bulk::BulkOutcome;
 use stack_core::page::PageRequest;
-use stack_core::store::{CursorRequest, DepositFilter, DepositStatus, NewDeposit};
+use stack_core::store::{
+    AuditFilter, Cursor, CursorPage, CursorRequest, DepositFilter, DepositStatus, EntryFilter,
+    NewDebit, NewDeposit, UserFilter,
+};
+use stack_core::{ErrorKind, Result};
 
 use super::{StoreFactory, dec, new_deposit, recorded, user};
 
@@ -97,6 +101,82 @@ pub async fn keyset_scan_is_stable_while_rows_arrive(factory: StoreFactory) {
     }
     ids.reverse();
     assert_eq!(seen, ids);
+}
+
+/// Every slice of a keyset walk, from the newest, `size` rows at a time.
+async fn walk<T, F, Fut>(size: u32, mut scan: F) -> Vec<T>
+where
+    F: FnMut(CursorRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<CursorPage<T>>>,
+{
+    let mut all = Vec::new();
+    let mut after: Option<Cursor> = None;
+    loop {
+        let slice = scan(CursorRequest::new(after, size).unwrap())
+            .await
+            .unwrap();
+        all.extend(slice.items);
+        match slice.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+/// Users, ledger entries and audit logs walk by cursor too, newest first, each row once;
+/// an onboarding flow is found by its own id.
+pub async fn users_entries_and_audit_logs_scan_by_cursor(factory: StoreFactory) {
+    let store = factory().await;
+    let s = store.as_ref();
+    let mine = [user(s).await.id, user(s).await.id, user(s).await.id];
+    let users = walk(2, |r| async move {
+        s.scan_users(&UserFilter::default(), r).await
+    })
+    .await;
+    let found: Vec<_> = users
+        .iter()
+        .map(|u| u.id)
+        .filter(|id| mine.contains(id))
+        .collect();
+    assert_eq!(found, [mine[2], mine[1], mine[0]]);
+    let someone = mine[0];
+    for _ in 0..3 {
+        let id = recorded(s, someone, "2").await;
+        s.confirm_deposit(id).await.unwrap();
+    }
+    let debit = NewDebit {
+        user_id: someone,
+        asset: "USDC".into(),
+        amount: dec("1"),
+        reference: "walk".into(),
+    };
+    let taken = s.debit(debit).await.unwrap();
+    let filter = EntryFilter {
+        user_id: Some(someone),
+        ..EntryFilter::default()
+    };
+    let entries = walk(2, |r| {
+        let filter = filter.clone();
+        async move { s.scan_entries(&filter, r).await }
+    })
+    .await;
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0].id, taken.id, "newest first");
+    let filter = AuditFilter {
+        user_id: Some(someone),
+        action: Some("deposit.confirmed".into()),
+        ..AuditFilter::default()
+    };
+    let logs = walk(2, |r| {
+        let filter = filter.clone();
+        async move { s.scan_audit_logs(&filter, r).await }
+    })
+    .await;
+    assert_eq!(logs.len(), 3);
+    let flow = s.start_onboarding(someone).await.unwrap();
+    assert_eq!(s.onboarding_flow(flow.id).await.unwrap(), flow);
+    let missing = s.onboarding_flow(uuid::Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
 }
 
 /// Bulk recording (more rows than one statement carries) gives one result per input, in input order: new ids, the existing id for

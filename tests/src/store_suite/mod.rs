@@ -118,6 +118,7 @@ macro_rules! store_conformance {
                 hashes_are_normalized_per_chain,
                 listings_filter_and_count,
                 keyset_scan_is_stable_while_rows_arrive,
+                users_entries_and_audit_logs_scan_by_cursor,
                 bulk_records_report_per_item_in_input_order,
                 operator_actions_are_audited_without_a_user,
             );

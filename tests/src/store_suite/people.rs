@@ -118,7 +118,7 @@ pub async fn bad_input_is_refused_by_field_and_changes_nothing(factory: StoreFac
 pub async fn wallets_need_a_user_and_a_free_address(factory: StoreFactory) {
     let store = factory().await;
     let owner = user(store.as_ref()).await;
-    let address = crate::unique("0xabc");
+    let address = format!("0x0000000A{}", uuid::Uuid::new_v4().simple());
     let wallet = store
         .create_wallet(NewWallet {
             user_id: owner.id,
@@ -128,21 +128,30 @@ pub async fn wallets_need_a_user_and_a_free_address(factory: StoreFactory) {
         .await
         .unwrap();
     assert_eq!(wallet.chain, "ethereum");
+    assert_eq!(
+        wallet.address,
+        address.to_ascii_lowercase(),
+        "EVM addresses are lowercased"
+    );
     assert_eq!(store.wallet(wallet.id).await.unwrap(), wallet);
     let taken = store
         .create_wallet(NewWallet {
             user_id: owner.id,
             chain: "ethereum".into(),
-            address,
+            address: address.to_ascii_uppercase().replacen("0X", "0x", 1),
         })
         .await
         .unwrap_err();
-    assert_eq!(taken.kind(), ErrorKind::Conflict, "{taken}");
+    assert_eq!(
+        taken.kind(),
+        ErrorKind::Conflict,
+        "one address in another case: {taken}"
+    );
     let nobody = store
         .create_wallet(NewWallet {
             user_id: Uuid::now_v7(),
             chain: "ethereum".into(),
-            address: "0xdef".into(),
+            address: format!("0x{}", "d".repeat(40)),
         })
         .await
         .unwrap_err();

@@ -115,16 +115,16 @@ fn refuse(status: StatusCode, detail: impl Into<String>) -> Response {
 }
 
 /// The key of `req`, `None` when it sends none, or the 400 that refuses it.
-fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Response> {
+fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Box<Response>> {
     let mut values = req.headers().get_all(KEY_HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "Idempotency-Key: send it once",
-        ));
+        )));
     }
     let parsed = value
         .to_str()
@@ -132,11 +132,11 @@ fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Response
         .and_then(IdempotencyKey::parse);
     match parsed {
         Ok(key) => Ok(Some(key)),
-        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(refuse(
+        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             format!("{field}: {reason}"),
-        )),
-        Err(other) => Err(refuse(StatusCode::BAD_REQUEST, other.to_string())),
+        ))),
+        Err(other) => Err(Box::new(refuse(StatusCode::BAD_REQUEST, other.to_string()))),
     }
 }
 
@@ -236,7 +236,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         let key = match key_of(&req) {
             Ok(Some(key)) => key,
             Ok(None) => return self.inner.call(req).await.map(IntoResponse::into_response),
-            Err(refused) => return Ok(refused),
+            Err(refused) => return Ok(*refused),
         };
         let options = &self.wrapper.options;
         let body = match req.take_body().into_bytes_limit(options.max_body).await {

@@ -46,10 +46,15 @@ impl Users {
     }
 }
 
-#[OpenApi(tag = "Tag::Users")]
+#[OpenApi]
 impl Users {
     /// Create a user.
-    #[oai(path = "/users", method = "post", operation_id = "createUser")]
+    #[oai(
+        path = "/users",
+        method = "post",
+        operation_id = "createUser",
+        tag = "Tag::Users"
+    )]
     async fn create(&self, body: Json<CreateUser>) -> ApiResult<UserCreated> {
         let mut checks = Checks::new();
         let user = body.0.check(&mut checks);
@@ -59,7 +64,12 @@ impl Users {
     }
 
     /// Create up to 500 users; each item is answered apart, in input order.
-    #[oai(path = "/users/bulk", method = "post", operation_id = "createUsers")]
+    #[oai(
+        path = "/users/bulk",
+        method = "post",
+        operation_id = "createUsers",
+        tag = "Tag::Users"
+    )]
     async fn create_many(&self, body: Json<Vec<CreateUser>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
         let checked = body
@@ -80,7 +90,12 @@ impl Users {
     }
 
     /// List users, newest first.
-    #[oai(path = "/users", method = "get", operation_id = "listUsers")]
+    #[oai(
+        path = "/users",
+        method = "get",
+        operation_id = "listUsers",
+        tag = "Tag::Users"
+    )]
     async fn list(
         &self,
         /// Page number, from 1.
@@ -107,7 +122,12 @@ impl Users {
     }
 
     /// Get a user.
-    #[oai(path = "/users/:id", method = "get", operation_id = "getUser")]
+    #[oai(
+        path = "/users/:id",
+        method = "get",
+        operation_id = "getUser",
+        tag = "Tag::Users"
+    )]
     async fn get(&self, id: Path<Uuid>) -> ApiResult<Json<User>> {
         Ok(Json(self.rail.user(id.0).await?.into()))
     }
@@ -116,7 +136,8 @@ impl Users {
     #[oai(
         path = "/users/:id/wallets",
         method = "post",
-        operation_id = "createWallet"
+        operation_id = "createWallet",
+        tag = "Tag::Wallets"
     )]
     async fn create_wallet(
         &self,
@@ -134,7 +155,8 @@ impl Users {
     #[oai(
         path = "/users/:id/wallets",
         method = "get",
-        operation_id = "listWallets"
+        operation_id = "listWallets",
+        tag = "Tag::Wallets"
     )]
     async fn wallets(
         &self,

@@ -1,5 +1,7 @@
 //! The Redis cache: see [`RedisCache`].
 
+mod lineage;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,6 +203,13 @@ impl Cache for RedisCache {
             .misses
             .fetch_add(values.len() as u64 - hits, Ordering::Relaxed);
         Ok(values)
+    }
+
+    async fn get_many_in_lineage(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<String>)>> {
+        self.read_in_lineage(keys).await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<()> {

@@ -194,6 +194,31 @@ fn first(errors: Vec<Error>) -> Error {
         .unwrap_or_else(|| Error::invalid("input", "is invalid"))
 }
 
+/// A deposit address on `chain` (already normalized by the chain check): 1-128 visible ASCII
+/// characters; on [`EVM_HASH_CHAINS`] `0x` and 40 hex digits, stored lowercase (an EIP-55
+/// checksum spells one address in mixed case), so one address cannot be two wallets.
+///
+/// # Errors
+/// [`Error::Invalid`] on `address`.
+pub fn address(chain: &str, value: &str) -> Result<String> {
+    let value = visible_ascii("address", value, 128)?;
+    if !EVM_HASH_CHAINS.contains(&chain) {
+        return Ok(value);
+    }
+    match value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+    {
+        Some(digits) if digits.len() == 40 && digits.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(format!("0x{}", digits.to_ascii_lowercase()))
+        }
+        _ => Err(Error::invalid(
+            "address",
+            format!("must be 0x and 40 hex digits on {chain}"),
+        )),
+    }
+}
+
 impl NewUser {
     /// The user to store: email trimmed and lowercased, phone in E.164, name 1-200
     /// characters; or every problem of the input, one error per bad field.
@@ -228,14 +253,18 @@ impl NewUser {
 }
 
 impl NewWallet {
-    /// The wallet to store: chain lowercased, address visible ASCII; or every problem.
+    /// The wallet to store: chain lowercased, address checked per chain ([`address`]); or
+    /// every problem.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `chain` or `address`, one per bad field.
     pub fn checked_all(&self) -> std::result::Result<Self, Vec<Error>> {
         let mut bad = Vec::new();
         let chain = keep(chain(&self.chain), &mut bad);
-        let address = keep(visible_ascii("address", &self.address, 128), &mut bad);
+        let address_chain = chain
+            .clone()
+            .unwrap_or_else(|| self.chain.trim().to_ascii_lowercase());
+        let address = keep(address(&address_chain, &self.address), &mut bad);
         match (chain, address) {
             (Some(chain), Some(address)) => Ok(Self {
                 user_id: self.user_id,
@@ -344,91 +373,4 @@ impl NewDebit {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::str::FromStr;
-
-    #[test]
-    fn amounts_are_positive_exact_and_bounded() {
-        assert_eq!(
-            amount(Decimal::from_str("1.50").unwrap())
-                .unwrap()
-                .to_string(),
-            "1.5"
-        );
-        assert!(amount(Decimal::ZERO).is_err());
-        assert!(amount(Decimal::from_str("-1").unwrap()).is_err());
-        assert!(amount(Decimal::from_str("0.0000000000000000001").unwrap()).is_err());
-        assert!(amount(Decimal::from_str("100000000000000000000").unwrap()).is_err());
-    }
-
-    #[test]
-    fn hex_hashes_have_one_spelling_and_case_sensitive_ones_are_kept() {
-        assert_eq!(tx_hash("ethereum", "0xABCdef01").unwrap(), "0xabcdef01");
-        assert_eq!(tx_hash("ethereum", "0XABCDEF01").unwrap(), "0xabcdef01");
-        assert_eq!(tx_hash("ethereum", "ABCdef01").unwrap(), "0xabcdef01");
-        assert_eq!(tx_hash("bitcoin", "ABCDEF").unwrap(), "abcdef");
-        assert_eq!(tx_hash("bitcoin", "0xABCDEF").unwrap(), "abcdef");
-        assert_eq!(tx_hash("somechain", "DEADBEEF").unwrap(), "deadbeef");
-        assert_eq!(tx_hash("somechain", "0XDEAD").unwrap(), "0xdead");
-        assert_eq!(tx_hash("somechain", "Tx-Id-Z").unwrap(), "Tx-Id-Z");
-        assert_eq!(tx_hash("solana", "ABCDEF").unwrap(), "ABCDEF");
-        assert_eq!(tx_hash("solana", "5VERv8NMvz").unwrap(), "5VERv8NMvz");
-        let err = tx_hash("ethereum", "0xnothex").unwrap_err();
-        assert!(
-            matches!(&err, Error::Invalid { field, .. } if field == "tx_hash"),
-            "{err}"
-        );
-        assert!(tx_hash("ethereum", "0x").is_err());
-        assert!(tx_hash("bitcoin", "0x").is_err());
-        assert!(tx_hash("ethereum", "").is_err());
-    }
-
-    #[test]
-    fn users_are_normalized_or_refused_by_field() {
-        let user = NewUser {
-            email: " Ana@Example.COM ".into(),
-            phone: Some("+14155550100".into()),
-            full_name: "Ana".into(),
-        };
-        assert_eq!(user.checked().unwrap().email, "ana@example.com");
-        let bad = NewUser {
-            email: "nope".into(),
-            ..user.clone()
-        };
-        assert!(matches!(bad.checked(), Err(Error::Invalid { field, .. }) if field == "email"));
-        let bad = NewUser {
-            phone: Some("555".into()),
-            ..user
-        };
-        assert!(matches!(bad.checked(), Err(Error::Invalid { field, .. }) if field == "phone"));
-    }
-
-    #[test]
-    fn every_bad_field_is_reported() {
-        let user = NewUser {
-            email: "nope".into(),
-            phone: Some("555".into()),
-            full_name: " ".into(),
-        };
-        let fields: Vec<String> = user
-            .checked_all()
-            .unwrap_err()
-            .into_iter()
-            .map(|e| match e {
-                Error::Invalid { field, .. } => field,
-                other => other.to_string(),
-            })
-            .collect();
-        assert_eq!(fields, ["email", "phone", "full_name"]);
-        let deposit = NewDeposit {
-            user_id: uuid::Uuid::now_v7(),
-            chain: "Ethereum!".into(),
-            tx_hash: String::new(),
-            output_index: 0,
-            asset: "x".into(),
-            amount: Decimal::ZERO,
-        };
-        assert_eq!(deposit.checked_all().unwrap_err().len(), 4);
-    }
-}
+mod tests;
