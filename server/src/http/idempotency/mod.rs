@@ -200,6 +200,9 @@ struct Held {
     store: Arc<dyn IdempotencyStore>,
     claim: Claim,
     armed: bool,
+    /// The runtime the request runs on, taken while it runs: a dropped future may be
+    /// dropped outside it (an aborted task, a runtime shutting down).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Held {
@@ -216,7 +219,8 @@ impl Drop for Held {
             return;
         }
         let (store, claim) = (Arc::clone(&self.store), self.claim.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        tracing::debug!(key = %claim.key, "request dropped before it settled; freeing its key");
+        if let Some(runtime) = &self.runtime {
             runtime.spawn(async move {
                 if let Err(error) = store.abandon(&claim).await {
                     tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
@@ -266,6 +270,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             store: Arc::clone(store),
             claim,
             armed: true,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         req.set_body(body);
         let result = self.inner.call(req).await.map(IntoResponse::into_response);
