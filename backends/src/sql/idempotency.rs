@@ -220,7 +220,7 @@ impl IdempotencyStore for SqlStore {
                 continue;
             };
             let now = rows::now();
-            if held.expires_at <= now && !held.lease_until.is_some_and(|l| l > now) {
+            if held.expires_at <= now && held.lease_until.is_none_or(|l| l <= now) {
                 continue;
             }
             if held.first != *request {

@@ -114,17 +114,14 @@ fn refuse(status: StatusCode, detail: impl Into<String>) -> Response {
     Problem::new(status, Some(detail.into())).into_response()
 }
 
-/// The key of `req`, `None` when it sends none, or the 400 that refuses it.
-fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Response> {
+/// The key of `req`, `None` when it sends none, or why it is refused (a 400).
+fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, String> {
     let mut values = req.headers().get_all(KEY_HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "Idempotency-Key: send it once",
-        ));
+        return Err("Idempotency-Key: send it once".to_owned());
     }
     let parsed = value
         .to_str()
@@ -132,11 +129,8 @@ fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Response
         .and_then(IdempotencyKey::parse);
     match parsed {
         Ok(key) => Ok(Some(key)),
-        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(refuse(
-            StatusCode::BAD_REQUEST,
-            format!("{field}: {reason}"),
-        )),
-        Err(other) => Err(refuse(StatusCode::BAD_REQUEST, other.to_string())),
+        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(format!("{field}: {reason}")),
+        Err(other) => Err(other.to_string()),
     }
 }
 
@@ -240,7 +234,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         let key = match key_of(&req) {
             Ok(Some(key)) => key,
             Ok(None) => return self.inner.call(req).await.map(IntoResponse::into_response),
-            Err(refused) => return Ok(refused),
+            Err(detail) => return Ok(refuse(StatusCode::BAD_REQUEST, detail)),
         };
         let options = &self.wrapper.options;
         let body = match req.take_body().into_bytes_limit(options.max_body).await {
