@@ -114,17 +114,14 @@ fn refuse(status: StatusCode, detail: impl Into<String>) -> Response {
     Problem::new(status, Some(detail.into())).into_response()
 }
 
-/// The key of `req`, `None` when it sends none, or the 400 that refuses it.
-fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Box<Response>> {
+/// The key of `req`, `None` when it sends none, or why it is refused (a 400).
+fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, String> {
     let mut values = req.headers().get_all(KEY_HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Box::new(refuse(
-            StatusCode::BAD_REQUEST,
-            "Idempotency-Key: send it once",
-        )));
+        return Err("Idempotency-Key: send it once".to_owned());
     }
     let parsed = value
         .to_str()
@@ -132,11 +129,8 @@ fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, Box<Resp
         .and_then(IdempotencyKey::parse);
     match parsed {
         Ok(key) => Ok(Some(key)),
-        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(Box::new(refuse(
-            StatusCode::BAD_REQUEST,
-            format!("{field}: {reason}"),
-        ))),
-        Err(other) => Err(Box::new(refuse(StatusCode::BAD_REQUEST, other.to_string()))),
+        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(format!("{field}: {reason}")),
+        Err(other) => Err(other.to_string()),
     }
 }
 
@@ -200,6 +194,9 @@ struct Held {
     store: Arc<dyn IdempotencyStore>,
     claim: Claim,
     armed: bool,
+    /// The runtime the request runs on, taken while it runs: a dropped future may be
+    /// dropped outside it (an aborted task, a runtime shutting down).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Held {
@@ -216,7 +213,8 @@ impl Drop for Held {
             return;
         }
         let (store, claim) = (Arc::clone(&self.store), self.claim.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        tracing::debug!(key = %claim.key, "request dropped before it settled; freeing its key");
+        if let Some(runtime) = &self.runtime {
             runtime.spawn(async move {
                 if let Err(error) = store.abandon(&claim).await {
                     tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
@@ -236,7 +234,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         let key = match key_of(&req) {
             Ok(Some(key)) => key,
             Ok(None) => return self.inner.call(req).await.map(IntoResponse::into_response),
-            Err(refused) => return Ok(*refused),
+            Err(detail) => return Ok(refuse(StatusCode::BAD_REQUEST, detail)),
         };
         let options = &self.wrapper.options;
         let body = match req.take_body().into_bytes_limit(options.max_body).await {
@@ -266,6 +264,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             store: Arc::clone(store),
             claim,
             armed: true,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         req.set_body(body);
         let (result, refused) = stored::watch_refusal(self.inner.call(req)).await;

@@ -4,181 +4,16 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
 
+mod things;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use poem::http::{HeaderMap, Method, StatusCode};
-use poem::{Body, Endpoint, EndpointExt, Request, Route};
-use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService};
+use poem::Body;
+use poem::http::StatusCode;
 use stack_backends::sql::{self, SqlOptions, SqlStore};
-use stack_server::http::api_error::{ApiError, ApiResult};
-use stack_server::http::idempotency::{Idempotency, IdempotencyOptions, REPLAYED_HEADER};
-use tokio::sync::Notify;
 
-const MAX_BODY: usize = 1024;
-
-#[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
-struct NewThing {
-    #[oai(validator(max_length = 10))]
-    name: String,
-}
-
-#[derive(Debug, Object)]
-struct Thing {
-    call: usize,
-    name: String,
-}
-
-#[derive(Debug, ApiResponse)]
-enum Created {
-    /// Made.
-    #[oai(status = 201)]
-    Created(Json<Thing>),
-}
-
-/// The handlers' shared state: how often each ran, and a gate that holds `/slow`.
-#[derive(Debug, Default)]
-struct State {
-    calls: AtomicUsize,
-    entered: Notify,
-    release: Notify,
-}
-
-struct Things(Arc<State>);
-
-#[OpenApi]
-impl Things {
-    /// Makes a thing.
-    #[oai(path = "/things", method = "post")]
-    async fn create(&self, body: Json<NewThing>) -> ApiResult<Created> {
-        let call = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(Created::Created(Json(Thing {
-            call,
-            name: body.0.name,
-        })))
-    }
-
-    /// Also makes a thing (another path).
-    #[oai(path = "/others", method = "post")]
-    async fn other(&self, body: Json<NewThing>) -> ApiResult<Created> {
-        self.create(body).await
-    }
-
-    /// Makes a thing once released.
-    #[oai(path = "/slow", method = "post")]
-    async fn slow(&self, body: Json<NewThing>) -> ApiResult<Created> {
-        self.0.entered.notify_one();
-        self.0.release.notified().await;
-        self.create(body).await
-    }
-
-    /// Refuses in the domain (after the handler ran): kept.
-    #[oai(path = "/refused", method = "post")]
-    async fn refused(&self, _body: Json<NewThing>) -> ApiResult<Created> {
-        self.0.calls.fetch_add(1, Ordering::SeqCst);
-        Err(stack_core::Error::invalid("amount", "balance too small").into())
-    }
-
-    /// The database is down: not kept.
-    #[oai(path = "/down", method = "post")]
-    async fn down(&self, _body: Json<NewThing>) -> ApiResult<Created> {
-        self.0.calls.fetch_add(1, Ordering::SeqCst);
-        Err(ApiError::unavailable("down", Duration::from_secs(1)))
-    }
-}
-
-struct App {
-    endpoint: poem::endpoint::BoxEndpoint<'static, poem::Response>,
-    state: Arc<State>,
-    store: Arc<SqlStore>,
-}
-
-fn app(store: &SqlStore, lease: Duration, ttl: Duration) -> App {
-    let state = Arc::new(State::default());
-    let service = OpenApiService::new(Things(Arc::clone(&state)), "things", "1");
-    let store = Arc::new(store.clone());
-    let options = IdempotencyOptions {
-        lease,
-        ttl,
-        max_body: MAX_BODY,
-    };
-    let endpoint = Route::new()
-        .nest("/", service)
-        .with(Idempotency::new(store.clone(), options))
-        .map_to_response()
-        .boxed();
-    App {
-        endpoint,
-        state,
-        store,
-    }
-}
-
-fn default_app(store: &SqlStore) -> App {
-    app(store, Duration::from_secs(60), Duration::from_secs(86_400))
-}
-
-async fn migrated(url: &str) -> SqlStore {
-    let options = SqlOptions::default();
-    sql::migrate_url(url, &options).await.unwrap();
-    sql::open(url, &options).await.unwrap()
-}
-
-fn sqlite_url() -> String {
-    let dir = std::env::temp_dir().join(stack_tests::unique("stack-idem-http"));
-    std::fs::create_dir_all(&dir).unwrap();
-    format!("sqlite://{}?mode=rwc", dir.join("idem.db").display())
-}
-
-async fn sqlite() -> SqlStore {
-    migrated(&sqlite_url()).await
-}
-
-async fn postgres() -> SqlStore {
-    migrated(&stack_tests::services::fresh_postgres_database().await).await
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn replayed(&self) -> bool {
-        self.headers.get(REPLAYED_HEADER).is_some()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-async fn send(app: &App, path: &str, key: Option<&str>, body: impl Into<Body>) -> Answer {
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri(path.parse().unwrap())
-        .content_type("application/json");
-    if let Some(key) = key {
-        req = req.header("idempotency-key", key);
-    }
-    let response = app.endpoint.call(req.body(body)).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().into_vec().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn calls(app: &App) -> usize {
-    app.state.calls.load(Ordering::SeqCst)
-}
+use things::{MAX_BODY, app, calls, default_app, migrated, postgres, send, sqlite, sqlite_url};
 
 async fn replay_and_mismatch(store: SqlStore) {
     let app = default_app(&store);
@@ -422,15 +257,14 @@ fn futures_chunks(len: usize) -> Body {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_dropped_mid_handler_frees_its_key() {
-    let app = Arc::new(default_app(&sqlite().await));
+    let app = default_app(&sqlite().await);
+    // The client goes away while the handler waits: the server drops the request's future.
     let entered = app.state.entered.notified();
-    let first = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { send(&app, "/slow", Some("gone"), r#"{"name":"a"}"#).await })
-    };
-    entered.await;
-    // The client goes away: the server drops the request's future.
-    first.abort();
+    let first = send(&app, "/slow", Some("gone"), r#"{"name":"a"}"#);
+    tokio::select! {
+        _ = first => panic!("the gate is closed"),
+        () = entered => {}
+    }
     app.state.release.notify_one();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
