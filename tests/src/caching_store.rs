@@ -107,7 +107,7 @@ pub async fn no_stale_read_after_any_write(cache: Arc<dyn Cache>) {
         .create_wallet(NewWallet {
             user_id: user,
             chain: "ethereum".into(),
-            address: format!("0x{}", uuid::Uuid::new_v4().simple()),
+            address: format!("0x{}00000000", uuid::Uuid::new_v4().simple()),
         })
         .await
         .unwrap();

@@ -99,7 +99,7 @@ pub async fn cache_fills_come_from_the_primary(cache: Arc<dyn Cache>) {
         .create_wallet(NewWallet {
             user_id: owner,
             chain: "ethereum".into(),
-            address: format!("0x{}", uuid::Uuid::new_v4().simple()),
+            address: format!("0x{}00000000", uuid::Uuid::new_v4().simple()),
         })
         .await
         .unwrap();
