@@ -24,16 +24,40 @@ fn id_column() -> Alias {
     Alias::new("id")
 }
 
+/// Times from year 1 to 9999: what both engines store and compare correctly (PostgreSQL
+/// refuses some years outside it, and SQLite compares times as text, where `+10000-...`
+/// sorts before `2026-...`). Every stored time is inside it.
+fn storable() -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)?; // 0001-01-01T00:00:00Z
+    let last = DateTime::<Utc>::from_timestamp(253_402_300_799, 999_999_999)?; // 9999-12-31
+    Some((first, last))
+}
+
+/// `created_at` in [from, to). A bound outside the storable years is never sent to the
+/// database: one that every stored time passes is dropped, one that none passes selects no
+/// row, so the answer is exactly the rows the bounds ask for.
 fn created_range(
     mut cond: Condition,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Condition {
+    let Some((first, last)) = storable() else {
+        return cond;
+    };
+    let nothing = || Expr::val(1).eq(0);
     if let Some(from) = from {
-        cond = cond.add(Expr::col(created_at()).gte(from));
+        if from > last {
+            cond = cond.add(nothing());
+        } else if from > first {
+            cond = cond.add(Expr::col(created_at()).gte(from));
+        }
     }
     if let Some(to) = to {
-        cond = cond.add(Expr::col(created_at()).lt(to));
+        if to <= first {
+            cond = cond.add(nothing());
+        } else if to <= last {
+            cond = cond.add(Expr::col(created_at()).lt(to));
+        }
     }
     cond
 }

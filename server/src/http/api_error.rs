@@ -159,7 +159,11 @@ impl From<Error> for ApiError {
             Error::CircuitOpen { retry_after } => {
                 Self::unavailable("the database is not answering; retry later", retry_after)
             }
-            Error::Unavailable { .. } | Error::Timeout { .. } => {
+            Error::Unavailable { .. }
+            | Error::Timeout { .. }
+            | Error::Backend {
+                temporary: true, ..
+            } => {
                 tracing::warn!(%error, "a backend is unavailable");
                 Self::unavailable(
                     "a backend is not answering; retry later",
@@ -188,6 +192,14 @@ mod tests {
                 503,
             ),
             (Error::backend("syntax error at or near SELECT"), 500),
+            (
+                Error::Backend {
+                    message: "database is locked".into(),
+                    temporary: true,
+                    source: None,
+                },
+                503,
+            ),
         ];
         for (error, status) in cases {
             let api = ApiError::from(error);

@@ -230,3 +230,52 @@ pub async fn bulk_records_report_per_item_in_input_order(factory: StoreFactory) 
         1 + 4497
     );
 }
+
+/// Time filters far outside the stored years (before year 1, after 9999) select exactly what
+/// they say: every row or none, never an error from the database, never a text comparison
+/// that reads year 10000 as earlier than today.
+pub async fn time_filters_at_the_edges_of_the_calendar(factory: StoreFactory) {
+    let store = factory().await;
+    let a = user(store.as_ref()).await;
+    for _ in 0..3 {
+        store.record_deposit(new_deposit(a.id, "1")).await.unwrap();
+    }
+    let year = |y: i32| {
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .unwrap()
+    };
+    let count = |from, to| {
+        let filter = DepositFilter {
+            user_id: Some(a.id),
+            created_from: from,
+            created_to: to,
+            ..DepositFilter::default()
+        };
+        let store = &store;
+        async move {
+            let page = store
+                .list_deposits(&filter, PageRequest::default())
+                .await
+                .unwrap();
+            let slice = store
+                .scan_deposits(&filter, CursorRequest::new(None, 100).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(page.total_items, slice.items.len() as u64);
+            page.total_items
+        }
+    };
+    for (from, to, expected) in [
+        (Some(year(-5000)), None, 3),
+        (Some(year(1)), Some(year(10_000)), 3),
+        (None, Some(year(20_000)), 3),
+        (Some(year(10_000)), None, 0),
+        (None, Some(year(-5000)), 0),
+        (None, Some(year(1)), 0),
+        (Some(year(1969)), Some(year(1970)), 0),
+    ] {
+        assert_eq!(count(from, to).await, expected, "from {from:?} to {to:?}");
+    }
+}

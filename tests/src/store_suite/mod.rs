@@ -121,6 +121,7 @@ macro_rules! store_conformance {
                 users_entries_and_audit_logs_scan_by_cursor,
                 bulk_records_report_per_item_in_input_order,
                 operator_actions_are_audited_without_a_user,
+                time_filters_at_the_edges_of_the_calendar,
             );
         }
     };

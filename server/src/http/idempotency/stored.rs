@@ -1,7 +1,7 @@
 //! Which answers are kept for replay, and the replay itself.
 //!
 //! The rule: a response is stored once the handler ran, errors included (a 404, a 409, a
-//! domain 422 such as "balance too small", a 500), and not when the request was refused
+//! domain 422 such as "balance too small"), and not when the request was refused
 //! before the handler ran, or the refusal is about the server's state rather than the
 //! request:
 //!
@@ -10,8 +10,10 @@
 //!   content type, a route that does not exist;
 //! - a response (or an error) marked [`NotStored`], which a validation layer that renders
 //!   its own refusals sets;
-//! - a 503 (a circuit open, a backend unavailable): the retry should run once the server is
-//!   back.
+//! - any 5xx (a circuit open, a backend unavailable or busy, a statement that timed out, a
+//!   failure of the server): whether the write happened is not known to the client, and the
+//!   rail's writes are idempotent by themselves, so the retry runs again instead of replaying
+//!   a failure for the key's lifetime.
 //!
 //! A request that is not stored frees its key, so a retry (with a fixed body) runs.
 
@@ -73,7 +75,7 @@ pub(super) fn classify(result: poem::Result<Response>) -> (Response, bool) {
         Err(error) => return (problem::respond(error), false),
     };
     let keep = response.extensions().get::<NotStored>().is_none()
-        && response.status() != StatusCode::SERVICE_UNAVAILABLE;
+        && !response.status().is_server_error();
     (response, keep)
 }
 
@@ -135,6 +137,10 @@ mod tests {
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .finish();
         assert!(!classify(Ok(down)).1, "a 503 is not kept");
+        let failed = Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .finish();
+        assert!(!classify(Ok(failed)).1, "a 500 is not kept: the retry runs");
     }
 
     #[tokio::test]
