@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, SimpleExpr};
 use stack_core::idempotency::{
     Begun, Claim, IdempotencyKey, IdempotencyStore, RequestFingerprint, StoredResponse,
 };
@@ -293,20 +293,27 @@ impl IdempotencyStore for SqlStore {
 
     async fn purge_expired(&self, limit: u32) -> Result<u64> {
         let now = rows::now();
+        let free = || {
+            Condition::all()
+                .add(Expr::col(K::ExpiresAt).lte(now))
+                .add(
+                    Expr::col(K::State)
+                        .eq(DONE)
+                        .or(Expr::col(K::LeaseUntil).lte(now)),
+                )
+        };
         let expired = Query::select()
             .column(K::Key)
             .from(K::Table)
-            .and_where(Expr::col(K::ExpiresAt).lte(now))
-            .and_where(
-                Expr::col(K::State)
-                    .eq(DONE)
-                    .or(Expr::col(K::LeaseUntil).lte(now)),
-            )
+            .cond_where(free())
             .limit(u64::from(limit))
             .to_owned();
+        // The conditions again on the row deleted: a key claimed anew between the selection
+        // and the delete (PostgreSQL re-checks only the key in the subquery) stays.
         let delete = Query::delete()
             .from_table(K::Table)
             .and_where(Expr::col(K::Key).in_subquery(expired))
+            .cond_where(free())
             .to_owned();
         let done = self
             .connection()
