@@ -294,13 +294,11 @@ impl IdempotencyStore for SqlStore {
     async fn purge_expired(&self, limit: u32) -> Result<u64> {
         let now = rows::now();
         let free = || {
-            Condition::all()
-                .add(Expr::col(K::ExpiresAt).lte(now))
-                .add(
-                    Expr::col(K::State)
-                        .eq(DONE)
-                        .or(Expr::col(K::LeaseUntil).lte(now)),
-                )
+            Condition::all().add(Expr::col(K::ExpiresAt).lte(now)).add(
+                Expr::col(K::State)
+                    .eq(DONE)
+                    .or(Expr::col(K::LeaseUntil).lte(now)),
+            )
         };
         let expired = Query::select()
             .column(K::Key)

@@ -129,11 +129,11 @@ impl CachingStore {
     /// The key of `name` in `scope` for `user`, or `None` when the cache must be bypassed
     /// (an invalidation of this user is still owed, or the cache does not answer).
     async fn key(&self, user: Uuid, scope: &'static str, name: &str) -> Option<String> {
-        for owed in self.owed.of(user) {
-            if self.keys.bump_scope(user, owed).await.is_err() {
+        for owing in self.owed.of(user) {
+            if self.keys.bump_scope(user, owing.0).await.is_err() {
                 return None;
             }
-            self.owed.paid(user, owed);
+            self.owed.paid(user, owing);
         }
         if self.owed.bypass_all() {
             return None;

@@ -27,6 +27,9 @@ const RETRY_MOST: Duration = Duration::from_secs(2);
 ///
 /// Whatever is owed is paid by [`Owed::pay_in_background`], and a user's scopes also
 /// before that user's next read.
+/// One owed scope: which, and when it was last owed.
+pub(super) type Owing = (&'static str, u64);
+
 #[derive(Debug)]
 pub(super) struct Owed {
     state: Mutex<State>,
@@ -36,7 +39,11 @@ pub(super) struct Owed {
 
 #[derive(Debug, Default)]
 struct State {
-    users: HashMap<Uuid, Vec<&'static str>>,
+    /// The scopes owed per user, each with the number of the last time it was owed: a
+    /// payment clears a scope only if it was not owed again while the bump ran.
+    users: HashMap<Uuid, Vec<Owing>>,
+    /// The number the next owed scope gets.
+    next: u64,
     /// An epoch bump is owed until it succeeds or this time passes.
     epoch_until: Option<Instant>,
     /// A task paying what is owed runs.
@@ -80,12 +87,16 @@ impl Owed {
     /// must be started.
     pub(super) fn owe(&self, user: Uuid, scope: &'static str) -> bool {
         let mut state = self.lock();
+        state.next += 1;
+        let number = state.next;
+        let full = state.users.len() >= self.limit;
         if let Some(scopes) = state.users.get_mut(&user) {
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
+            match scopes.iter_mut().find(|(s, _)| *s == scope) {
+                Some(owing) => owing.1 = number,
+                None => scopes.push((scope, number)),
             }
-        } else if state.users.len() < self.limit {
-            state.users.insert(user, vec![scope]);
+        } else if !full {
+            state.users.insert(user, vec![(scope, number)]);
         } else {
             tracing::warn!(
                 limit = self.limit,
@@ -110,15 +121,15 @@ impl Owed {
     }
 
     /// The scopes owed for `user`.
-    pub(super) fn of(&self, user: Uuid) -> Vec<&'static str> {
+    pub(super) fn of(&self, user: Uuid) -> Vec<Owing> {
         self.lock().users.get(&user).cloned().unwrap_or_default()
     }
 
-    /// `scope` of `user` was invalidated.
-    pub(super) fn paid(&self, user: Uuid, scope: &'static str) {
+    /// `owing` of `user` was invalidated: it is cleared unless it was owed again since.
+    pub(super) fn paid(&self, user: Uuid, owing: Owing) {
         let mut state = self.lock();
         if let Some(scopes) = state.users.get_mut(&user) {
-            scopes.retain(|s| *s != scope);
+            scopes.retain(|s| *s != owing);
             if scopes.is_empty() {
                 state.users.remove(&user);
             }
@@ -154,18 +165,18 @@ impl Owed {
                 state.epoch_until = None;
             }
         }
-        let owed: Vec<(Uuid, Vec<&'static str>)> = self
+        let owed: Vec<(Uuid, Vec<Owing>)> = self
             .lock()
             .users
             .iter()
             .map(|(user, scopes)| (*user, scopes.clone()))
             .collect();
         for (user, scopes) in owed {
-            for scope in scopes {
-                if keys.bump_scope(user, scope).await.is_err() {
+            for owing in scopes {
+                if keys.bump_scope(user, owing.0).await.is_err() {
                     return false;
                 }
-                self.paid(user, scope);
+                self.paid(user, owing);
             }
         }
         let mut state = self.lock();
@@ -217,10 +228,32 @@ mod tests {
         owed.owe(users[2], "balances");
         assert_eq!(owed.users(), 2);
         assert!(owed.bypass_all());
-        assert_eq!(owed.of(users[0]), vec!["balances", "deposits"]);
-        owed.paid(users[0], "balances");
-        owed.paid(users[0], "deposits");
+        let of = owed.of(users[0]);
+        let scopes: Vec<&str> = of.iter().map(|o| o.0).collect();
+        assert_eq!(scopes, ["balances", "deposits"]);
+        for owing in of {
+            owed.paid(users[0], owing);
+        }
         assert_eq!(owed.users(), 1);
+    }
+
+    #[test]
+    fn a_scope_owed_again_while_its_bump_ran_stays_owed() {
+        let owed = Owed::new(10, Duration::from_secs(60));
+        let user = Uuid::new_v4();
+        owed.owe(user, "balances");
+        let before = owed.of(user);
+        // The bump of `before` runs; meanwhile another write's bump fails.
+        owed.owe(user, "balances");
+        owed.paid(user, before[0]);
+        assert_eq!(
+            owed.users(),
+            1,
+            "the second write's invalidation is still owed"
+        );
+        let again = owed.of(user);
+        owed.paid(user, again[0]);
+        assert_eq!(owed.users(), 0);
     }
 
     #[test]

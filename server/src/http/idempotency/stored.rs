@@ -74,8 +74,8 @@ pub(super) fn classify(result: poem::Result<Response>) -> (Response, bool) {
         // Raised by poem or poem-openapi before the handler: parsing, validation, routing.
         Err(error) => return (problem::respond(error), false),
     };
-    let keep = response.extensions().get::<NotStored>().is_none()
-        && !response.status().is_server_error();
+    let keep =
+        response.extensions().get::<NotStored>().is_none() && !response.status().is_server_error();
     (response, keep)
 }
 
