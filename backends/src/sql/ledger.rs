@@ -78,7 +78,7 @@ pub(super) async fn post(db: &impl ConnectionTrait, entry: &LedgerEntry) -> Resu
             "amount",
             format!(
                 "the {} balance {current} cannot take a {} of {} exactly (a balance holds at \
-                 most 28 significant digits, 18 decimal places and 19 integer digits)",
+                 most 28 significant digits, 18 decimal places and 20 integer digits)",
                 entry.asset,
                 entry.kind.as_str(),
                 entry.amount

@@ -45,7 +45,7 @@ pub fn sub(a: Decimal, b: Decimal) -> Result<Decimal> {
     combine(a, b, true).ok_or_else(|| refused(a, b, '-'))
 }
 
-/// Whether `value` is within the bound: at most 18 places and fewer than 20 integer digits.
+/// Whether `value` is within the bound: at most 18 places and at most 20 integer digits.
 pub fn in_bounds(value: Decimal) -> bool {
     value.normalize().scale() <= super::checks::MAX_SCALE && value.abs().trunc() < limit()
 }
@@ -62,7 +62,7 @@ fn refused(a: Decimal, b: Decimal, op: char) -> Error {
             "{a} {op} {b} cannot be held exactly (at most 28 significant digits, \
              {} decimal places and {} integer digits)",
             super::checks::MAX_SCALE,
-            MAX_INTEGER_DIGITS - 1
+            MAX_INTEGER_DIGITS
         ),
     )
 }

@@ -114,7 +114,7 @@ pub struct NewDeposit {
     /// The asset, 2-12 uppercase letters or digits.
     pub asset: String,
     /// How much; positive, within the bound of [`exact`](super::exact) (at most 18 decimal
-    /// places, 19 integer digits, 28 significant digits).
+    /// places, 20 integer digits, 28 significant digits).
     pub amount: Decimal,
 }
 

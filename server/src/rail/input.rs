@@ -93,7 +93,7 @@ pub fn amount(checks: &mut Checks, relative: &str, field: Field<String>) -> Opti
         Err(_) => {
             checks.flag(
                 relative,
-                "cannot be held exactly: at most 19 integer digits, 18 decimal places and \
+                "cannot be held exactly: at most 20 integer digits, 18 decimal places and \
                  28 significant digits",
             );
             None

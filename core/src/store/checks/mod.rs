@@ -60,7 +60,7 @@ pub fn asset(value: &str) -> Result<String> {
     }
 }
 
-/// A positive amount with at most [`MAX_SCALE`] decimal places and fewer than 20 integer
+/// A positive amount with at most [`MAX_SCALE`] decimal places and at most 20 integer
 /// digits (the bound of [`exact`](super::exact)). A `Decimal` is exact by construction; text
 /// from outside must be parsed with `Decimal::from_str_exact`, which refuses what would round.
 ///

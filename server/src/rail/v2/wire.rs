@@ -35,7 +35,7 @@ impl Money {
 #[oai(deny_unknown_fields)]
 pub struct MoneyIn {
     /// How much, as a decimal string (`"12.5"`): positive, at most 18 decimal places and
-    /// 19 integer digits. A JSON number is refused.
+    /// 20 integer digits. A JSON number is refused.
     pub amount: Field<String>,
     /// The asset, 2 to 12 letters or digits (`USDC`).
     pub asset: Field<String>,
