@@ -73,16 +73,7 @@ impl Users {
     )]
     async fn create_many(&self, body: Json<Vec<CreateUser>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
-        let checked = body
-            .0
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut checks = Checks::under(format!("/{i}"));
-                let user = item.check(&mut checks);
-                checks.outcome(user)
-            })
-            .collect();
+        let checked = bulk::check_items(body.0, |item, checks| item.check(checks))?;
         let answer = bulk::run(checked, StatusCode::CREATED, pointer, |users| {
             self.rail.create_users(users)
         })
@@ -100,7 +91,7 @@ impl Users {
     async fn list(
         &self,
         /// The `next_cursor` of the previous slice; absent for the newest.
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(max_length = 64, pattern = r"^-?[0-9]{1,17}\.[0-9a-f]{32}$"))]
         cursor: Query<Option<String>>,
         /// Slice size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -163,7 +154,7 @@ impl Users {
         &self,
         id: Path<Uuid>,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
