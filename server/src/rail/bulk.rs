@@ -60,6 +60,10 @@ fn failed(index: usize, error: ApiError) -> BulkEntry {
     }
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "answers with ApiError, the type every operation returns so that its document lists the problem answers"
+)]
 /// Checks every item of a bulk body with `check` (item `i` flagged under `/i`): each
 /// item's Store input or its bad fields.
 ///
