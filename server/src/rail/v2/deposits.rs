@@ -65,6 +65,10 @@ impl Deposits {
 
     /// Record up to 500 deposits; each item is answered apart, in input order (200 with
     /// the id of the new or already recorded deposit).
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/deposits/bulk",
         method = "post",

@@ -65,6 +65,10 @@ impl Users {
     }
 
     /// Create up to 500 users; each item is answered apart, in input order.
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/users/bulk",
         method = "post",
