@@ -291,7 +291,7 @@ async fn bulk_answers_each_item_in_input_order() {
     };
     let body = json!([
         item("aa", json!("1")),
-        item("bb", json!(1)),
+        item("bb", json!("0")),
         item("cc", json!("0.5"))
     ]);
     let (status, answer) = post(&client, "/api/v1/deposits/bulk", body).await;

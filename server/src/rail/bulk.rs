@@ -60,6 +60,36 @@ fn failed(index: usize, error: ApiError) -> BulkEntry {
     }
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "answers with ApiError, the type every operation returns so that its document lists the problem answers"
+)]
+/// Checks every item of a bulk body with `check` (item `i` flagged under `/i`): each
+/// item's Store input or its bad fields.
+///
+/// # Errors
+/// 422 listing those fields of every item whose JSON is missing or not of the documented
+/// type: such a request is refused whole, while a value of the right type that a domain
+/// check refuses is answered in its item's entry.
+pub fn check_items<I, N>(
+    items: Vec<I>,
+    check: impl Fn(I, &mut Checks) -> Option<N>,
+) -> ApiResult<Vec<Result<N, Vec<FieldError>>>> {
+    let mut flaws = Vec::new();
+    let mut checked = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let mut checks = Checks::under(format!("/{index}"));
+        let value = check(item, &mut checks);
+        flaws.extend_from_slice(checks.flaws());
+        checked.push(checks.outcome(value));
+    }
+    if flaws.is_empty() {
+        Ok(checked)
+    } else {
+        Err(ApiError::refused(flaws))
+    }
+}
+
 /// Runs the items that passed their checks through `store` in one call and answers every
 /// item in input order: `checked[i]` is the item's Store input or its bad fields; `done` is
 /// the status of an item the Store took; `place` puts a field the Store refuses (relative to

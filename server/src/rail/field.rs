@@ -8,11 +8,13 @@
 )]
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
+use super::rules::{Any, Rule};
 use crate::http::api_error::{ApiError, ApiResult};
 use crate::http::problem::FieldError;
 
@@ -25,10 +27,18 @@ pub enum Flaw {
     Found(&'static str, String),
 }
 
-/// A body field of type `T` documented as `T`, whose parse failure is kept rather than
+/// A body field of type `T` documented as `T` narrowed by the rule `R` (the bounds its
+/// domain check enforces, see [`super::rules`]), whose parse failure is kept rather than
 /// failing the whole body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field<T>(pub Result<T, Flaw>);
+pub struct Field<T, R = Any>(pub Result<T, Flaw>, pub PhantomData<R>);
+
+impl<T, R> Field<T, R> {
+    /// A field holding `value`.
+    pub fn new(value: Result<T, Flaw>) -> Self {
+        Self(value, PhantomData)
+    }
+}
 
 fn found(value: &Value) -> &'static str {
     match value {
@@ -41,7 +51,7 @@ fn found(value: &Value) -> &'static str {
     }
 }
 
-impl<T: Type> Type for Field<T> {
+impl<T: Type, R: Rule> Type for Field<T, R> {
     const IS_REQUIRED: bool = T::IS_REQUIRED;
     type RawValueType = T::RawValueType;
     type RawElementValueType = T::RawElementValueType;
@@ -51,7 +61,13 @@ impl<T: Type> Type for Field<T> {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        match T::schema_ref() {
+            MetaSchemaRef::Inline(mut schema) => {
+                R::narrow(&mut schema);
+                MetaSchemaRef::Inline(schema)
+            }
+            reference => reference,
+        }
     }
 
     fn register(registry: &mut Registry) {
@@ -84,23 +100,25 @@ fn kind_matches(ty: &str, value: &Value) -> bool {
     }
 }
 
-impl<T: ParseFromJSON> ParseFromJSON for Field<T> {
+impl<T: ParseFromJSON, R: Rule> ParseFromJSON for Field<T, R> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         let seen = value.as_ref().filter(|v| !v.is_null()).map(found);
         if let (MetaSchemaRef::Inline(schema), Some(value)) = (T::schema_ref(), &value) {
             if !value.is_null() && !kind_matches(schema.ty, value) {
                 let reason = format!("expected {}", schema.ty);
-                return Ok(Self(Err(Flaw::Found(found(value), reason))));
+                return Ok(Self::new(Err(Flaw::Found(found(value), reason))));
             }
         }
-        Ok(Self(T::parse_from_json(value).map_err(|e| match seen {
-            Some(kind) => Flaw::Found(kind, e.into_message()),
-            None => Flaw::Missing,
-        })))
+        Ok(Self::new(T::parse_from_json(value).map_err(
+            |e| match seen {
+                Some(kind) => Flaw::Found(kind, e.into_message()),
+                None => Flaw::Missing,
+            },
+        )))
     }
 }
 
-impl<T: ToJSON> ToJSON for Field<T> {
+impl<T: ToJSON, R: Rule> ToJSON for Field<T, R> {
     fn to_json(&self) -> Option<Value> {
         self.0.as_ref().ok().and_then(T::to_json)
     }
@@ -112,6 +130,8 @@ impl<T: ToJSON> ToJSON for Field<T> {
 pub struct Checks {
     base: String,
     errors: Vec<FieldError>,
+    /// The flagged fields whose JSON is not of the documented type (or is missing).
+    flaws: Vec<FieldError>,
 }
 
 impl Checks {
@@ -124,7 +144,7 @@ impl Checks {
     pub fn under(base: impl Into<String>) -> Self {
         Self {
             base: base.into(),
-            errors: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -148,28 +168,34 @@ impl Checks {
         }
     }
 
-    /// The value of `field` at `relative`, or `None` after flagging it: missing, or not
-    /// `expected` (`a string`).
-    pub fn take<T>(&mut self, relative: &str, field: Field<T>, expected: &str) -> Option<T> {
-        match field.0 {
-            Ok(value) => Some(value),
-            Err(Flaw::Missing) => {
-                self.flag(relative, "is required");
-                None
-            }
+    /// The value of `field` at `relative`, or `None` after flagging it as a type flaw:
+    /// missing, or not `expected` (`a string`).
+    pub fn take<T, R>(&mut self, relative: &str, field: Field<T, R>, expected: &str) -> Option<T> {
+        let detail = match field.0 {
+            Ok(value) => return Some(value),
+            Err(Flaw::Missing) => "is required".to_owned(),
             // A string or an object of the right kind whose content is wrong: say why.
             Err(Flaw::Found(kind @ ("a string" | "an object"), reason)) => {
-                self.flag(
-                    relative,
-                    format!("must be {expected}, not {kind} ({reason})"),
-                );
-                None
+                format!("must be {expected}, not {kind} ({reason})")
             }
-            Err(Flaw::Found(kind, _)) => {
-                self.flag(relative, format!("must be {expected}, not {kind}"));
-                None
-            }
-        }
+            Err(Flaw::Found(kind, _)) => format!("must be {expected}, not {kind}"),
+        };
+        let before = self.errors.len();
+        self.flag(relative, detail);
+        self.flaws.extend(
+            self.errors
+                .get(before..)
+                .unwrap_or_default()
+                .iter()
+                .cloned(),
+        );
+        None
+    }
+
+    /// The fields flagged because their JSON is missing or not of the documented type, as
+    /// opposed to values of the right type that a domain check refused.
+    pub fn flaws(&self) -> &[FieldError] {
+        &self.flaws
     }
 
     /// The outcome of a domain check (`NewUser::checked_all`): its errors are flagged at the
@@ -234,22 +260,28 @@ mod tests {
 
     #[test]
     fn flaws_are_kept_and_reported_with_pointers() {
-        let missing = Field::<String>::parse_from_json(None).unwrap();
+        let missing = <Field<String>>::parse_from_json(None).unwrap();
         assert_eq!(missing.0, Err(Flaw::Missing));
-        let number = Field::<String>::parse_from_json(Some(serde_json::json!(5))).unwrap();
+        let number = <Field<String>>::parse_from_json(Some(serde_json::json!(5))).unwrap();
         assert!(matches!(number.0, Err(Flaw::Found("a number", _))));
-        let text = Field::<u32>::parse_from_json(Some(serde_json::json!("5"))).unwrap();
+        let text = <Field<u32>>::parse_from_json(Some(serde_json::json!("5"))).unwrap();
         assert!(matches!(text.0, Err(Flaw::Found("a string", _))));
-        let phone = Field::<Option<String>>::parse_from_json(Some(serde_json::json!(5))).unwrap();
+        let phone = <Field<Option<String>>>::parse_from_json(Some(serde_json::json!(5))).unwrap();
         assert!(matches!(phone.0, Err(Flaw::Found("a number", _))));
         let mut checks = Checks::under("/2");
         assert_eq!(checks.take("/email", missing, "a string"), None);
         assert_eq!(checks.take("/phone", number, "a string"), None);
         let outcome: Result<(), _> = Err(vec![stack_core::Error::invalid("email", "bad")]);
         checks.domain(outcome, pointer);
+        let flaws = checks.flaws().to_vec();
         let errors = checks.into_errors();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].pointer, "/2/email");
         assert_eq!(errors[1].detail, "must be a string, not a number");
+        assert_eq!(
+            flaws.len(),
+            2,
+            "the domain refusal is no type flaw: {flaws:?}"
+        );
     }
 }

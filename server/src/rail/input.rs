@@ -7,6 +7,7 @@ use stack_core::store::{NewUser, NewWallet};
 use uuid::Uuid;
 
 use super::field::{Checks, Field};
+use super::rules::{Chain, Email, Name, Phone, Visible};
 use super::states::OnboardingStatus;
 use crate::http::api_error::pointer;
 
@@ -20,11 +21,11 @@ const AMOUNT_TEXT: &str = "a decimal string such as \"12.5\" (JSON numbers are r
 pub struct CreateUser {
     /// An email address (`name@example.com`), at most 254 characters; unique, compared
     /// without case.
-    pub email: Field<String>,
+    pub email: Field<String, Email>,
     /// An E.164 phone number (`+14155550100`), or null.
-    pub phone: Field<Option<String>>,
+    pub phone: Field<Option<String>, Phone>,
     /// The user's name, 1 to 200 characters.
-    pub full_name: Field<String>,
+    pub full_name: Field<String, Name>,
 }
 
 impl CreateUser {
@@ -47,9 +48,10 @@ impl CreateUser {
 #[oai(deny_unknown_fields)]
 pub struct CreateWallet {
     /// The chain (`ethereum`, `bitcoin`): 1 to 32 letters, digits or `-`.
-    pub chain: Field<String>,
-    /// The address on that chain: 1 to 128 visible ASCII characters; unique per chain.
-    pub address: Field<String>,
+    pub chain: Field<String, Chain>,
+    /// The address on that chain: 1 to 128 visible ASCII characters (on an EVM chain
+    /// `0x` and 40 hex digits); unique per chain.
+    pub address: Field<String, Visible>,
 }
 
 impl CreateWallet {
@@ -76,7 +78,7 @@ pub struct Transition {
 
 /// The exact decimal in `text`, or `None` after flagging `relative`: only plain decimal
 /// notation (`12.5`, no exponent, sign or spaces) that a `Decimal` holds without rounding.
-pub fn amount(checks: &mut Checks, relative: &str, field: Field<String>) -> Option<Decimal> {
+pub fn amount<R>(checks: &mut Checks, relative: &str, field: Field<String, R>) -> Option<Decimal> {
     let text = checks.take(relative, field, AMOUNT_TEXT)?;
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, "0"));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -106,7 +108,7 @@ mod tests {
     use super::*;
 
     fn text(s: &str) -> Field<String> {
-        Field(Ok(s.to_owned()))
+        Field::new(Ok(s.to_owned()))
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! a 422 lists every bad field with its JSON Pointer.
 
 pub mod bulk;
+pub mod document;
 pub mod errors;
 pub mod field;
 pub mod input;
 pub mod pages;
+pub mod rules;
 pub mod service;
 pub mod states;
 pub mod v1;
@@ -101,6 +103,15 @@ impl IntoEndpoint for RailApi {
     }
 }
 
+/// Serves the document `json`.
+fn document_endpoint(json: String) -> impl poem::Endpoint {
+    poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(json.clone())
+    })
+}
+
 /// The rail API over `backends`, nested by its host at `/api` (the documents' server URLs
 /// say so); the versions served are `config.api.supported_versions` among v1 and v2.
 pub fn api(backends: &Backends, config: &Config) -> RailApi {
@@ -118,27 +129,27 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
         let service = OpenApiService::new(v1::apis(&rail), "STACK rail API v1", version)
             .description(v1::DESCRIPTION)
             .server(format!("{prefix}/v1"));
+        let json = document::finish(&service.spec());
+        route = route.at("/v1/openapi.json", get(document_endpoint(json.clone())));
         specs.push(VersionSpec {
             version: "v1",
             path: "/v1/openapi.json",
-            json: service.spec(),
+            json,
         });
-        route = route
-            .at("/v1/openapi.json", get(service.spec_endpoint()))
-            .nest("/v1", service);
+        route = route.nest("/v1", service);
     }
     if serves(2) {
         let service = OpenApiService::new(v2::apis(&rail), "STACK rail API v2", version)
             .description(v2::DESCRIPTION)
             .server(format!("{prefix}/v2"));
+        let json = document::finish(&service.spec());
+        route = route.at("/v2/openapi.json", get(document_endpoint(json.clone())));
         specs.push(VersionSpec {
             version: "v2",
             path: "/v2/openapi.json",
-            json: service.spec(),
+            json,
         });
-        route = route
-            .at("/v2/openapi.json", get(service.spec_endpoint()))
-            .nest("/v2", service);
+        route = route.nest("/v2", service);
     }
     let idempotency = Idempotency::new(
         Arc::new(backends.database.clone()),

@@ -57,6 +57,10 @@ impl Deposits {
 
     /// Record up to 500 deposits; each item is answered apart, in input order (200 with
     /// the id of the new or already recorded deposit).
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/deposits/bulk",
         method = "post",
@@ -64,16 +68,7 @@ impl Deposits {
     )]
     async fn record_many(&self, body: Json<Vec<CreateDeposit>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
-        let checked = body
-            .0
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut checks = Checks::under(format!("/{i}"));
-                let deposit = item.check(&mut checks);
-                checks.outcome(deposit)
-            })
-            .collect();
+        let checked = bulk::check_items(body.0, |item, checks| item.check(checks))?;
         let answer = bulk::run(checked, StatusCode::OK, pointer, |deposits| {
             self.rail.record_deposits(deposits)
         })
@@ -90,7 +85,7 @@ impl Deposits {
     async fn list(
         &self,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -103,8 +98,10 @@ impl Deposits {
         #[oai(validator(min_length = 1, max_length = 32))]
         chain: Query<Option<String>>,
         /// Only deposits recorded at or after this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_from: Query<Option<i64>>,
         /// Only deposits recorded before this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_to: Query<Option<i64>>,
     ) -> ApiResult<Json<Paged<Deposit>>> {
         let request = page_request(page.0, limit.0)?;

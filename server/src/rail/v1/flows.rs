@@ -78,7 +78,7 @@ impl Flows {
     async fn audit_logs(
         &self,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -89,8 +89,10 @@ impl Flows {
         #[oai(validator(min_length = 1, max_length = 64))]
         action: Query<Option<String>>,
         /// Only logs written at or after this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_from: Query<Option<i64>>,
         /// Only logs written before this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_to: Query<Option<i64>>,
     ) -> ApiResult<Json<Paged<AuditLog>>> {
         let request = page_request(page.0, limit.0)?;

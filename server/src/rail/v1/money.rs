@@ -76,7 +76,7 @@ impl Money {
         &self,
         id: Path<Uuid>,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -87,8 +87,10 @@ impl Money {
         #[oai(validator(min_length = 1, max_length = 12))]
         asset: Query<Option<String>>,
         /// Only entries written at or after this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_from: Query<Option<i64>>,
         /// Only entries written before this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_to: Query<Option<i64>>,
     ) -> ApiResult<Json<Paged<Transaction>>> {
         let request = page_request(page.0, limit.0)?;

@@ -64,6 +64,10 @@ impl Users {
     }
 
     /// Create up to 500 users; each item is answered apart, in input order.
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/users/bulk",
         method = "post",
@@ -72,16 +76,7 @@ impl Users {
     )]
     async fn create_many(&self, body: Json<Vec<CreateUser>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
-        let checked = body
-            .0
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut checks = Checks::under(format!("/{i}"));
-                let user = item.check(&mut checks);
-                checks.outcome(user)
-            })
-            .collect();
+        let checked = bulk::check_items(body.0, |item, checks| item.check(checks))?;
         let answer = bulk::run(checked, StatusCode::CREATED, pointer, |users| {
             self.rail.create_users(users)
         })
@@ -99,7 +94,7 @@ impl Users {
     async fn list(
         &self,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -107,8 +102,10 @@ impl Users {
         /// Only users in this state.
         status: Query<Option<UserStatus>>,
         /// Only users created at or after this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_from: Query<Option<i64>>,
         /// Only users created before this time (Unix seconds).
+        #[oai(validator(minimum(value = "-62135596800"), maximum(value = "253402300799")))]
         created_to: Query<Option<i64>>,
     ) -> ApiResult<Json<Paged<User>>> {
         let request = page_request(page.0, limit.0)?;
@@ -162,7 +159,7 @@ impl Users {
         &self,
         id: Path<Uuid>,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]

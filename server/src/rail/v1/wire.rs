@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::http::api_error::pointer;
 use crate::rail::field::{Checks, Field};
 use crate::rail::input::amount;
+use crate::rail::rules::{Amount, Asset, Chain, Index, Visible};
 use crate::rail::states::{DepositStatus, EntryKind, OnboardingStatus, UserStatus, WalletStatus};
 
 fn unix(at: chrono::DateTime<chrono::Utc>) -> i64 {
@@ -240,16 +241,16 @@ pub struct CreateDeposit {
     /// Who is credited.
     pub user_id: Field<Uuid>,
     /// The chain (`ethereum`).
-    pub chain: Field<String>,
+    pub chain: Field<String, Chain>,
     /// The transaction hash: hex on hex chains, 1 to 128 visible ASCII characters.
-    pub tx_hash: Field<String>,
+    pub tx_hash: Field<String, Visible>,
     /// Which output or log of the transaction paid; 0 when it pays once.
-    pub output_index: Field<u32>,
+    pub output_index: Field<u32, Index>,
     /// The asset, 2 to 12 letters or digits (`USDC`).
-    pub asset: Field<String>,
+    pub asset: Field<String, Asset>,
     /// How much, as a decimal string (`"12.5"`): positive, at most 18 decimal places and
     /// 20 integer digits. A JSON number is refused.
-    pub amount: Field<String>,
+    pub amount: Field<String, Amount>,
 }
 
 impl CreateDeposit {
@@ -282,12 +283,12 @@ impl CreateDeposit {
 #[oai(deny_unknown_fields)]
 pub struct CreateDebit {
     /// The asset (`USDC`).
-    pub asset: Field<String>,
+    pub asset: Field<String, Asset>,
     /// How much, as a decimal string (`"12.5"`); a JSON number is refused.
-    pub amount: Field<String>,
+    pub amount: Field<String, Amount>,
     /// Your reference, 1 to 128 visible ASCII characters: a second debit with the same
     /// reference returns the first and takes nothing.
-    pub reference: Field<String>,
+    pub reference: Field<String, Visible>,
 }
 
 impl CreateDebit {

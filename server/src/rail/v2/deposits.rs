@@ -65,6 +65,10 @@ impl Deposits {
 
     /// Record up to 500 deposits; each item is answered apart, in input order (200 with
     /// the id of the new or already recorded deposit).
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/deposits/bulk",
         method = "post",
@@ -72,16 +76,7 @@ impl Deposits {
     )]
     async fn record_many(&self, body: Json<Vec<CreateDeposit>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
-        let checked = body
-            .0
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut checks = Checks::under(format!("/{i}"));
-                let deposit = item.check(&mut checks);
-                checks.outcome(deposit)
-            })
-            .collect();
+        let checked = bulk::check_items(body.0, |item, checks| item.check(checks))?;
         let answer = bulk::run(checked, StatusCode::OK, wire::at, |deposits| {
             self.rail.record_deposits(deposits)
         })
@@ -98,7 +93,7 @@ impl Deposits {
     async fn list(
         &self,
         /// The `next_cursor` of the previous slice; absent for the newest.
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(max_length = 64, pattern = r"^-?[0-9]{1,17}\.[0-9a-f]{32}$"))]
         cursor: Query<Option<String>>,
         /// Slice size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]

@@ -79,7 +79,7 @@ impl Flows {
     async fn audit_logs(
         &self,
         /// The `next_cursor` of the previous slice; absent for the newest.
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(max_length = 64, pattern = r"^-?[0-9]{1,17}\.[0-9a-f]{32}$"))]
         cursor: Query<Option<String>>,
         /// Slice size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]

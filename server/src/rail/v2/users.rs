@@ -65,6 +65,10 @@ impl Users {
     }
 
     /// Create up to 500 users; each item is answered apart, in input order.
+    ///
+    /// A value not of its documented type in any item (a number for a string, a malformed
+    /// UUID, a missing field) refuses the whole request with 422 naming `/{index}/{field}`;
+    /// a well-typed value its check refuses is answered in the item's entry.
     #[oai(
         path = "/users/bulk",
         method = "post",
@@ -73,16 +77,7 @@ impl Users {
     )]
     async fn create_many(&self, body: Json<Vec<CreateUser>>) -> ApiResult<Json<BulkAnswer>> {
         bulk_cap(body.0.len())?;
-        let checked = body
-            .0
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let mut checks = Checks::under(format!("/{i}"));
-                let user = item.check(&mut checks);
-                checks.outcome(user)
-            })
-            .collect();
+        let checked = bulk::check_items(body.0, |item, checks| item.check(checks))?;
         let answer = bulk::run(checked, StatusCode::CREATED, pointer, |users| {
             self.rail.create_users(users)
         })
@@ -100,7 +95,7 @@ impl Users {
     async fn list(
         &self,
         /// The `next_cursor` of the previous slice; absent for the newest.
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(max_length = 64, pattern = r"^-?[0-9]{1,17}\.[0-9a-f]{32}$"))]
         cursor: Query<Option<String>>,
         /// Slice size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
@@ -163,7 +158,7 @@ impl Users {
         &self,
         id: Path<Uuid>,
         /// Page number, from 1.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
         page: Query<Option<u32>>,
         /// Page size, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]

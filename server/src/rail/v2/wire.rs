@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::http::api_error::{ApiError, pointer};
 use crate::rail::field::{Checks, Field};
 use crate::rail::input::amount;
+use crate::rail::rules::{Amount, Asset, Chain, Index, Visible};
 use crate::rail::states::{DepositStatus, EntryKind, OnboardingStatus, UserStatus, WalletStatus};
 
 /// An exact amount of an asset.
@@ -36,9 +37,9 @@ impl Money {
 pub struct MoneyIn {
     /// How much, as a decimal string (`"12.5"`): positive, at most 18 decimal places and
     /// 20 integer digits. A JSON number is refused.
-    pub amount: Field<String>,
+    pub amount: Field<String, Amount>,
     /// The asset, 2 to 12 letters or digits (`USDC`).
-    pub asset: Field<String>,
+    pub asset: Field<String, Asset>,
 }
 
 const MONEY_IN: &str = "an object {\"amount\": \"12.5\", \"asset\": \"USDC\"}";
@@ -293,11 +294,11 @@ pub struct CreateDeposit {
     /// Who is credited.
     pub user_id: Field<Uuid>,
     /// The chain (`ethereum`).
-    pub chain: Field<String>,
+    pub chain: Field<String, Chain>,
     /// The transaction hash: hex on hex chains, 1 to 128 visible ASCII characters.
-    pub tx_hash: Field<String>,
+    pub tx_hash: Field<String, Visible>,
     /// Which output or log of the transaction paid; 0 when it pays once.
-    pub output_index: Field<u32>,
+    pub output_index: Field<u32, Index>,
     /// How much of which asset.
     pub amount: Field<MoneyIn>,
 }
@@ -334,7 +335,7 @@ pub struct CreateDebit {
     pub amount: Field<MoneyIn>,
     /// Your reference, 1 to 128 visible ASCII characters: a second debit with the same
     /// reference returns the first and takes nothing.
-    pub reference: Field<String>,
+    pub reference: Field<String, Visible>,
 }
 
 impl CreateDebit {
