@@ -17,6 +17,7 @@ seed="${SCHEMATHESIS_SEED:-20261203}"
 examples="${SCHEMATHESIS_EXAMPLES:-40}"
 bin="${STACK_BIN:-target/debug/stack}"
 config="$PWD/scripts/schemathesis.toml"
+scripts_dir="$PWD/scripts"
 
 if ! "$venv/bin/st" --version 2>/dev/null | grep -qF "$version"; then
   echo "installing schemathesis $version into $venv"
@@ -75,7 +76,8 @@ for document in "${documents[@]}"; do
   echo "== schemathesis: $document (seed $seed, $examples examples per operation)"
   # The document's paths are relative to where it is served: /api/v1/openapi.json -> /api/v1.
   # Run from the temp dir: hypothesis keeps its example database in the working directory.
-  if ! (cd "$work" && "$venv/bin/st" --config-file "$config" run "$base$document" \
+  if ! (cd "$work" && SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$scripts_dir" \
+    "$venv/bin/st" --config-file "$config" run "$base$document" \
     --url "$base${document%/openapi.json}" \
     --phases examples,coverage,fuzzing,stateful \
     --checks all \

@@ -7,7 +7,10 @@
 //!   of its values, because a bulk item whose values fail those checks is answered in its
 //!   own entry, not by refusing the request (only a value of the wrong type is);
 //! - a property an object may lack may also be null: poem-openapi writes an absent
-//!   `Option` as `null` and reads `null` as absent, but does not document it.
+//!   `Option` as `null` and reads `null` as absent, but does not document it;
+//! - every POST takes an optional `Idempotency-Key` header and its answers may carry
+//!   `Idempotent-Replayed` (the wrapper of [`http::idempotency`](crate::http::idempotency)
+//!   handles both, outside the operations).
 
 use serde_json::{Map, Value};
 
@@ -66,7 +69,54 @@ pub fn finish(spec: &str) -> String {
         }
         i += 1;
     }
+    idempotency_headers(&mut doc);
     serde_json::to_string(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// Documents `Idempotency-Key` on every POST, and `Idempotent-Replayed` on its answers.
+fn idempotency_headers(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let key = serde_json::json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes the request safe to retry: the first answer is stored and \
+            replayed for a retry with the same key (`Idempotent-Replayed: true`); the same key \
+            with another request is 422, and a retry while the first runs is 409. 1 to 255 \
+            visible ASCII characters; remembered for `api.idempotency_ttl` (24 h by default).",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$" }
+    });
+    let replayed = serde_json::json!({
+        "description": "`true` when this answer is the stored answer of an earlier request \
+            with the same `Idempotency-Key`.",
+        "schema": { "type": "string", "enum": ["true"] }
+    });
+    for operation in paths.values_mut().filter_map(|ops| ops.get_mut("post")) {
+        if let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        {
+            parameters.push(key.clone());
+        } else if let Some(operation) = operation.as_object_mut() {
+            operation.insert("parameters".into(), Value::Array(vec![key.clone()]));
+        }
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for response in responses.values_mut().filter_map(Value::as_object_mut) {
+            let headers = response
+                .entry("headers")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(headers) = headers.as_object_mut() {
+                headers.insert("Idempotent-Replayed".into(), replayed.clone());
+            }
+        }
+    }
 }
 
 /// Marks the properties of `schema` that are not required as nullable.
@@ -169,6 +219,17 @@ fn retarget(value: &mut Value, names: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_post_documents_its_idempotency_key() {
+        let spec = r#"{"paths":{"/users":{"post":{"responses":{"201":{}}},"get":{"responses":{"200":{}}}}}}"#;
+        let doc: Value = serde_json::from_str(&finish(spec)).unwrap();
+        let post = &doc["paths"]["/users"]["post"];
+        assert_eq!(post["parameters"][0]["name"], "Idempotency-Key");
+        assert_eq!(post["parameters"][0]["schema"]["maxLength"], 255);
+        assert!(post["responses"]["201"]["headers"]["Idempotent-Replayed"].is_object());
+        assert!(doc["paths"]["/users"]["get"].get("parameters").is_none());
+    }
 
     #[test]
     fn inputs_are_closed_and_bulk_items_loosened() {

@@ -278,4 +278,16 @@ pub async fn time_filters_at_the_edges_of_the_calendar(factory: StoreFactory) {
     ] {
         assert_eq!(count(from, to).await, expected, "from {from:?} to {to:?}");
     }
+    // Cursors at the calendar's edges: nothing before year 1, everything before year 10000.
+    let mine = DepositFilter {
+        user_id: Some(a.id),
+        ..DepositFilter::default()
+    };
+    let nil = uuid::Uuid::nil().simple();
+    for (micros, expected) in [("-8000000000000000000", 0), ("8000000000000000000", 3)] {
+        let cursor = Cursor::decode(&format!("{micros}.{nil}")).unwrap();
+        let request = CursorRequest::new(Some(cursor), 100).unwrap();
+        let slice = store.scan_deposits(&mine, request).await.unwrap();
+        assert_eq!(slice.items.len(), expected, "after {micros}");
+    }
 }
