@@ -12,17 +12,22 @@ use stack_core::store::{MoneyStore, NewDebit};
 use stack_tests::own_redis::OwnRedis;
 use stack_tests::store_suite::{dec, recorded, user};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_and_writes_survive_a_redis_outage_and_nothing_stale_is_served_after() {
-    let redis = OwnRedis::start();
-    let cache: Arc<dyn Cache> = Arc::new(
+/// A Redis cache on `redis`, the one every trial here puts under a caching Store.
+async fn cache_on(redis: &OwnRedis) -> Arc<dyn Cache> {
+    Arc::new(
         RedisCache::open(
             RedisTarget::Single(redis.url()),
             RedisCacheOptions::default(),
         )
         .await
         .unwrap(),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_writes_survive_a_redis_outage_and_nothing_stale_is_served_after() {
+    let redis = OwnRedis::start();
+    let cache = cache_on(&redis).await;
     let (cached, counting, _) = stack_tests::caching_store::caching_store(cache.clone()).await;
     let owner = user(&cached).await.id;
     let deposit = recorded(&cached, owner, "10").await;
@@ -85,14 +90,7 @@ async fn reads_and_writes_survive_a_redis_outage_and_nothing_stale_is_served_aft
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generation_rolled_back_by_a_failover_serves_nothing_stale() {
     let redis = OwnRedis::start();
-    let cache: Arc<dyn Cache> = Arc::new(
-        RedisCache::open(
-            RedisTarget::Single(redis.url()),
-            RedisCacheOptions::default(),
-        )
-        .await
-        .unwrap(),
-    );
+    let cache = cache_on(&redis).await;
     let (cached, _, direct) = stack_tests::caching_store::caching_store(cache.clone()).await;
     let owner = user(&cached).await.id;
     let deposit = recorded(&cached, owner, "10").await;
