@@ -20,7 +20,7 @@ async fn cache_on(redis: &OwnRedis) -> Arc<dyn Cache> {
             RedisCacheOptions::default(),
         )
         .await
-        .unwrap(),
+        .expect("a Redis cache opens on the test's own server"),
     )
 }
 
