@@ -122,7 +122,7 @@ async fn a_documented_amount_is_an_accepted_amount() {
         );
         let body = json!({
             "user_id": ana, "chain": "bitcoin", "tx_hash": format!("{n:02x}"),
-            "output_index": 0, "asset": "BTC", "amount": amount,
+            "output_index": 0, "asset": "DAI", "amount": amount,
         });
         let (status, answer) = post(&client, "/api/v1/deposits", body).await;
         let expected = if valid { 201 } else { 422 };

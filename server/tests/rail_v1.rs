@@ -245,11 +245,18 @@ async fn amounts_are_exact_strings_and_every_bad_field_is_named() {
         "0",
         "-1",
         "1e3",
+        "1.0000001",
     ] {
         let (status, problem) = deposit(&client, &ana, "0x02", json!(amount)).await;
         assert_eq!(status, 422, "{amount}: {problem}");
         assert_eq!(pointers(&problem), ["/amount"], "{amount}");
     }
+    // USDC has 6 decimal places: a seventh is refused on `amount`, saying so.
+    let (_, problem) = deposit(&client, &ana, "0x02", json!("1.0000001")).await;
+    assert!(
+        problem.to_string().contains("USDC has 6 decimal places"),
+        "{problem}"
+    );
     let (status, problem) = post(
         &client,
         "/api/v1/deposits",

@@ -7,6 +7,10 @@ use rust_decimal::Decimal;
 use super::model::{NewAuditLog, NewDebit, NewDeposit, NewUser, NewWallet};
 use crate::{Error, Result};
 
+mod chains;
+
+pub use chains::{ASSET_DECIMALS, EVM_CHAINS, address, decimals, fits};
+
 /// The most decimal places an amount may carry (the columns hold 18).
 pub const MAX_SCALE: u32 = 18;
 
@@ -84,16 +88,7 @@ pub fn amount(value: Decimal) -> Result<Decimal> {
 
 /// EVM chains: a transaction hash is `0x` and 64 hex digits; stored as `0x` and lowercase
 /// hex whether it came with `0x`, `0X` or none.
-pub const EVM_HASH_CHAINS: &[&str] = &[
-    "arbitrum",
-    "avalanche",
-    "base",
-    "bsc",
-    "ethereum",
-    "ethereum-classic",
-    "optimism",
-    "polygon",
-];
+pub const EVM_HASH_CHAINS: &[&str] = EVM_CHAINS;
 
 /// Chains whose transaction ids are bare hex: stored lowercase without any `0x`.
 pub const BARE_HEX_HASH_CHAINS: &[&str] =
@@ -194,28 +189,12 @@ fn first(errors: Vec<Error>) -> Error {
         .unwrap_or_else(|| Error::invalid("input", "is invalid"))
 }
 
-/// A deposit address on `chain` (already normalized by the chain check): 1-128 visible ASCII
-/// characters; on [`EVM_HASH_CHAINS`] `0x` and 40 hex digits, stored lowercase (an EIP-55
-/// checksum spells one address in mixed case), so one address cannot be two wallets.
-///
-/// # Errors
-/// [`Error::Invalid`] on `address`.
-pub fn address(chain: &str, value: &str) -> Result<String> {
-    let value = visible_ascii("address", value, 128)?;
-    if !EVM_HASH_CHAINS.contains(&chain) {
-        return Ok(value);
-    }
-    match value
-        .strip_prefix("0x")
-        .or_else(|| value.strip_prefix("0X"))
-    {
-        Some(digits) if digits.len() == 40 && digits.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Ok(format!("0x{}", digits.to_ascii_lowercase()))
-        }
-        _ => Err(Error::invalid(
-            "address",
-            format!("must be 0x and 40 hex digits on {chain}"),
-        )),
+/// `amount` when it fits `asset`'s decimal places ([`fits`]); a problem otherwise (both
+/// already checked, `None` when either was bad).
+fn fitting(asset: Option<&str>, amount: Option<Decimal>, bad: &mut Vec<Error>) -> Option<Decimal> {
+    match (asset, amount) {
+        (Some(asset), Some(amount)) => keep(fits(asset, amount).map(|()| amount), bad),
+        (_, amount) => amount,
     }
 }
 
@@ -299,6 +278,7 @@ impl NewDeposit {
         let tx_hash = keep(tx_hash(&hash_chain, &self.tx_hash), &mut bad);
         let asset = keep(asset(&self.asset), &mut bad);
         let amount = keep(amount(self.amount), &mut bad);
+        let amount = fitting(asset.as_deref(), amount, &mut bad);
         match (chain, tx_hash, asset, amount) {
             (Some(chain), Some(tx_hash), Some(asset), Some(amount)) => Ok(Self {
                 user_id: self.user_id,
@@ -351,6 +331,7 @@ impl NewDebit {
         let mut bad = Vec::new();
         let asset = keep(asset(&self.asset), &mut bad);
         let amount = keep(amount(self.amount), &mut bad);
+        let amount = fitting(asset.as_deref(), amount, &mut bad);
         let reference = keep(visible_ascii("reference", &self.reference, 128), &mut bad);
         match (asset, amount, reference) {
             (Some(asset), Some(amount), Some(reference)) => Ok(Self {
