@@ -153,9 +153,17 @@ impl Cache for MemoryCache {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        // The map is read directly, not through `get`: each trait call would be one more
+        // boxed future, and this runs on every cached read (the generation counters).
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
-            values.push(self.get(key).await?);
+            let found = self
+                .entries
+                .get(key.as_str())
+                .await
+                .map(|e| e.value.to_vec());
+            self.count(found.is_some());
+            values.push(found);
         }
         Ok(values)
     }
