@@ -312,3 +312,19 @@ impl Cache for MemoryCache {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn get_many_counts_each_hit_and_miss() {
+        let cache = MemoryCache::new(MemoryCacheOptions::default());
+        cache.set("a", b"1".to_vec(), None).await.unwrap();
+        let keys = ["a".to_owned(), "b".to_owned(), "a".to_owned()];
+        let values = cache.get_many(&keys).await.unwrap();
+        assert_eq!(values, [Some(b"1".to_vec()), None, Some(b"1".to_vec())]);
+        let stats = cache.stats().await.unwrap();
+        assert_eq!((stats.hits, stats.misses), (2, 1));
+    }
+}
