@@ -11,6 +11,11 @@
 #   scripts/bench-api.sh                       10 s per run, 32 connections
 #   BENCH_SECONDS=30 BENCH_CONNECTIONS=64 scripts/bench-api.sh
 #
+# The whole run (install, build, bench) holds the shared cargo lock, so that no build on the
+# machine competes with the servers and oha for the cores. It takes the lock itself: do not
+# wrap it in `flock` on the same lock (the inner `flock` would wait for the outer one
+# forever), or say so with STACK_CARGO_LOCK_HELD=1.
+#
 # Installs oha (crates.io) under target/bench-tools. oha sends one request over and over, so
 # the POST scenario, which needs a fresh key and transaction per request, is driven by a
 # small Python client on the same connections count (its figure is a floor: the client may
@@ -24,11 +29,14 @@ runs=3
 tools="$PWD/target/bench-tools"
 oha="$tools/bin/oha"
 lock=/tmp/stack-cargo.lock
+if [ -z "${STACK_CARGO_LOCK_HELD:-}" ]; then
+  exec env STACK_CARGO_LOCK_HELD=1 flock -o "$lock" "$0" "$@"
+fi
 
 if [ ! -x "$oha" ]; then
-  flock -o "$lock" cargo install --locked --root "$tools" oha
+  cargo install --locked --root "$tools" oha
 fi
-flock -o "$lock" cargo build --release --locked -p stack-server --bin stack \
+cargo build --release --locked -p stack-server --bin stack \
   -p stack-examples --example hello_world
 
 free_port() {

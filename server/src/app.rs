@@ -1,6 +1,5 @@
 //! The HTTP application: routes, documentation and error rendering in one place.
 
-use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 use stack_core::config::{ApiConfig, Config};
@@ -11,6 +10,7 @@ use crate::api::health::HealthApi;
 use crate::backends::Backends;
 use crate::http::guards::{Guards, RouteTable};
 use crate::http::problem;
+use crate::http::request_log::RequestLog;
 use crate::http::versions::Versioning;
 
 /// Builds the app over `backends`: the rail API under `/api` (each version's document at
@@ -158,7 +158,7 @@ pub fn assemble(parts: Parts, api: &ApiConfig) -> stack_core::Result<impl Endpoi
         .route
         .nest("/docs", docs::endpoint(&parts.documents))
         .with(guards)
-        .with(Tracing)
+        .with(RequestLog)
         .catch_all_error(problem::render)
         .into_endpoint())
 }

@@ -153,9 +153,17 @@ impl Cache for MemoryCache {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        // The map is read directly, not through `get`: each trait call would be one more
+        // boxed future, and this runs on every cached read (the generation counters).
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
-            values.push(self.get(key).await?);
+            let found = self
+                .entries
+                .get(key.as_str())
+                .await
+                .map(|e| e.value.to_vec());
+            self.count(found.is_some());
+            values.push(found);
         }
         Ok(values)
     }
@@ -302,5 +310,21 @@ impl Cache for MemoryCache {
             entries: Some(self.entries.entry_count()),
             errors: 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn get_many_counts_each_hit_and_miss() {
+        let cache = MemoryCache::new(MemoryCacheOptions::default());
+        cache.set("a", b"1".to_vec(), None).await.unwrap();
+        let keys = ["a".to_owned(), "b".to_owned(), "a".to_owned()];
+        let values = cache.get_many(&keys).await.unwrap();
+        assert_eq!(values, [Some(b"1".to_vec()), None, Some(b"1".to_vec())]);
+        let stats = cache.stats().await.unwrap();
+        assert_eq!((stats.hits, stats.misses), (2, 1));
     }
 }

@@ -7,6 +7,7 @@
 //! increment of `{u:<id>}:gen` makes all of them unreachable; their TTLs reap them. The hash
 //! tag keeps a user's keys and generation on one Cluster shard.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -157,10 +158,14 @@ impl UserKeys {
         let counters = [Self::EPOCH.to_owned(), user_gen, scope_gen];
         let read = generation::read(inner, &counters).await?;
         let generations = &read.values;
-        Ok(format!(
+        // Sized up front: `format!` would grow the string several times on every read.
+        let mut key = String::with_capacity(112 + read.lineage.len() + scope.len() + name.len());
+        let _ = write!(
+            key,
             "{{u:{user}}}:e{}.g{}.{}:l{}:{scope}:{name}",
             generations[0], generations[1], generations[2], read.lineage
-        ))
+        );
+        Ok(key)
     }
 
     /// Moves `scope` of `user` to a new generation: its keys made before are unreachable.

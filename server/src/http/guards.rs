@@ -31,7 +31,9 @@ impl Pattern {
         }
     }
 
-    fn matches(&self, path: &str) -> bool {
+    /// Whether the request path matches: `path` itself, and its segments (`path` without
+    /// its leading `/`, split on `/`), split once per request by the caller.
+    fn matches(&self, path: &str, parts: &[&str]) -> bool {
         match self {
             Self::Prefix(prefix) => {
                 path == prefix
@@ -40,11 +42,10 @@ impl Pattern {
                         .is_some_and(|rest| rest.starts_with('/'))
             }
             Self::Template(segments) => {
-                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
                 parts.len() == segments.len()
                     && segments
                         .iter()
-                        .zip(&parts)
+                        .zip(parts)
                         .all(|(s, p)| s.as_str() == *p || (s.starts_with('{') && !p.is_empty()))
             }
         }
@@ -120,17 +121,19 @@ impl RouteTable {
     /// A literal segment wins over a parameter, as in OpenAPI and the router: on
     /// `/users/bulk`, a `/users/bulk` route answers, not `/users/{id}`.
     fn allowed(&self, path: &str) -> Option<Vec<Method>> {
-        let matching: Vec<_> = self
+        // Called on every request: the path is split once, and nothing else is allocated
+        // unless some route matches.
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let most_specific = self
             .routes
             .iter()
-            .filter(|(pattern, _)| pattern.matches(path))
-            .collect();
-        let most_specific = matching.iter().map(|(p, _)| p.parameters()).min()?;
+            .filter(|(pattern, _)| pattern.matches(path, &parts))
+            .map(|(pattern, _)| pattern.parameters())
+            .min()?;
         let mut all = Vec::new();
-        for (_, methods) in matching
-            .iter()
-            .filter(|(p, _)| p.parameters() == most_specific)
-        {
+        for (_, methods) in self.routes.iter().filter(|(pattern, _)| {
+            pattern.matches(path, &parts) && pattern.parameters() == most_specific
+        }) {
             for method in methods {
                 if !all.contains(method) {
                     all.push(method.clone());

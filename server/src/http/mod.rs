@@ -8,6 +8,7 @@ pub mod guards;
 pub mod idempotency;
 pub mod problem;
 pub mod problem_io;
+pub mod request_log;
 pub mod server;
 pub mod shutdown;
 pub mod versions;

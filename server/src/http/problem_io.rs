@@ -47,6 +47,10 @@ fn detail(status: u16) -> Option<&'static str> {
 /// answers: a whole response head with status 400, 414 or 431, `content-length: 0` and no
 /// body. Anything else (every answer of the app has a body) is left alone.
 pub fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
+    // Every write goes through here: answers that are not 4xx leave at the first bytes.
+    if !head.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     let rest = text.strip_prefix("HTTP/1.1 ")?;
     let status: u16 = rest.get(..3)?.parse().ok()?;

@@ -175,15 +175,20 @@ impl TypedCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        // A fresh value (the common case) takes no gate: the gate is for loads.
+        let stale = match self.read(key).await {
+            Read::Fresh(value) => return Ok(value),
+            Read::Stale(stale) => Some(stale),
+            Read::Miss => None,
+        };
         // Released when this call ends, also when its future is dropped mid-load.
         let gate = self.gate(key);
-        match self.read(key).await {
-            Read::Fresh(value) => Ok(value),
-            Read::Stale(stale) => match gate.try_lock() {
+        match stale {
+            Some(stale) => match gate.try_lock() {
                 Ok(_guard) => self.load_and_store(key, ttl, load).await,
                 Err(_) => Ok(stale),
             },
-            Read::Miss => {
+            None => {
                 let _guard = gate.lock().await;
                 // Someone may have loaded it while we waited for the gate.
                 match self.read(key).await {
