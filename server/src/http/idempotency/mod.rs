@@ -249,7 +249,7 @@ impl Drop for Held {
 impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> Result<Response> {
+    async fn call(&self, req: Request) -> Result<Response> {
         if req.method() != Method::POST {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
@@ -258,6 +258,15 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             Ok(None) => return self.inner.call(req).await.map(IntoResponse::into_response),
             Err(detail) => return Ok(refuse(StatusCode::BAD_REQUEST, detail)),
         };
+        // Boxed: the keyed path's state is large, and every request's future (a GET's too)
+        // would otherwise be as large as it.
+        Box::pin(self.keyed(req, key)).await
+    }
+}
+
+impl<E: Endpoint> IdempotencyEndpoint<E> {
+    /// A POST with a key: claim, run (in a unit when there is a source), store, answer.
+    async fn keyed(&self, mut req: Request, key: IdempotencyKey) -> Result<Response> {
         let options = &self.wrapper.options;
         let body = match req.take_body().into_bytes_limit(options.max_body).await {
             Ok(body) => body,
