@@ -1,13 +1,16 @@
 //! A limit on request bodies that holds for every framing: poem's `SizeLimit` reads only
 //! `Content-Length`, so a chunked body could grow without bound. [`BodyLimit`] refuses a
 //! declared length over the limit at once, and reads any other body up to the limit, answering
-//! 413 problem+json on the first byte past it, before the endpoint runs.
+//! 413 problem+json on the first byte past it, before the endpoint runs. A JSON body whose
+//! object repeats a key is refused (400, with the key's pointer: see [`json_keys`]).
+//!
+//! [`json_keys`]: super::json_keys
 
 use poem::error::ReadBodyError;
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-use super::problem::Problem;
+use super::problem::{FieldError, Problem};
 
 /// The largest request body the rail API reads: 1 MiB (a bulk request of 500 deposits takes
 /// about 150 KiB).
@@ -49,6 +52,25 @@ fn too_large(max: usize) -> Response {
     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, Some(detail)).into_response()
 }
 
+/// Whether `req` declares a JSON body (`application/json`, or any `+json` type).
+fn is_json(req: &Request) -> bool {
+    req.content_type().is_some_and(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/json")
+            || essence.to_ascii_lowercase().ends_with("+json")
+    })
+}
+
+fn duplicate(pointer: String) -> Response {
+    let detail = "a key appears twice in one object of the JSON body".to_owned();
+    Problem::new(StatusCode::BAD_REQUEST, Some(detail.clone()))
+        .with_errors(vec![FieldError {
+            pointer,
+            detail: "this key appears twice; send it once".to_owned(),
+        }])
+        .into_response()
+}
+
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
 
@@ -67,7 +89,14 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             req.set_body(body);
         } else {
             match body.into_bytes_limit(self.max).await {
-                Ok(body) => req.set_body(body),
+                Ok(body) => {
+                    if is_json(&req)
+                        && let Some(pointer) = super::json_keys::duplicate_key(&body)
+                    {
+                        return Ok(duplicate(pointer));
+                    }
+                    req.set_body(body);
+                }
                 Err(ReadBodyError::PayloadTooLarge) => return Ok(too_large(self.max)),
                 Err(error) => {
                     let detail = format!("the request body could not be read: {error}");
@@ -104,6 +133,19 @@ mod tests {
         let stream = futures_util_stream(vec![b"12345".to_vec(), b"6789".to_vec()]);
         let chunked = client.post("/").body(stream).send().await;
         chunked.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+        // A JSON body that repeats a key is refused, pointing at it; other bodies are not
+        // parsed.
+        let client = TestClient::new(post(length).with(BodyLimit::new(64)));
+        let repeated = client
+            .post("/")
+            .content_type("application/json")
+            .body(r#"{"a":1,"a":2}"#)
+            .send()
+            .await;
+        repeated.assert_status(StatusCode::BAD_REQUEST);
+        repeated.assert_text(r#"{"type":"about:blank","title":"Bad Request","status":400,"detail":"a key appears twice in one object of the JSON body","errors":[{"pointer":"/a","detail":"this key appears twice; send it once"}]}"#).await;
+        let text = client.post("/").body(r#"{"a":1,"a":2}"#).send().await;
+        text.assert_status_is_ok();
         // No body at all passes, unread.
         let empty = client.post("/").send().await;
         empty.assert_status_is_ok();

@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod body_limit;
 pub mod guards;
 pub mod idempotency;
+pub mod json_keys;
 pub mod problem;
 pub mod problem_io;
 pub mod request_log;

@@ -110,7 +110,7 @@ async fn dead_letters_are_listed_replayed_and_audited(config: Config) {
     assert_eq!(items[0]["errors"][0]["message"], "boom");
     let (_, second) = send(list(2)).await;
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
-    assert_eq!(second["has_previous"], true);
+    assert_eq!(second["has_prev"], true);
     for (name, value) in [("page", "0"), ("type", "")] {
         let request = client.get("/admin/queue/dead-letters").query(name, &value);
         let (status, problem) = send(request).await;

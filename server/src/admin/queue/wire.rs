@@ -153,7 +153,7 @@ pub struct DeadLetterPage {
     /// Whether a next page exists.
     pub has_next: bool,
     /// Whether a previous page exists.
-    pub has_previous: bool,
+    pub has_prev: bool,
 }
 
 impl From<Page<Job>> for DeadLetterPage {
@@ -164,7 +164,7 @@ impl From<Page<Job>> for DeadLetterPage {
             total_items: page.total_items,
             total_pages: page.total_pages,
             has_next: page.has_next,
-            has_previous: page.has_prev,
+            has_prev: page.has_prev,
             items: page.items.into_iter().map(JobView::from).collect(),
         }
     }
