@@ -26,7 +26,7 @@
 //! unit::atomically(&*source, async {
 //!     let deposit = store.confirm_deposit(id).await?;
 //!     let job = NewJob::new("notify", serde_json::json!({ "deposit": deposit.id }));
-//!     unit::enqueue(&*queue, job).await?;
+//!     unit::enqueue(queue.clone(), job).await?;
 //!     Ok(())
 //! })
 //! .await
@@ -79,6 +79,9 @@ pub trait TransactionSource: Send + Sync + fmt::Debug {
 struct State {
     transaction: Arc<tokio::sync::Mutex<Option<Box<dyn Transaction>>>>,
     after_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
+    /// Set when a block that joined the unit ([`atomically`] inside a unit) failed: its
+    /// writes cannot be undone alone, so the whole unit must roll back.
+    rollback_only: std::sync::atomic::AtomicBool,
 }
 
 tokio::task_local! {
@@ -109,6 +112,7 @@ impl Unit {
             state: Arc::new(State {
                 transaction: Arc::new(tokio::sync::Mutex::new(Some(transaction))),
                 after_commit: Mutex::new(Vec::new()),
+                rollback_only: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -118,13 +122,30 @@ impl Unit {
         CURRENT.scope(Arc::clone(&self.state), work).await
     }
 
-    /// Commits the transaction, then runs the effects [`after_commit`] deferred, in order.
-    /// They also run when the commit's reply was lost (`Unavailable`, `Timeout`, `Backend`:
-    /// it may have committed), and are dropped when it surely did not.
+    /// Whether a block that joined this unit failed, so that it can only roll back (its
+    /// [`commit`](Unit::commit) would refuse).
+    pub fn rollback_only(&self) -> bool {
+        self.state
+            .rollback_only
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Commits the transaction, then runs the effects [`after_commit`] deferred, in order, in
+    /// a task of their own (awaited here, but not dropped with the caller: a client that goes
+    /// away after the commit does not cancel an invalidation). They also run when the
+    /// commit's reply was lost (`Unavailable`, `Timeout`, `Backend`: it may have committed),
+    /// and are dropped when it surely did not.
     ///
     /// # Errors
-    /// As [`Transaction::commit`]; `Backend` when the unit was already ended.
+    /// As [`Transaction::commit`]; `Conflict` (after rolling back) when the unit is
+    /// [rollback-only](Unit::rollback_only); `Backend` when it was already ended.
     pub async fn commit(self) -> Result<()> {
+        if self.rollback_only() {
+            self.rollback().await?;
+            return Err(Error::conflict(
+                "a part of this unit of work failed, so none of it was committed",
+            ));
+        }
         let transaction = self.take().await?;
         let committed = transaction.commit().await;
         let deferred = std::mem::take(&mut *lock(&self.state.after_commit));
@@ -135,9 +156,14 @@ impl Unit {
                 ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Backend
             ),
         };
-        if may_have_committed {
-            for effect in deferred {
-                effect.await;
+        if may_have_committed && !deferred.is_empty() {
+            let effects = tokio::spawn(async move {
+                for effect in deferred {
+                    effect.await;
+                }
+            });
+            if let Err(error) = effects.await {
+                tracing::warn!(%error, "an effect after a commit failed");
             }
         }
         committed
@@ -168,8 +194,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Runs `work` in a unit of `source` and commits it when `work` returns `Ok`, rolls it
-/// back otherwise. Inside a unit already, `work` joins that one (which commits or rolls back
-/// with its owner).
+/// back otherwise. Inside a unit already, `work` joins that one, which commits or rolls back
+/// with its owner; if `work` fails there, the owner's unit becomes
+/// [rollback-only](Unit::rollback_only), so the block is never half-applied.
 ///
 /// # Errors
 /// `work`'s error (after the rollback); the commit's.
@@ -177,8 +204,15 @@ pub async fn atomically<T, F>(source: &dyn TransactionSource, work: F) -> Result
 where
     F: Future<Output = Result<T>>,
 {
-    if active() {
-        return work.await;
+    if let Ok(state) = CURRENT.try_with(Arc::clone) {
+        // Joined: the block's writes are the owner's now, and cannot be undone alone.
+        let result = work.await;
+        if result.is_err() {
+            state
+                .rollback_only
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        return result;
     }
     let unit = Unit::begin(source).await?;
     match unit.run(work).await {
@@ -242,24 +276,54 @@ where
     }
 }
 
-/// Enqueues `job` on `queue` inside the current unit when the queue can store it in the
-/// unit's transaction ([`QueueCapabilities::transactional_enqueue`]), so the job exists if
-/// and only if the unit commits; otherwise (no unit, or a queue of another kind) enqueues
-/// it at once.
+/// Enqueues `job` on `queue` as part of the current unit:
+/// - on a queue that can store it in the unit's transaction
+///   ([`QueueCapabilities::transactional_enqueue`]), there: the job exists if and only if
+///   the unit commits (`Some`);
+/// - on another queue, after the unit commits (`None`), retried in the background for up to
+///   [`DEFERRED_ENQUEUE_ATTEMPTS`] attempts; a job lost past those (or with the process) is
+///   logged as an error. Never before the commit: a worker must not see work whose writes
+///   may still roll back.
+///
+/// Outside a unit, enqueues at once (`Some`).
 ///
 /// [`QueueCapabilities::transactional_enqueue`]: crate::queue::QueueCapabilities
 ///
 /// # Errors
-/// As [`Queue::enqueue`] and [`Queue::enqueue_in`].
-pub async fn enqueue(queue: &dyn Queue, job: NewJob) -> Result<Enqueued> {
-    if !queue.capabilities().transactional_enqueue {
-        return queue.enqueue(job).await;
+/// As [`Queue::enqueue`] and [`Queue::enqueue_in`] (never for a deferred enqueue).
+pub async fn enqueue(queue: Arc<dyn Queue>, job: NewJob) -> Result<Option<Enqueued>> {
+    if !active() {
+        return queue.enqueue(job).await.map(Some);
     }
-    let Some(lent) = lend().await else {
-        return queue.enqueue(job).await;
-    };
-    match lent.transaction() {
-        Some(transaction) => queue.enqueue_in(transaction, job).await,
-        None => queue.enqueue(job).await,
+    if queue.capabilities().transactional_enqueue
+        && let Some(lent) = lend().await
+        && let Some(transaction) = lent.transaction()
+    {
+        return queue.enqueue_in(transaction, job).await.map(Some);
+    }
+    after_commit(async move {
+        tokio::spawn(enqueue_with_retries(queue, job));
+    })
+    .await;
+    Ok(None)
+}
+
+/// How many times a job deferred to after a commit is tried.
+pub const DEFERRED_ENQUEUE_ATTEMPTS: u32 = 8;
+
+async fn enqueue_with_retries(queue: Arc<dyn Queue>, job: NewJob) {
+    let mut wait = std::time::Duration::from_millis(100);
+    for attempt in 1..=DEFERRED_ENQUEUE_ATTEMPTS {
+        match queue.enqueue(job.clone()).await {
+            Ok(_) => return,
+            Err(error) if attempt == DEFERRED_ENQUEUE_ATTEMPTS => {
+                tracing::error!(%error, job_type = %job.job_type, "a job enqueued after a commit was lost");
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt, "enqueueing after a commit failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+        }
     }
 }

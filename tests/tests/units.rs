@@ -12,7 +12,7 @@ use stack_core::cache::{Cache, TypedCache};
 use stack_core::datapath::CachingStore;
 use stack_core::idempotency::{Begun, IdempotencyKey, IdempotencyStore, RequestFingerprint};
 use stack_core::idempotency::{Claim, StoredResponse};
-use stack_core::store::{MoneyStore, NewUser, UserStore};
+use stack_core::store::{MoneyStore, NewUser, Store, UserStore};
 use stack_core::unit::{self, Unit};
 use stack_core::{Error, ErrorKind};
 use stack_tests::store_suite::{recorded, user};
@@ -98,6 +98,7 @@ async fn write_read_and_answer_commit_together(kind: &str) {
             let balances = store.balances(created.id).await?;
             assert_eq!(balances.len(), 1, "the unit reads its own credit");
             store.finish(&claimed, &answer()).await?;
+            store.health().await?;
             Ok::<_, Error>(created)
         })
         .await
@@ -255,6 +256,109 @@ async fn the_cache_sees_only_committed_writes(kind: &str) {
     assert_eq!(after.len(), 1, "the commit's invalidation shows the credit");
 }
 
+/// A block that joined a unit and failed cannot be undone alone: the unit refuses to
+/// commit any of it.
+async fn a_failed_joined_block_rolls_the_unit_back(kind: &str) {
+    let store = store(kind).await;
+    let (kept, partial) = (
+        format!("{}@example.com", stack_tests::unique("k")),
+        format!("{}@example.com", stack_tests::unique("p")),
+    );
+    let unit = Unit::begin(&store).await.expect("begin");
+    let inner: stack_core::Result<()> = unit
+        .run(async {
+            store.create_user(new_user(&kept)).await?;
+            unit::atomically(&store, async {
+                store.create_user(new_user(&partial)).await?;
+                Err(Error::invalid("amount", "refused after a write"))
+            })
+            .await
+        })
+        .await;
+    assert!(inner.is_err());
+    assert!(unit.rollback_only());
+    let committed = unit.commit().await;
+    assert_eq!(committed.expect_err("refused").kind(), ErrorKind::Conflict);
+    assert!(
+        !exists(&store, &partial).await,
+        "the failed block left nothing"
+    );
+    assert!(!exists(&store, &kept).await, "nor did the rest of its unit");
+}
+
+/// A store over another database never runs in a unit of this one's.
+async fn another_database_does_not_join(kind: &str) {
+    let (mine, theirs) = (store(kind).await, store(kind).await);
+    let email = format!("{}@example.com", stack_tests::unique("o"));
+    let unit = Unit::begin(&mine).await.expect("begin");
+    unit.run(theirs.create_user(new_user(&email)))
+        .await
+        .expect("their write, on their own pool");
+    unit.rollback().await.expect("rollback");
+    assert!(exists(&theirs, &email).await, "their write is theirs, kept");
+}
+
+/// On a queue that cannot store a job in the unit's transaction, the job is enqueued after
+/// the commit, never before it, and never for a unit that rolls back.
+async fn a_deferred_job_waits_for_the_commit(kind: &str) {
+    use stack_core::queue::{NewJob, Queue, QueueOptions};
+    let store = store(kind).await;
+    let queue: Arc<dyn Queue> = Arc::new(
+        stack_backends::memory::MemoryQueue::new(QueueOptions::new("units")).expect("queue"),
+    );
+    let job = |n: u32| NewJob::new("unit.job", serde_json::json!({ "n": n }));
+    let unit = Unit::begin(&store).await.expect("begin");
+    let deferred = unit
+        .run(unit::enqueue(Arc::clone(&queue), job(1)))
+        .await
+        .expect("enqueue");
+    assert_eq!(deferred, None, "deferred to the commit");
+    assert_eq!(
+        queue
+            .stats()
+            .await
+            .expect("stats")
+            .ready_at(stack_core::queue::Priority::Normal),
+        0
+    );
+    unit.rollback().await.expect("rollback");
+
+    let unit = Unit::begin(&store).await.expect("begin");
+    unit.run(unit::enqueue(Arc::clone(&queue), job(2)))
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        queue
+            .stats()
+            .await
+            .expect("stats")
+            .ready_at(stack_core::queue::Priority::Normal),
+        0
+    );
+    unit.commit().await.expect("commit");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while queue
+        .stats()
+        .await
+        .expect("stats")
+        .ready_at(stack_core::queue::Priority::Normal)
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "never enqueued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let leased = queue
+        .reserve(10, Duration::from_secs(60))
+        .await
+        .expect("reserve");
+    let numbers: Vec<_> = leased.iter().map(|l| l.job.payload["n"].clone()).collect();
+    assert_eq!(
+        numbers,
+        [serde_json::json!(2)],
+        "only the committed unit's job"
+    );
+}
+
 macro_rules! on_both {
     ($($trial:ident),* $(,)?) => {
         mod sqlite {
@@ -280,6 +384,9 @@ on_both!(
     write_read_and_answer_commit_together,
     failures_and_drops_write_nothing,
     the_cache_sees_only_committed_writes,
+    a_failed_joined_block_rolls_the_unit_back,
+    another_database_does_not_join,
+    a_deferred_job_waits_for_the_commit,
 );
 
 /// On SQLite the unit holds the write lock, so no other request can take its key over

@@ -27,7 +27,8 @@ mod wallets;
 
 use async_trait::async_trait;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionOptions,
+    TransactionTrait,
 };
 use stack_core::Result;
 use stack_core::store::Store;
@@ -173,7 +174,17 @@ impl Store for SqlStore {
         }
     }
 
+    /// A ping of the pool; inside a unit of work, a statement on the unit's connection (a
+    /// breaker probing from inside a unit must not wait for a second connection).
     async fn health(&self) -> Result<()> {
-        self.db.ping().await.map_err(|e| db_error("ping", e))
+        let conn = self.conn().await;
+        if conn.unit_transaction().is_none() {
+            return self.db.ping().await.map_err(|e| db_error("ping", e));
+        }
+        conn.exec()
+            .execute_unprepared("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| db_error("ping", e))
     }
 }

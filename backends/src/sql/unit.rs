@@ -3,8 +3,10 @@
 //! savepoint of it, a read on it), so a handler's writes, the idempotency record of its
 //! answer and a SQL queue's job commit together.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, DatabaseExecutor, DatabaseTransaction};
+use sea_orm::{DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend};
 use stack_core::Result;
 use stack_core::unit::{self, Lent, Transaction, TransactionSource};
 
@@ -16,6 +18,8 @@ use super::error::db_error;
 #[derive(Debug)]
 pub struct SqlTransaction {
     transaction: DatabaseTransaction,
+    /// The pool it was opened on ([`pool_identity`]).
+    pool: usize,
 }
 
 impl SqlTransaction {
@@ -28,6 +32,24 @@ impl SqlTransaction {
     pub fn connection(&self) -> &DatabaseTransaction {
         &self.transaction
     }
+
+    /// Whether it was opened on `db`'s pool (or a clone of it): only then may a backend
+    /// over `db` run its statements in it; another database's must not.
+    pub fn is_on(&self, db: &DatabaseConnection) -> bool {
+        self.pool == pool_identity(db)
+    }
+}
+
+/// An identity of `db`'s pool, shared by its clones: the address of the connect options the
+/// pool holds (one allocation per pool).
+fn pool_identity(db: &DatabaseConnection) -> usize {
+    let options = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            Arc::as_ptr(&db.get_postgres_connection_pool().connect_options()).cast::<()>()
+        }
+        _ => Arc::as_ptr(&db.get_sqlite_connection_pool().connect_options()).cast::<()>(),
+    };
+    options as usize
 }
 
 #[async_trait]
@@ -55,7 +77,10 @@ impl Transaction for SqlTransaction {
 impl TransactionSource for SqlStore {
     async fn begin(&self) -> Result<Box<dyn Transaction>> {
         let transaction = self.begin_top().await?;
-        Ok(Box::new(SqlTransaction { transaction }))
+        Ok(Box::new(SqlTransaction {
+            transaction,
+            pool: pool_identity(&self.db),
+        }))
     }
 }
 
@@ -77,13 +102,16 @@ impl Conn<'_> {
     /// The unit's transaction, when the call runs in one.
     pub(super) fn unit_transaction(&self) -> Option<&DatabaseTransaction> {
         let lent = self.lent.as_ref()?;
-        SqlTransaction::of(lent.transaction()?).map(SqlTransaction::connection)
+        SqlTransaction::of(lent.transaction()?)
+            .filter(|transaction| transaction.is_on(self.db))
+            .map(SqlTransaction::connection)
     }
 }
 
 impl SqlStore {
-    /// Where the next call runs: inside the current unit's transaction when there is one and
-    /// this store joins units (a replica's does not), else on the pool.
+    /// Where the next call runs: inside the current unit's transaction when there is one, it
+    /// was opened on this store's pool, and this store joins units (a replica's does not);
+    /// else on the pool.
     pub(super) async fn conn(&self) -> Conn<'_> {
         let lent = if self.joins_units && unit::active() {
             unit::lend().await

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod rules;
 pub mod service;
 pub mod states;
+pub mod unknown_fields;
 pub mod v1;
 pub mod v2;
 
@@ -31,6 +32,7 @@ use crate::backends::Backends;
 use crate::http::body_limit::{BodyLimit, MAX_BODY};
 use crate::http::idempotency::{Idempotency, IdempotencyOptions};
 use service::Rail;
+use unknown_fields::UnknownFields;
 
 /// The groups of operations in the documents.
 #[derive(Debug, Tags)]
@@ -130,26 +132,28 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
             .description(v1::DESCRIPTION)
             .server(format!("{prefix}/v1"));
         let json = document::finish(&service.spec());
+        let fields = UnknownFields::from_json(&json);
         route = route.at("/v1/openapi.json", get(document_endpoint(json.clone())));
         specs.push(VersionSpec {
             version: "v1",
             path: "/v1/openapi.json",
             json,
         });
-        route = route.nest("/v1", service);
+        route = route.nest("/v1", service.with(fields));
     }
     if serves(2) {
         let service = OpenApiService::new(v2::apis(&rail), "STACK rail API v2", version)
             .description(v2::DESCRIPTION)
             .server(format!("{prefix}/v2"));
         let json = document::finish(&service.spec());
+        let fields = UnknownFields::from_json(&json);
         route = route.at("/v2/openapi.json", get(document_endpoint(json.clone())));
         specs.push(VersionSpec {
             version: "v2",
             path: "/v2/openapi.json",
             json,
         });
-        route = route.nest("/v2", service);
+        route = route.nest("/v2", service.with(fields));
     }
     let idempotency = Idempotency::new(
         Arc::new(backends.database.clone()),

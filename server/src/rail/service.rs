@@ -158,11 +158,9 @@ impl Rail {
     /// Confirms a deposit (the Store credits it once, in one transaction), then enqueues the
     /// `rail.deposit_confirmed` notification, in one unit of work: on a queue that stores
     /// its jobs in the Store's database, the credit and the job commit together or not at
-    /// all. On another queue the job is enqueued before the unit commits: if the enqueue
-    /// fails, nothing is credited and the answer is the enqueue's error; if the commit then
-    /// fails, a job may exist for a deposit still pending, which its handler must check
-    /// (it re-reads the deposit). The job's id is derived from the deposit's, so racing or
-    /// repeated confirms enqueue one notification while the queue remembers it.
+    /// all; on another queue the job is enqueued after the commit (see [`unit::enqueue`]).
+    /// The job's id is derived from the deposit's, so racing or repeated confirms enqueue
+    /// one notification while the queue remembers it.
     ///
     /// # Errors
     /// `NotFound`; `Conflict` for a failed deposit; the queue's errors.
@@ -175,8 +173,10 @@ impl Rail {
             .map_err(|e| Error::backend("encode a job payload").with_source(e))?;
             let job_id = Uuid::new_v5(&NOTIFICATIONS, deposit.id.as_bytes());
             unit::enqueue(
-                self.queue.as_ref(),
-                NewJob::new(DEPOSIT_CONFIRMED, payload).id(job_id),
+                Arc::clone(&self.queue),
+                NewJob::new(DEPOSIT_CONFIRMED, payload)
+                    .id(job_id)
+                    .unique_key(format!("{DEPOSIT_CONFIRMED}:{}", deposit.id)),
             )
             .await?;
             Ok(deposit)

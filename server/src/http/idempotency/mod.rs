@@ -330,6 +330,11 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         let response = Response::from_parts(parts, body.clone().into());
         let stored = stored::parts(&response, body);
         match unit {
+            Some(unit) if unit.rollback_only() => {
+                // A block of the handler failed after writing: nothing of it may commit, so
+                // its answer is not stored either.
+                end(Some(unit), &claim, store.as_ref()).await;
+            }
             Some(unit) => {
                 if let Err(error) = commit_with(unit, &claim, &stored, store.as_ref()).await {
                     return Ok(ApiError::from(error).into_response());
