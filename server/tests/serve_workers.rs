@@ -114,9 +114,16 @@ fn a_deposit_confirmed_through_serve_on_its_defaults_has_its_notification_run() 
     signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(30)).expect("serve exits");
     assert!(status.success(), "{status:?}\n{}", logs.all());
-    let stopped = logs.wait_for("workers stopped");
-    assert!(stopped.contains("\"completed\":1"), "{stopped}");
-    assert!(stopped.contains("\"lost\":0"), "{stopped}");
+    let stopped: Value = serde_json::from_str(&logs.wait_for("workers stopped")).unwrap();
+    // A confirm after the job completed may enqueue it again (the memory queue forgets a
+    // completed job without a unique key): it runs and finds the notice recorded.
+    let completed = stopped["completed"].as_u64().unwrap();
+    assert!((1..=3).contains(&completed), "{stopped}");
+    assert_eq!(
+        (&stopped["dead"], &stopped["lost"]),
+        (&json!(0), &json!(0)),
+        "{stopped}"
+    );
     logs.wait_for("STACK stopped");
 }
 

@@ -52,3 +52,43 @@ pub(super) fn latest_tick(
     }
     Some(latest)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, h, mi, s).unwrap()
+    }
+
+    fn latest(expr: &str, now: DateTime<Utc>, horizon_s: i64) -> Option<DateTime<Utc>> {
+        let expr = CronExpr::parse(expr).unwrap();
+        latest_tick(
+            &expr,
+            chrono_tz::UTC,
+            now,
+            chrono::Duration::seconds(horizon_s),
+        )
+    }
+
+    #[test]
+    fn the_latest_tick_at_or_before_now_within_the_horizon() {
+        // A tick exactly now counts; so does one exactly at the horizon.
+        assert_eq!(latest("* * * * * *", at(10, 0, 5), 60), Some(at(10, 0, 5)));
+        assert_eq!(latest("0 * * * * *", at(10, 0, 59), 59), Some(at(10, 0, 0)));
+        assert_eq!(latest("0 * * * * *", at(10, 0, 59), 58), None);
+        // Daily at 02:00, looked for at 14:00: twelve hours back, found in a short walk.
+        assert_eq!(
+            latest("0 0 2 * * *", at(14, 0, 0), 12 * 3600),
+            Some(at(2, 0, 0))
+        );
+        assert_eq!(latest("0 0 2 * * *", at(14, 0, 0), 3600), None);
+        // A burst (every second of minute 0 of each hour), an hour and a half later.
+        assert_eq!(
+            latest("* 0 * * * *", at(11, 30, 0), 7200),
+            Some(at(11, 0, 59))
+        );
+    }
+}
