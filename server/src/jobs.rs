@@ -1,9 +1,12 @@
-//! The reference service's job handlers, registered by type for `stack worker`.
+//! The reference service's job handlers, registered by type for `stack worker` and the
+//! workers of `stack serve`.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stack_core::store::Store;
+use stack_core::page::{MAX_LIMIT, PageRequest};
+use stack_core::store::{AuditFilter, NewAuditLog, Store};
 use stack_core::worker::{Handlers, JobContext, JobError};
 use uuid::Uuid;
 
@@ -30,6 +33,9 @@ pub struct DepositConfirmed {
     pub deposit_id: Uuid,
 }
 
+/// The audit action a [`DEPOSIT_CONFIRMED`] job records: the notice its owner was sent.
+pub const DEPOSIT_NOTIFIED: &str = "deposit.notified";
+
 /// Every handler of the rail service, over `store`.
 ///
 /// `rail.confirm_deposit` credits a pending deposit (balance, ledger entry and audit log in
@@ -37,9 +43,7 @@ pub struct DepositConfirmed {
 /// job that runs again after its worker died cannot double-credit. An unknown or failed
 /// deposit is a permanent failure; a database that does not answer is retried.
 ///
-/// `rail.deposit_confirmed` notifies the owner of a confirmed deposit. Delivery (email,
-/// webhook) is not built yet: the handler reads the deposit and logs the notice, so the job
-/// is consumed rather than dead-lettered.
+/// `rail.deposit_confirmed` notifies the owner of a confirmed deposit: see [`notify`].
 pub fn handlers(store: Arc<dyn Store>) -> Handlers {
     let notify_store = Arc::clone(&store);
     Handlers::new()
@@ -60,20 +64,85 @@ pub fn handlers(store: Arc<dyn Store>) -> Handlers {
             DEPOSIT_CONFIRMED,
             move |job: DepositConfirmed, _: JobContext| {
                 let store = Arc::clone(&notify_store);
-                async move {
-                    let deposit = store
-                        .deposit(job.deposit_id)
-                        .await
-                        .map_err(JobError::from)?;
-                    tracing::info!(
-                        deposit_id = %deposit.id,
-                        user_id = %deposit.user_id,
-                        asset = %deposit.asset,
-                        amount = %deposit.amount,
-                        "deposit confirmed: owner notified"
-                    );
-                    Ok(())
-                }
+                async move { notify(store.as_ref(), job.deposit_id).await }
             },
         )
+}
+
+/// Notifies the owner of confirmed deposit `deposit_id`. No delivery channel (email,
+/// webhook) is built yet, so the notice is what a user and an operator can see of it: an
+/// audit log `deposit.notified` about the owner, whose subject is the deposit and whose
+/// detail names the asset, the amount and the channel (`log`), listed by
+/// `GET /api/v2/audit-logs?action=deposit.notified`; and an info log line. A job that runs
+/// again (its worker died after recording) finds the notice and records none; a deposit that
+/// is unknown or not confirmed is a permanent failure (dead-lettered, visible in the admin
+/// API), a database that does not answer is retried.
+///
+/// # Errors
+/// As described: permanent for a deposit that cannot be notified, retryable otherwise.
+pub async fn notify(store: &dyn Store, deposit_id: Uuid) -> Result<(), JobError> {
+    let deposit = store.deposit(deposit_id).await.map_err(JobError::from)?;
+    let Some(confirmed_at) = deposit.confirmed_at else {
+        return Err(JobError::permanent(format!(
+            "deposit {deposit_id} is {:?}, not confirmed: nothing to notify",
+            deposit.status
+        )));
+    };
+    if already_notified(store, deposit.user_id, deposit_id, confirmed_at).await? {
+        tracing::info!(%deposit_id, "deposit owner already notified");
+        return Ok(());
+    }
+    let detail = serde_json::json!({
+        "asset": deposit.asset,
+        "amount": deposit.amount.to_string(),
+        "channel": "log",
+    });
+    store
+        .record_audit_log(NewAuditLog {
+            user_id: Some(deposit.user_id),
+            action: DEPOSIT_NOTIFIED.into(),
+            subject_id: deposit_id,
+            detail,
+        })
+        .await
+        .map_err(JobError::from)?;
+    tracing::info!(
+        deposit_id = %deposit.id,
+        user_id = %deposit.user_id,
+        asset = %deposit.asset,
+        amount = %deposit.amount,
+        "deposit confirmed: owner notified"
+    );
+    Ok(())
+}
+
+/// Whether a `deposit.notified` log about `deposit_id` exists (written after the deposit
+/// was confirmed, which bounds the search).
+async fn already_notified(
+    store: &dyn Store,
+    user_id: Uuid,
+    deposit_id: Uuid,
+    confirmed_at: DateTime<Utc>,
+) -> Result<bool, JobError> {
+    let filter = AuditFilter {
+        user_id: Some(user_id),
+        action: Some(DEPOSIT_NOTIFIED.into()),
+        created_from: Some(confirmed_at),
+        created_to: None,
+    };
+    let mut number = 1;
+    loop {
+        let request = PageRequest::new(number, MAX_LIMIT).map_err(JobError::from)?;
+        let page = store
+            .list_audit_logs(&filter, request)
+            .await
+            .map_err(JobError::from)?;
+        if page.items.iter().any(|log| log.subject_id == deposit_id) {
+            return Ok(true);
+        }
+        if !page.has_next {
+            return Ok(false);
+        }
+        number += 1;
+    }
 }

@@ -13,9 +13,9 @@ use crate::backends::Backends;
 use crate::cli::{ServeArgs, load_serve_config, serve_config_file};
 use crate::http::idempotency::purge_every;
 use crate::http::server::ServeOptions;
-use crate::http::shutdown::Signals;
+use crate::http::shutdown::{Shutdown, Signals};
 use crate::process::{self, BoxError};
-use crate::{app, http};
+use crate::{app, http, worker};
 
 /// How often `serve` deletes expired idempotency keys.
 pub const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(300);
@@ -32,13 +32,18 @@ pub fn run(args: ServeArgs) -> ExitCode {
     process::run(load_serve_config(&args), "server", announce, serve)
 }
 
-/// Serves `config` until SIGINT or SIGTERM, then lets in-flight requests finish within
-/// `server.shutdown_grace` (a second signal cuts it short) and stops the scheduler.
+/// Serves `config` until SIGINT or SIGTERM, with the cron scheduler and, when
+/// `workers.in_serve` is on, a worker pool running the rail's jobs in this process. On the
+/// first signal it stops accepting connections, stops the scheduler and stops the pool
+/// taking jobs; in-flight requests may finish within `server.shutdown_grace` and running
+/// jobs within `workers.shutdown_grace` (the rest are released to the queue); a second
+/// signal cuts both short.
 ///
 /// # Errors
-/// A backend that cannot be opened, or an address that cannot be bound.
+/// A backend that cannot be opened, worker settings the pool refuses, or an address that
+/// cannot be bound.
 pub async fn serve(config: Config) -> Result<(), BoxError> {
-    let mut signals = Signals::listen()?;
+    let shutdown = Shutdown::watch(Signals::listen()?);
     let backends = Backends::open(&config).await?;
     let app = app::build(backends.clone(), &config.api)?;
     let (host, port) = (config.server.host.as_str(), config.server.port);
@@ -47,6 +52,15 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr()?;
     backends.scheduler.start().await?;
+    let pool = if config.workers.in_serve {
+        Some(worker::start(
+            &backends,
+            &config,
+            "workers running in serve",
+        )?)
+    } else {
+        None
+    };
     // Expired idempotency keys are free on lookup anyway; this keeps their table small.
     let housekeeping = CancellationToken::new();
     let purge = tokio::spawn(purge_every(
@@ -66,10 +80,26 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         header_read_timeout: config.server.header_read_timeout,
         shutdown_grace: config.server.shutdown_grace,
     };
-    http::server::serve(listener, app, options, &mut signals).await;
+    // The scheduler and the pool stop at the first signal, while requests drain.
+    let background = async {
+        let Some(pool) = pool else {
+            shutdown.first().await;
+            return backends.scheduler.stop().await;
+        };
+        let (stats, stopped) = tokio::join!(worker::drain(pool, &config, &shutdown), async {
+            shutdown.first().await;
+            backends.scheduler.stop().await
+        });
+        worker::log_stopped(&stats, "workers stopped");
+        stopped
+    };
+    let ((), stopped) = tokio::join!(
+        http::server::serve(listener, app, options, &shutdown),
+        background
+    );
     housekeeping.cancel();
     let _ = purge.await;
-    backends.scheduler.stop().await?;
+    stopped?;
     tracing::info!("STACK stopped");
     Ok(())
 }

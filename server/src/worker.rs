@@ -1,14 +1,15 @@
 //! `stack worker`: run the reference service's jobs from the configured queue until a
-//! signal, then shut down gracefully.
+//! signal, then shut down gracefully. `stack serve` runs the same pool beside its API when
+//! `workers.in_serve` is on.
 
 use std::process::ExitCode;
 
 use stack_core::config::Config;
-use stack_core::worker::{WorkerOptions, WorkerPool};
+use stack_core::worker::{WorkerHandle, WorkerOptions, WorkerPool, WorkerStats};
 
 use crate::backends::Backends;
 use crate::cli::{WorkerArgs, load_worker_config};
-use crate::http::shutdown::Signals;
+use crate::http::shutdown::{Shutdown, Signals};
 use crate::jobs;
 use crate::process::{self, BoxError};
 
@@ -25,8 +26,24 @@ pub fn run(args: &WorkerArgs) -> ExitCode {
 /// # Errors
 /// A backend that cannot be opened.
 pub async fn work(config: Config) -> Result<(), BoxError> {
-    let mut signals = Signals::listen()?;
+    let shutdown = Shutdown::watch(Signals::listen()?);
     let backends = Backends::open(&config).await?;
+    let pool = start(&backends, &config, "STACK worker running")?;
+    let stats = drain(pool, &config, &shutdown).await;
+    log_stopped(&stats, "STACK worker stopped");
+    Ok(())
+}
+
+/// Starts a pool running the rail service's jobs (see [`jobs::handlers`]) from the queue
+/// of `backends`, with the settings of `config.workers`, and logs `started` with them.
+///
+/// # Errors
+/// Worker settings that the pool refuses.
+pub fn start(
+    backends: &Backends,
+    config: &Config,
+    started: &'static str,
+) -> Result<WorkerHandle, BoxError> {
     let handlers = jobs::handlers(backends.store.clone());
     let mut types: Vec<&str> = handlers.types().collect();
     types.sort_unstable();
@@ -38,33 +55,43 @@ pub async fn work(config: Config) -> Result<(), BoxError> {
         name = %config.queue.name,
         concurrency = config.workers.count,
         %types,
-        "STACK worker running"
+        "{started}"
     );
-    let first = signals.next().await;
+    Ok(pool)
+}
+
+/// Waits for the first signal of `shutdown`, then stops `pool` gracefully: no more
+/// reservations, running jobs finish within `workers.shutdown_grace`, the rest are
+/// released (at once on a second signal). What the pool did.
+pub async fn drain(pool: WorkerHandle, config: &Config, shutdown: &Shutdown) -> WorkerStats {
+    let first = shutdown.first().await;
     tracing::info!(
         signal = first,
         grace = %humantime::format_duration(config.workers.shutdown_grace),
-        "stopping: running jobs may finish, the rest will be released"
+        "stopping the workers: running jobs may finish, the rest will be released"
     );
     let stopper = pool.stopper();
     stopper.shutdown();
     let joined = pool.join();
     tokio::pin!(joined);
-    let stats = tokio::select! {
+    tokio::select! {
         stats = &mut joined => stats,
-        second = signals.next() => {
+        second = shutdown.second() => {
             tracing::warn!(signal = second, "second signal: releasing running jobs now");
             stopper.abort();
             joined.await
         }
-    };
+    }
+}
+
+/// Logs what a stopped pool did, as `message`.
+pub fn log_stopped(stats: &WorkerStats, message: &'static str) {
     tracing::info!(
         completed = stats.completed,
         retried = stats.retried,
         dead = stats.dead,
         released = stats.released,
         lost = stats.lost,
-        "STACK worker stopped"
+        "{message}"
     );
-    Ok(())
 }

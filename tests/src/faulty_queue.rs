@@ -112,6 +112,9 @@ impl Queue for FaultyQueue {
     fn capabilities(&self) -> QueueCapabilities {
         self.inner.capabilities()
     }
+    fn unique_key_retention(&self) -> Option<Duration> {
+        self.inner.unique_key_retention()
+    }
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         if self.hang.load(Ordering::SeqCst) {

@@ -83,6 +83,10 @@ impl Queue for MemoryQueue {
         QueueCapabilities::default()
     }
 
+    fn unique_key_retention(&self) -> Option<Duration> {
+        Some(self.options.completed_retention)
+    }
+
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
         let now = now_ms();

@@ -298,12 +298,16 @@ pub struct WorkersConfig {
     /// Default `30s`. A worker that dies leaves its jobs for this long.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
-    /// How long running jobs may finish after `stack worker` is asked to stop; then they are
-    /// released for another worker. Default `30s`.
+    /// How long running jobs may finish after `stack worker` (or `stack serve`, running
+    /// workers) is asked to stop; then they are released for another worker. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Leases held ready beyond the running jobs (0-1000). Default `10`; `0` for long jobs.
     pub prefetch: u32,
+    /// `stack serve` runs a worker pool of these settings beside the API, in its own
+    /// process. Default `true`, so that the embedded configuration (one process, no server)
+    /// runs the jobs it enqueues; `false` when separate `stack worker` processes do.
+    pub in_serve: bool,
 }
 
 impl Default for WorkersConfig {
@@ -314,6 +318,7 @@ impl Default for WorkersConfig {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             prefetch: 10,
+            in_serve: true,
         }
     }
 }

@@ -145,6 +145,15 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// What this backend can do.
     fn capabilities(&self) -> QueueCapabilities;
 
+    /// How long a completed job keeps its unique key ([`QueueOptions::completed_retention`]),
+    /// when the backend says; `None` when it does not. The cron scheduler reads it to bound
+    /// how late it may still enqueue a tick (see
+    /// [`CronScheduler`](crate::scheduler::CronScheduler)): a backend that keeps keys should
+    /// answer it.
+    fn unique_key_retention(&self) -> Option<Duration> {
+        None
+    }
+
     /// Stores `job`. When the queue already holds a job with the id of [`NewJob::id`], or a
     /// live job (pending, running, dead, or completed within the retention) already holds
     /// its unique key, nothing is stored and [`Enqueued::Duplicate`] names that job:

@@ -8,7 +8,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{CronExpr, ScheduleSpec, ScheduledJob, Scheduler, tick_key};
+use super::missed::latest_tick;
+use super::{CronExpr, MissedTicks, ScheduleSpec, ScheduledJob, Scheduler, tick_key};
 use crate::queue::{Enqueued, NewJob, Queue};
 use crate::{Error, Result};
 
@@ -38,10 +39,19 @@ impl Default for TickRetry {
 /// [`Queue`] with a per-tick unique key so several instances fire each tick once. A tick
 /// whose enqueue fails is retried with the same key (see [`TickRetry`]); the error is shown
 /// by [`Scheduler::list`] until a tick is enqueued.
+///
+/// Once per tick holds because no instance enqueues a tick later than its queue still holds
+/// the key of the tick's job: a tick is enqueued only within [`TickRetry::window`] after it
+/// (an instance stalled for longer treats it as missed, see [`MissedTicks`]), a missed tick
+/// is caught up only within the horizon (half the queue's
+/// [`Queue::unique_key_retention`]), and [`Scheduler::start`] refuses a queue whose retention
+/// is shorter than twice the window.
 #[derive(Debug, Clone)]
 pub struct CronScheduler {
     queue: Arc<dyn Queue>,
     retry: TickRetry,
+    /// How long the queue keeps a completed job's unique key, when it says.
+    retention: Option<Duration>,
     entries: Arc<Mutex<BTreeMap<String, Entry>>>,
     changed: Arc<Notify>,
     runner: Arc<tokio::sync::Mutex<Option<Runner>>>,
@@ -94,6 +104,7 @@ impl CronScheduler {
     /// A stopped scheduler with no schedules, enqueuing on `queue`.
     pub fn new(queue: Arc<dyn Queue>) -> Self {
         Self {
+            retention: queue.unique_key_retention(),
             queue,
             retry: TickRetry::default(),
             entries: Arc::default(),
@@ -109,6 +120,32 @@ impl CronScheduler {
         self
     }
 
+    /// How late a tick may be enqueued at all: half the queue's retention of unique keys
+    /// (the other half covers clocks that disagree and a job's own run time), or the retry
+    /// window when the queue does not say.
+    fn horizon(&self) -> chrono::Duration {
+        let limit = self.retention.map_or(self.retry.window, |r| r / 2);
+        chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// How late a tick may be enqueued on time (or retried).
+    fn window(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.retry.window)
+            .unwrap_or(chrono::Duration::MAX)
+            .min(self.horizon())
+    }
+
+    /// The tick a missed one is replaced with, as `entry`'s policy says: the latest tick at
+    /// or before `now` within the horizon and after the last one this instance fired, or
+    /// `None` (skip to the next tick).
+    fn catch_up(&self, entry: &Entry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if entry.spec.missed != MissedTicks::RunLatest {
+            return None;
+        }
+        latest_tick(&entry.expr, entry.tz, now, self.horizon())
+            .filter(|tick| entry.last_fire.is_none_or(|last| *tick > last))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
         // Entries are plain data; a panic elsewhere cannot leave them half-written.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
@@ -116,22 +153,33 @@ impl CronScheduler {
 
     /// Fires every schedule whose next tick is at or before `now` (and whose retry, if it is
     /// retrying, is due). A tick that is enqueued moves the schedule to its next tick after
-    /// `now` (missed ticks are not replayed); a tick that fails stays, to be retried with the
-    /// same key, until [`TickRetry::window`] after it has passed. Answers what each enqueue did.
+    /// `now`; a tick that fails stays, to be retried with the same key, until
+    /// [`TickRetry::window`] after it has passed. A tick already older than the window (this
+    /// instance was stalled) is missed: skipped, or replaced by the latest tick, as the
+    /// schedule's [`MissedTicks`] says. Answers what each enqueue did.
     ///
     /// The background task calls this; a host that drives time itself (or a test) may too.
     pub async fn fire_due(&self, now: DateTime<Utc>) -> Vec<(String, Result<Enqueued>)> {
-        let due: Vec<(String, DateTime<Utc>, NewJob)> = self
-            .lock()
-            .values()
-            .filter_map(|e| {
-                let tick = e.next_fire.filter(|t| *t <= now)?;
-                if e.retry_at.is_some_and(|r| r > now) {
-                    return None;
-                }
-                Some((e.spec.name.clone(), tick, e.job(tick)))
-            })
-            .collect();
+        let window = self.window();
+        let mut due: Vec<(String, DateTime<Utc>, NewJob)> = Vec::new();
+        for e in self.lock().values_mut() {
+            let Some(mut tick) = e.next_fire.filter(|t| *t <= now) else {
+                continue;
+            };
+            if e.retry_at.is_some_and(|r| r > now) {
+                continue;
+            }
+            if now - tick > window {
+                let Some(latest) = self.catch_up(e, now) else {
+                    self.skip_missed(e, tick, now);
+                    continue;
+                };
+                tick = latest;
+                e.next_fire = Some(latest);
+                (e.retry_at, e.failures) = (None, 0);
+            }
+            due.push((e.spec.name.clone(), tick, e.job(tick)));
+        }
         let mut results = Vec::with_capacity(due.len());
         for (name, tick, job) in due {
             let outcome =
@@ -150,6 +198,22 @@ impl CronScheduler {
             results.push((name, outcome));
         }
         results
+    }
+
+    /// Gives up on `tick`, which is past its window, and moves `entry` to its next tick.
+    fn skip_missed(&self, entry: &mut Entry, tick: DateTime<Utc>, now: DateTime<Utc>) {
+        let why = if entry.failures > 0 {
+            format!(
+                "tick {tick} skipped after {} failed attempts",
+                entry.failures
+            )
+        } else {
+            format!("tick {tick} skipped: not fired within its window (this instance was stalled)")
+        };
+        tracing::warn!(schedule = %entry.spec.name, %tick, %now, "{why}");
+        entry.last_error = Some(why);
+        (entry.retry_at, entry.failures) = (None, 0);
+        entry.next_fire = entry.expr.next_after(now, entry.tz);
     }
 
     /// Moves `entry` on after an enqueue of `tick`: to its next tick, or to a retry.
@@ -291,10 +355,23 @@ impl Scheduler for CronScheduler {
         if runner.is_some() {
             return Ok(());
         }
+        if let Some(retention) = self.retention.filter(|r| *r / 2 < self.retry.window) {
+            return Err(Error::invalid(
+                "completed_retention",
+                format!(
+                    "the queue keeps a tick's unique key for {retention:?}, less than twice the \
+                     cron tick-retry window ({:?}): a late instance could run a tick twice",
+                    self.retry.window
+                ),
+            ));
+        }
         let now = Utc::now();
         for entry in self.lock().values_mut() {
+            // Ticks missed while this instance was down: the latest is due now, or none.
             let from = entry.last_fire.map_or(now, |last| last.max(now));
-            entry.next_fire = entry.expr.next_after(from, entry.tz);
+            entry.next_fire = self
+                .catch_up(entry, now)
+                .or_else(|| entry.expr.next_after(from, entry.tz));
         }
         let cancel = CancellationToken::new();
         let task = tokio::spawn(self.clone().run(cancel.clone()));

@@ -7,12 +7,13 @@
 //! [`Queue`](crate::queue::Queue) backend serves it. See [`CronExpr`] for what expressions
 //! mean, including daylight-saving gaps and folds.
 //!
-//! Ticks missed while no instance was running are not replayed: on start, each schedule's
-//! next tick is computed from now.
+//! Ticks missed while no instance was running are skipped, or the latest of them is run
+//! once, as each schedule's [`MissedTicks`] says.
 
 mod cron_scheduler;
 mod expression;
 mod fields;
+mod missed;
 mod weekday;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cron_scheduler::{CronScheduler, TickRetry};
 pub use expression::CronExpr;
+pub use missed::MissedTicks;
 
 use crate::queue::Priority;
 use crate::{Error, Result};
@@ -49,6 +51,9 @@ pub struct ScheduleSpec {
     pub priority: Priority,
     /// The attempts that job gets.
     pub max_attempts: u32,
+    /// What to do about ticks nobody fired in time. Default [`MissedTicks::Skip`].
+    #[serde(default)]
+    pub missed: MissedTicks,
 }
 
 impl ScheduleSpec {
@@ -66,7 +71,15 @@ impl ScheduleSpec {
             payload: serde_json::Value::Null,
             priority: Priority::Normal,
             max_attempts: crate::queue::DEFAULT_MAX_ATTEMPTS,
+            missed: MissedTicks::Skip,
         }
+    }
+
+    /// Sets what to do about missed ticks.
+    #[must_use]
+    pub fn missed(mut self, missed: MissedTicks) -> Self {
+        self.missed = missed;
+        self
     }
 
     /// Reads the expression in time zone `tz` (an IANA name such as `America/New_York`).

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::problem_io::ProblemIo;
-use super::shutdown::Signals;
+use super::shutdown::Shutdown;
 
 /// How connections are served and stopped.
 #[derive(Debug, Clone, Copy)]
@@ -42,14 +42,14 @@ pub async fn serve(
     listener: TcpListener,
     app: impl Endpoint + 'static,
     options: ServeOptions,
-    signals: &mut Signals,
+    shutdown: &Shutdown,
 ) {
     let app: App = Arc::new(app.map_to_response().boxed());
     let stopping = CancellationToken::new();
     let mut connections = JoinSet::new();
     let signal = loop {
         tokio::select! {
-            signal = signals.next() => break signal,
+            signal = shutdown.first() => break signal,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
                     connections.spawn(connection(stream, remote, Arc::clone(&app), options, stopping.clone()));
@@ -83,7 +83,7 @@ pub async fn serve(
                 );
                 break;
             }
-            signal = signals.next() => {
+            signal = shutdown.second() => {
                 tracing::warn!(
                     signal,
                     connections_cut = connections.len(),

@@ -1,6 +1,10 @@
 //! The signals that stop the server: the first starts a graceful shutdown, a second one
 //! cuts it short.
 
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
 /// SIGINT and SIGTERM, listened to from the moment this is made, so a signal that arrives
 /// during start-up is not lost.
 #[derive(Debug)]
@@ -50,5 +54,52 @@ impl Signals {
             std::future::pending::<()>().await;
         }
         "SIGINT"
+    }
+}
+
+/// The signals of [`Signals`], watched by a task of their own so that several parts of one
+/// process (the HTTP server and the worker pool of `stack serve`) hear the same first and
+/// second signal. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    first: CancellationToken,
+    second: CancellationToken,
+    names: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Shutdown {
+    /// Watches `signals` from now on.
+    pub fn watch(mut signals: Signals) -> Self {
+        let shutdown = Self {
+            first: CancellationToken::new(),
+            second: CancellationToken::new(),
+            names: Arc::default(),
+        };
+        let watcher = shutdown.clone();
+        tokio::spawn(async move {
+            for token in [&watcher.first, &watcher.second] {
+                let name = signals.next().await;
+                watcher.lock().push(name);
+                token.cancel();
+            }
+        });
+        shutdown
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        // A list of names: a panic elsewhere cannot leave it half-written.
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the first signal; its name.
+    pub async fn first(&self) -> &'static str {
+        self.first.cancelled().await;
+        self.lock().first().copied().unwrap_or("signal")
+    }
+
+    /// Waits for the second signal; its name.
+    pub async fn second(&self) -> &'static str {
+        self.second.cancelled().await;
+        self.lock().get(1).copied().unwrap_or("signal")
     }
 }

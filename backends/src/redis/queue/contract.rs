@@ -16,6 +16,10 @@ impl Queue for RedisQueue {
         QueueCapabilities::default().with_durable(true)
     }
 
+    fn unique_key_retention(&self) -> Option<Duration> {
+        Some(self.options.completed_retention)
+    }
+
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
         let mut done = self.enqueue_chunk(std::slice::from_ref(&job)).await?;

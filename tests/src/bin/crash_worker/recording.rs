@@ -80,6 +80,9 @@ impl Queue for Recording {
     fn capabilities(&self) -> QueueCapabilities {
         self.inner.capabilities()
     }
+    fn unique_key_retention(&self) -> Option<Duration> {
+        self.inner.unique_key_retention()
+    }
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         self.inner.enqueue(job).await
     }
