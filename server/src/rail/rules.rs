@@ -66,13 +66,24 @@ impl Rule for Name {
     }
 }
 
-/// A chain: 1 to 32 ASCII letters, digits or `-`.
+/// A supported chain (`stack_core::store::checks::supported_chains`), in any case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chain;
 
 impl Rule for Chain {
     fn narrow(schema: &mut MetaSchema) {
-        text(schema, 1, 32, "^[A-Za-z0-9-]{1,32}$".into());
+        // JSON Schema patterns have no case-insensitive flag: each letter is a class.
+        let names: Vec<String> = stack_core::store::checks::supported_chains()
+            .map(|name| {
+                name.chars()
+                    .map(|c| match c {
+                        'a'..='z' => format!("[{c}{}]", c.to_ascii_uppercase()),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        text(schema, 1, 32, format!("^(?:{})$", names.join("|")));
     }
 }
 

@@ -23,8 +23,48 @@ pub const EVM_CHAINS: &[&str] = &[
     "polygon",
 ];
 
+/// Chains whose transaction ids are bare hex: stored lowercase without any `0x`.
+pub const BARE_HEX_CHAINS: &[&str] = &["bitcoin", "bitcoin-cash", "dogecoin", "litecoin", "tron"];
+
+/// Chains whose transaction hashes are in a case-sensitive encoding (base58).
+pub const BASE58_CHAINS: &[&str] = &["near", "solana"];
+
+/// Every chain the Store records: each has one spelling of its transaction hashes and its
+/// addresses, so that one transaction or one address cannot be recorded twice. A chain not
+/// listed is refused (an unlisted chain would have no canonical hash, and an alias such as
+/// `eth` for `ethereum` would record one transaction twice).
+pub fn supported_chains() -> impl Iterator<Item = &'static str> {
+    EVM_CHAINS
+        .iter()
+        .chain(BARE_HEX_CHAINS)
+        .chain(BASE58_CHAINS)
+        .copied()
+}
+
+/// `chain` when it is supported ([`supported_chains`]), lowercased.
+///
+/// # Errors
+/// [`Error::Invalid`] on `chain`, listing the supported ones.
+pub fn supported(chain: &str) -> Result<String> {
+    let lower = chain.trim().to_ascii_lowercase();
+    if supported_chains().any(|known| known == lower) {
+        return Ok(lower);
+    }
+    let mut all: Vec<&str> = supported_chains().collect();
+    all.sort_unstable();
+    Err(Error::invalid(
+        "chain",
+        format!("must be one of the supported chains: {}", all.join(", ")),
+    ))
+}
+
+/// Tokens whose decimal places differ on one chain from the asset's usual ones (USDT and
+/// USDC carry 18 on BNB Smart Chain, 6 elsewhere).
+pub const CHAIN_DECIMALS: &[(&str, &str, u32)] = &[("bsc", "USDC", 18), ("bsc", "USDT", 18)];
+
 /// The decimal places of well-known assets: an amount of one may carry no more. Any other
-/// asset may carry up to [`MAX_SCALE`](super::MAX_SCALE).
+/// asset may carry up to [`MAX_SCALE`](super::MAX_SCALE); see [`CHAIN_DECIMALS`] for
+/// exceptions on one chain.
 pub const ASSET_DECIMALS: &[(&str, u32)] = &[
     ("AVAX", 18),
     ("BCH", 8),
@@ -48,21 +88,33 @@ pub const ASSET_DECIMALS: &[(&str, u32)] = &[
 const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
-/// The decimal places an amount of `asset` (normalized) may carry.
-pub fn decimals(asset: &str) -> u32 {
-    ASSET_DECIMALS
+/// The decimal places an amount of `asset` (normalized) may carry on `chain`, or, without a
+/// chain (a debit of a balance that deposits on every chain fed), on any chain.
+pub fn decimals(chain: Option<&str>, asset: &str) -> u32 {
+    let usual = ASSET_DECIMALS
         .iter()
         .find(|(code, _)| *code == asset)
-        .map_or(super::MAX_SCALE, |(_, places)| *places)
+        .map_or(super::MAX_SCALE, |(_, places)| *places);
+    CHAIN_DECIMALS
+        .iter()
+        .filter(|(on, code, _)| *code == asset && chain.is_none_or(|chain| chain == *on))
+        .map(|(_, _, places)| *places)
+        .fold(usual, |most, places| {
+            if chain.is_some() {
+                places
+            } else {
+                most.max(places)
+            }
+        })
 }
 
-/// `amount` of `asset` (both normalized), refused when it is finer than the asset allows
-/// (`0.0000001` USDC: USDC has 6 decimal places).
+/// `amount` of `asset` on `chain` (all normalized; `None` for any chain), refused when it
+/// is finer than the asset allows there (`0.0000001` USDC on ethereum: 6 decimal places).
 ///
 /// # Errors
 /// [`Error::Invalid`] on `amount`.
-pub fn fits(asset: &str, amount: Decimal) -> Result<()> {
-    let places = decimals(asset);
+pub fn fits(chain: Option<&str>, asset: &str, amount: Decimal) -> Result<()> {
+    let places = decimals(chain, asset);
     let scale = amount.normalize().scale();
     if scale > places {
         return Err(Error::invalid(
@@ -115,12 +167,14 @@ fn near_account(value: &str) -> bool {
 /// - `bitcoin`: Base58 starting `1` or `3`, or bech32 `bc1…` (lowercased);
 /// - `litecoin`: Base58 starting `L`, `M` or `3`, or bech32 `ltc1…`;
 /// - `dogecoin`: Base58 starting `D`, `A` or `9`;
-/// - `bitcoin-cash`: CashAddr (`bitcoincash:` optional, `q` or `p` and 41 more characters,
-///   stored lowercase with the prefix) or Base58 starting `1` or `3`;
+/// - `bitcoin-cash`: CashAddr only (`bitcoincash:` optional, `q` or `p` and 41 more
+///   characters, stored lowercase with the prefix; the legacy Base58 spelling of the same
+///   address is refused);
 /// - `tron`: Base58, `T` and 33 more characters;
 /// - `solana`: Base58, 32 to 44 characters;
 /// - `near`: an account name or a 64-hex implicit account, lowercased;
-/// - any other chain: 1-128 visible ASCII characters, kept as given.
+/// - a chain not supported (see [`supported_chains`]): 1-128 visible ASCII characters, kept
+///   as given (the chain check refuses the chain itself).
 ///
 /// # Errors
 /// [`Error::Invalid`] on `address`, saying the form the chain expects.
@@ -142,7 +196,7 @@ pub fn address(chain: &str, value: &str) -> Result<String> {
         ),
         "bitcoin-cash" => (
             cash_address(&value),
-            "a CashAddr address (bitcoincash:q… or p…) or a Base58 address starting 1 or 3",
+            "a CashAddr address (bitcoincash:q… or p…; the legacy form is not taken)",
         ),
         "tron" => (
             (value.len() == 34 && base58_address(&value, &['T'])).then(|| value.clone()),
@@ -180,10 +234,9 @@ fn base58_or_bech32(value: &str, leads: &[char], hrp: &str) -> Option<String> {
     bech32_address(value, hrp)
 }
 
+/// A CashAddr address, with its `bitcoincash:` prefix, lowercase. The legacy Base58 form
+/// of the same address is refused: two spellings of one address could be two wallets.
 fn cash_address(value: &str) -> Option<String> {
-    if base58_address(value, &['1', '3']) {
-        return Some(value.to_owned());
-    }
     let lower = value.to_ascii_lowercase();
     let one_case = value == lower || value == value.to_ascii_uppercase();
     let payload = lower.strip_prefix("bitcoincash:").unwrap_or(&lower);
@@ -256,24 +309,40 @@ mod tests {
     }
 
     #[test]
-    fn an_amount_carries_no_more_places_than_its_asset() {
+    fn an_amount_carries_no_more_places_than_its_asset_on_its_chain() {
         let dec = |s| Decimal::from_str(s).unwrap();
-        assert!(fits("USDC", dec("1.123456")).is_ok());
+        let eth = Some("ethereum");
+        assert!(fits(eth, "USDC", dec("1.123456")).is_ok());
         assert!(
-            fits("USDC", dec("1.1234560000")).is_ok(),
+            fits(eth, "USDC", dec("1.1234560000")).is_ok(),
             "trailing zeros are not places"
         );
-        let err = fits("USDC", dec("1.1234567")).unwrap_err();
+        let err = fits(eth, "USDC", dec("1.1234567")).unwrap_err();
         assert!(
             err.to_string().contains("USDC has 6 decimal places"),
             "{err}"
         );
-        assert!(fits("BTC", dec("0.00000001")).is_ok());
-        assert!(fits("BTC", dec("0.000000001")).is_err());
-        assert!(fits("ETH", dec("0.000000000000000001")).is_ok());
+        assert!(fits(Some("bsc"), "USDT", dec("1.000000000000000001")).is_ok());
         assert!(
-            fits("XYZ", dec("0.000000000000000001")).is_ok(),
+            fits(None, "USDT", dec("1.000000000000000001")).is_ok(),
+            "a debit: any chain"
+        );
+        assert!(fits(Some("bitcoin"), "BTC", dec("0.00000001")).is_ok());
+        assert!(fits(Some("bitcoin"), "BTC", dec("0.000000001")).is_err());
+        assert!(fits(None, "BTC", dec("0.000000001")).is_err());
+        assert!(fits(eth, "ETH", dec("0.000000000000000001")).is_ok());
+        assert!(
+            fits(eth, "XYZ", dec("0.000000000000000001")).is_ok(),
             "unknown: MAX_SCALE"
         );
+    }
+
+    #[test]
+    fn only_supported_chains_are_taken() {
+        assert_eq!(supported(" Ethereum ").unwrap(), "ethereum");
+        for alias in ["eth", "fantom", "somechain", ""] {
+            let err = supported(alias).unwrap_err();
+            assert!(err.to_string().contains("bitcoin, bitcoin-cash"), "{err}");
+        }
     }
 }

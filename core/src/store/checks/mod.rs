@@ -9,7 +9,10 @@ use crate::{Error, Result};
 
 mod chains;
 
-pub use chains::{ASSET_DECIMALS, EVM_CHAINS, address, decimals, fits};
+pub use chains::{
+    ASSET_DECIMALS, BARE_HEX_CHAINS, BASE58_CHAINS, CHAIN_DECIMALS, EVM_CHAINS, address, decimals,
+    fits, supported, supported_chains,
+};
 
 /// The most decimal places an amount may carry (the columns hold 18).
 pub const MAX_SCALE: u32 = 18;
@@ -40,14 +43,8 @@ fn visible_ascii(field: &str, value: &str, max: usize) -> Result<String> {
 }
 
 fn chain(value: &str) -> Result<String> {
-    let value = text("chain", value, 32)?.to_ascii_lowercase();
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(Error::invalid("chain", "must be letters, digits or `-`"));
-    }
-    Ok(value)
+    let value = text("chain", value, 32)?;
+    supported(&value)
 }
 
 /// An asset code: 2-12 uppercase letters or digits (`USDC`, `BTC`).
@@ -91,12 +88,11 @@ pub fn amount(value: Decimal) -> Result<Decimal> {
 pub const EVM_HASH_CHAINS: &[&str] = EVM_CHAINS;
 
 /// Chains whose transaction ids are bare hex: stored lowercase without any `0x`.
-pub const BARE_HEX_HASH_CHAINS: &[&str] =
-    &["bitcoin", "bitcoin-cash", "dogecoin", "litecoin", "tron"];
+pub const BARE_HEX_HASH_CHAINS: &[&str] = BARE_HEX_CHAINS;
 
 /// Chains whose transaction hashes are in a case-sensitive encoding (base58): their case is
 /// kept even when a hash happens to look like hex.
-pub const CASE_SENSITIVE_HASH_CHAINS: &[&str] = &["near", "solana"];
+pub const CASE_SENSITIVE_HASH_CHAINS: &[&str] = BASE58_CHAINS;
 
 /// The hex digits of `value` without a `0x`/`0X` prefix, when it is hex.
 fn hex_digits(value: &str) -> Option<&str> {
@@ -189,11 +185,16 @@ fn first(errors: Vec<Error>) -> Error {
         .unwrap_or_else(|| Error::invalid("input", "is invalid"))
 }
 
-/// `amount` when it fits `asset`'s decimal places ([`fits`]); a problem otherwise (both
-/// already checked, `None` when either was bad).
-fn fitting(asset: Option<&str>, amount: Option<Decimal>, bad: &mut Vec<Error>) -> Option<Decimal> {
+/// `amount` when it fits `asset`'s decimal places on `chain` ([`fits`]); a problem
+/// otherwise (both already checked, `None` when either was bad).
+fn fitting(
+    chain: Option<&str>,
+    asset: Option<&str>,
+    amount: Option<Decimal>,
+    bad: &mut Vec<Error>,
+) -> Option<Decimal> {
     match (asset, amount) {
-        (Some(asset), Some(amount)) => keep(fits(asset, amount).map(|()| amount), bad),
+        (Some(asset), Some(amount)) => keep(fits(chain, asset, amount).map(|()| amount), bad),
         (_, amount) => amount,
     }
 }
@@ -278,7 +279,10 @@ impl NewDeposit {
         let tx_hash = keep(tx_hash(&hash_chain, &self.tx_hash), &mut bad);
         let asset = keep(asset(&self.asset), &mut bad);
         let amount = keep(amount(self.amount), &mut bad);
-        let amount = fitting(asset.as_deref(), amount, &mut bad);
+        let amount = match &chain {
+            Some(on) => fitting(Some(on), asset.as_deref(), amount, &mut bad),
+            None => amount,
+        };
         match (chain, tx_hash, asset, amount) {
             (Some(chain), Some(tx_hash), Some(asset), Some(amount)) => Ok(Self {
                 user_id: self.user_id,
@@ -331,7 +335,7 @@ impl NewDebit {
         let mut bad = Vec::new();
         let asset = keep(asset(&self.asset), &mut bad);
         let amount = keep(amount(self.amount), &mut bad);
-        let amount = fitting(asset.as_deref(), amount, &mut bad);
+        let amount = fitting(None, asset.as_deref(), amount, &mut bad);
         let reference = keep(visible_ascii("reference", &self.reference, 128), &mut bad);
         match (asset, amount, reference) {
             (Some(asset), Some(amount), Some(reference)) => Ok(Self {
