@@ -30,6 +30,7 @@ pub mod queue_suite;
 pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
+pub mod sql_queue;
 pub mod stale_reads;
 pub mod standby_faults;
 pub mod store_suite;
