@@ -22,6 +22,7 @@
 pub mod blackhole;
 pub mod cache_suite;
 pub mod caching_store;
+pub mod crash;
 pub mod faulty_queue;
 pub mod owed_invalidations;
 pub mod own_postgres;
