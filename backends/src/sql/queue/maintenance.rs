@@ -67,16 +67,44 @@ impl SqlQueue {
     }
 }
 
-/// Sweeps the queue behind `queue` every `every` (draining full batches at once) until the
-/// queue is dropped. Must be called inside a Tokio runtime.
+impl SqlQueue {
+    /// `VACUUM (SKIP_LOCKED) stack_jobs` on PostgreSQL (skipped while another session
+    /// vacuums it); nothing on SQLite, whose freed pages are reused without it.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](stack_core::Error::Unavailable) when the database cannot be
+    /// reached.
+    pub async fn vacuum(&self) -> Result<()> {
+        if !self.dialect.is_postgres() {
+            return Ok(());
+        }
+        sea_orm::ConnectionTrait::execute_unprepared(&self.db, "VACUUM (SKIP_LOCKED) stack_jobs")
+            .await
+            .map(drop)
+            .map_err(|e| super::db_error("vacuum stack_jobs", e))
+    }
+}
+
+/// Sweeps the queue behind `queue` every `every` (draining full batches at once), and
+/// vacuums its table every `vacuum_every`, until the queue is dropped. Must be called inside
+/// a Tokio runtime.
 pub(super) fn spawn(queue: Weak<SqlQueue>, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     Some(runtime.spawn(async move {
+        let mut vacuumed = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(every).await;
             let Some(queue) = queue.upgrade() else {
                 return;
             };
+            if let Some(vacuum_every) = queue.sql_options.vacuum_every {
+                if vacuumed.elapsed() >= vacuum_every {
+                    vacuumed = tokio::time::Instant::now();
+                    if let Err(error) = queue.vacuum().await {
+                        tracing::warn!(%error, "SQL queue: VACUUM failed");
+                    }
+                }
+            }
             let full = u64::try_from(queue.sql_options.sweep_batch.max(1)).unwrap_or(u64::MAX);
             loop {
                 match queue.sweep().await {

@@ -46,6 +46,11 @@ pub struct SqlQueueOptions {
     pub sweep_every: Option<Duration>,
     /// The most rows one sweep statement deletes, so it never holds the table for long.
     pub sweep_batch: usize,
+    /// How often the sweep task also runs `VACUUM (SKIP_LOCKED) stack_jobs` on PostgreSQL, so
+    /// the space of deleted and updated rows is reused within seconds rather than after
+    /// autovacuum's next round (a minute by default), which under a steady load is what keeps
+    /// the table small; `None` leaves it to autovacuum.
+    pub vacuum_every: Option<Duration>,
 }
 
 impl Default for SqlQueueOptions {
@@ -54,6 +59,7 @@ impl Default for SqlQueueOptions {
             dead_retention: None,
             sweep_every: Some(Duration::from_secs(30)),
             sweep_batch: 5_000,
+            vacuum_every: Some(Duration::from_secs(10)),
         }
     }
 }

@@ -127,11 +127,19 @@ impl SqlQueue {
         Ok(false)
     }
 
-    /// Completes every token in one transaction; per token whether it held its job (a token
-    /// repeated in the batch holds it only the first time).
+    /// Completes every token: in one statement on PostgreSQL, in one transaction on SQLite;
+    /// per token whether it held its job (a token repeated in the batch holds it only the
+    /// first time).
     pub(super) async fn complete_all(&self, tokens: &[LeaseToken]) -> Result<Vec<bool>> {
-        let tx = self.write().await?;
         let mut seen = HashSet::new();
+        if self.dialect.is_postgres() {
+            let done = self.complete_batch_postgres(tokens).await?;
+            return Ok(tokens
+                .iter()
+                .map(|t| done.contains(&t.job_id) && seen.insert(t.job_id))
+                .collect());
+        }
+        let tx = self.write().await?;
         let mut held = Vec::with_capacity(tokens.len());
         for token in tokens {
             held.push(seen.insert(token.job_id) && self.complete_one(&tx, token).await?);
@@ -140,6 +148,34 @@ impl SqlQueue {
             .await
             .map_err(|e| super::db_error("commit completions", e))?;
         Ok(held)
+    }
+
+    /// The ids of the jobs `tokens` completed, in one statement: the tokens travel as two
+    /// uuid arrays; jobs without a unique key are deleted, the others kept as completed.
+    async fn complete_batch_postgres(&self, tokens: &[LeaseToken]) -> Result<HashSet<JobId>> {
+        let array = |f: fn(&LeaseToken) -> Uuid| {
+            let items: Vec<String> = tokens.iter().map(|t| f(t).to_string()).collect();
+            Value::from(format!("{{{}}}", items.join(",")))
+        };
+        let now = self.dialect.now();
+        let matched =
+            "j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id AND j.state = 'running'";
+        let sql = format!(
+            "WITH t AS (SELECT * FROM UNNEST($2::text::uuid[], $3::text::uuid[]) AS t(id, lease_id)), \
+             gone AS (DELETE FROM stack_jobs AS j USING t WHERE {matched} AND j.unique_key IS NULL \
+             RETURNING j.id), \
+             kept AS (UPDATE stack_jobs AS j SET state = 'completed', finished_at = {now}, \
+             lease_id = NULL, lease_expires_at = NULL FROM t WHERE {matched} \
+             AND j.unique_key IS NOT NULL RETURNING j.id) \
+             SELECT id FROM gone UNION ALL SELECT id FROM kept"
+        );
+        let values = vec![
+            self.options.name.clone().into(),
+            array(|t| t.job_id),
+            array(|t| t.lease_id),
+        ];
+        let rows = self.rows(&self.db, "complete jobs", sql, values).await?;
+        rows.iter().map(|row| get::<JobId>(row, "id")).collect()
     }
 
     /// Records a failed attempt: retried after `delay` or dead-lettered.
