@@ -22,6 +22,7 @@ pub mod queue;
 pub mod retry;
 pub mod scheduler;
 pub mod store;
+pub mod unit;
 pub mod version;
 pub mod worker;
 

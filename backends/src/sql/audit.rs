@@ -108,7 +108,9 @@ impl AuditStore for SqlStore {
                 stored.detail.clone().into(),
                 stored.created_at.into(),
             ]);
-        self.db
+        self.conn()
+            .await
+            .exec()
             .execute_raw(self.backend().build(&insert))
             .await
             .map_err(|e| db_error("record audit log", e))?;
@@ -121,7 +123,7 @@ impl AuditStore for SqlStore {
         page: PageRequest,
     ) -> Result<Page<AuditLog>> {
         listing::page(
-            &self.db,
+            &self.conn().await.exec(),
             AuditLogs::Table,
             listing::audit_logs(filter),
             page,
@@ -136,7 +138,7 @@ impl AuditStore for SqlStore {
         request: CursorRequest,
     ) -> Result<CursorPage<AuditLog>> {
         listing::slice(
-            &self.db,
+            &self.conn().await.exec(),
             AuditLogs::Table,
             listing::audit_logs(filter),
             request,

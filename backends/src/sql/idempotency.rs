@@ -263,7 +263,9 @@ impl IdempotencyStore for SqlStore {
             .and_where(Expr::col(K::State).eq(RUNNING))
             .to_owned();
         let done = self
-            .connection()
+            .conn()
+            .await
+            .exec()
             .execute(&update)
             .await
             .map_err(|e| db_error("store an idempotent response", e))?;

@@ -203,7 +203,9 @@ impl SqlStore {
             .order_by(Balances::Asset, Order::Asc)
             .to_owned();
         let found = self
-            .db
+            .conn()
+            .await
+            .exec()
             .query_all(&select)
             .await
             .map_err(|e| db_error("read balances", e))?;
@@ -218,7 +220,7 @@ impl SqlStore {
     ) -> Result<Page<LedgerEntry>> {
         let backend = self.backend();
         listing::page(
-            &self.db,
+            &self.conn().await.exec(),
             Transactions::Table,
             listing::entries(filter),
             page,

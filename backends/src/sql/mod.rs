@@ -21,6 +21,7 @@ mod open;
 mod queue;
 mod replica;
 mod rows;
+mod unit;
 mod unnest;
 mod users;
 mod wallets;
@@ -39,6 +40,7 @@ pub use open::{
 };
 pub use queue::{SqlQueue, SqlQueueOptions, Sweep};
 pub use replica::SqlReplica;
+pub use unit::SqlTransaction;
 
 use error::db_error;
 
@@ -60,6 +62,9 @@ pub struct PoolStats {
 pub struct SqlStore {
     db: DatabaseConnection,
     slow: diagnostics::SlowQueries,
+    /// Whether calls made inside a [`stack_core::unit`] run in its transaction (the
+    /// primary's store) or ignore it (a replica's).
+    joins_units: bool,
 }
 
 impl SqlStore {
@@ -68,7 +73,16 @@ impl SqlStore {
         Self {
             db,
             slow: diagnostics::SlowQueries::default(),
+            joins_units: true,
         }
+    }
+
+    /// This store, ignoring units of work: for a replica, whose reads must never run in (or
+    /// wait for) a transaction on the primary.
+    #[must_use]
+    pub fn outside_units(mut self) -> Self {
+        self.joins_units = false;
+        self
     }
 
     /// This store, answering `slow` in [`SqlStore::slow_queries`]: what
@@ -123,8 +137,21 @@ impl SqlStore {
         self.db.get_database_backend()
     }
 
-    /// A transaction for a write: `BEGIN IMMEDIATE` on SQLite.
+    /// A transaction for a write: a savepoint of the current unit's transaction inside one
+    /// (see [`unit`]), else a transaction of its own.
     async fn write(&self) -> Result<DatabaseTransaction> {
+        let conn = self.conn().await;
+        match conn.unit_transaction() {
+            Some(transaction) => transaction
+                .begin()
+                .await
+                .map_err(|e| db_error("begin a savepoint", e)),
+            None => self.begin_top().await,
+        }
+    }
+
+    /// A transaction of its own: `BEGIN IMMEDIATE` on SQLite.
+    async fn begin_top(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
             ..Default::default()

@@ -302,7 +302,7 @@ impl MoneyStore for SqlStore {
 
     async fn deposit(&self, id: Uuid) -> Result<Deposit> {
         deposit_where(
-            &self.db,
+            &self.conn().await.exec(),
             Condition::all().add(Expr::col(Deposits::Id).eq(id)),
         )
         .await?
@@ -317,7 +317,7 @@ impl MoneyStore for SqlStore {
     ) -> Result<Page<Deposit>> {
         let backend = self.backend();
         listing::page(
-            &self.db,
+            &self.conn().await.exec(),
             Deposits::Table,
             listing::deposits(filter),
             page,
@@ -334,7 +334,7 @@ impl MoneyStore for SqlStore {
         let backend = self.backend();
         let map = |r: &sea_orm::QueryResult| rows::deposit(r, backend);
         listing::slice(
-            &self.db,
+            &self.conn().await.exec(),
             Deposits::Table,
             listing::deposits(filter),
             request,
@@ -367,7 +367,7 @@ impl MoneyStore for SqlStore {
     ) -> Result<CursorPage<LedgerEntry>> {
         let backend = self.backend();
         listing::slice(
-            &self.db,
+            &self.conn().await.exec(),
             Transactions::Table,
             listing::entries(filter),
             request,

@@ -120,12 +120,12 @@ impl OnboardingStore for SqlStore {
     }
 
     async fn onboarding(&self, user_id: Uuid) -> Result<OnboardingFlow> {
-        flow_of(&self.db, user_id).await
+        flow_of(&self.conn().await.exec(), user_id).await
     }
 
     async fn onboarding_flow(&self, id: Uuid) -> Result<OnboardingFlow> {
         listing::by_id(
-            &self.db,
+            &self.conn().await.exec(),
             OnboardingFlows::Table,
             id,
             rows::onboarding,

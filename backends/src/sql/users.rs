@@ -124,12 +124,19 @@ impl UserStore for SqlStore {
     }
 
     async fn user(&self, id: Uuid) -> Result<User> {
-        listing::by_id(&self.db, Users::Table, id, rows::user, "user").await
+        listing::by_id(
+            &self.conn().await.exec(),
+            Users::Table,
+            id,
+            rows::user,
+            "user",
+        )
+        .await
     }
 
     async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>> {
         listing::page(
-            &self.db,
+            &self.conn().await.exec(),
             Users::Table,
             listing::users(filter),
             page,
@@ -144,7 +151,7 @@ impl UserStore for SqlStore {
         request: CursorRequest,
     ) -> Result<CursorPage<User>> {
         listing::slice(
-            &self.db,
+            &self.conn().await.exec(),
             Users::Table,
             listing::users(filter),
             request,

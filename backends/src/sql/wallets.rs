@@ -86,12 +86,19 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet(&self, id: Uuid) -> Result<Wallet> {
-        listing::by_id(&self.db, Wallets::Table, id, rows::wallet, "wallet").await
+        listing::by_id(
+            &self.conn().await.exec(),
+            Wallets::Table,
+            id,
+            rows::wallet,
+            "wallet",
+        )
+        .await
     }
 
     async fn list_wallets(&self, filter: &WalletFilter, page: PageRequest) -> Result<Page<Wallet>> {
         listing::page(
-            &self.db,
+            &self.conn().await.exec(),
             Wallets::Table,
             listing::wallets(filter),
             page,

@@ -97,7 +97,20 @@ impl CachingStore {
 
     /// Invalidates `scopes` of `user` after a write that succeeded, or that failed in a way
     /// that may have committed (its reply was lost).
+    ///
+    /// Inside a [unit of work](crate::unit) the write is not visible to others until the
+    /// unit commits, so the invalidation waits for that commit (a reader that loads in
+    /// between stores under the generation the commit then moves); a write that failed
+    /// there rolled back to its savepoint and invalidates nothing.
     async fn after_write<T>(&self, result: &Result<T>, user: Uuid, scopes: &[&'static str]) {
+        if crate::unit::active() {
+            if result.is_ok() {
+                let (this, scopes) = (self.clone(), scopes.to_vec());
+                crate::unit::after_commit(async move { this.invalidate(user, &scopes).await })
+                    .await;
+            }
+            return;
+        }
         if result.as_ref().is_ok() || result.as_ref().is_err_and(may_have_committed) {
             self.invalidate(user, scopes).await;
         }
@@ -127,8 +140,13 @@ impl CachingStore {
     }
 
     /// The key of `name` in `scope` for `user`, or `None` when the cache must be bypassed
-    /// (an invalidation of this user is still owed, or the cache does not answer).
+    /// (inside a [unit of work](crate::unit), whose reads must see its own uncommitted
+    /// writes and must not cache them; an invalidation of this user is still owed; or the
+    /// cache does not answer).
     async fn key(&self, user: Uuid, scope: &'static str, name: &str) -> Option<String> {
+        if crate::unit::active() {
+            return None;
+        }
         for owing in self.owed.of(user) {
             if self.keys.bump_scope(user, owing.0).await.is_err() {
                 return None;
@@ -233,17 +251,21 @@ impl MoneyStore for CachingStore {
         let user = match &confirmed {
             Ok(deposit) => Some(deposit.user_id),
             // It may have committed: whose deposit it is decides what to invalidate.
-            Err(e) if may_have_committed(e) => match read_fresh(self.store.deposit(id)).await {
-                Ok(deposit) => Some(deposit.user_id),
-                Err(_) => {
-                    self.owe_unknown();
-                    None
+            // Inside a unit a failed write rolled back to its savepoint.
+            Err(e) if may_have_committed(e) && !crate::unit::active() => {
+                match read_fresh(self.store.deposit(id)).await {
+                    Ok(deposit) => Some(deposit.user_id),
+                    Err(_) => {
+                        self.owe_unknown();
+                        None
+                    }
                 }
-            },
+            }
             Err(_) => None,
         };
         if let Some(user) = user {
-            self.invalidate(user, &[DEPOSITS, BALANCES]).await;
+            let done: Result<()> = Ok(());
+            self.after_write(&done, user, &[DEPOSITS, BALANCES]).await;
         }
         confirmed
     }

@@ -42,9 +42,10 @@ pub async fn read_fresh<F: std::future::Future>(work: F) -> F::Output {
     FRESH.scope((), work).await
 }
 
-/// Whether the current task runs inside [`read_fresh`].
+/// Whether the current task runs inside [`read_fresh`], or inside a
+/// [unit of work](crate::unit), whose reads must see its own writes on the primary.
 pub fn reading_fresh() -> bool {
-    FRESH.try_with(|()| ()).is_ok()
+    FRESH.try_with(|()| ()).is_ok() || crate::unit::active()
 }
 
 /// How a call touches the data.

@@ -60,12 +60,8 @@ pub fn validate_limit(limit: usize) -> Result<()> {
 }
 
 /// A caller's open database transaction, handed to [`Queue::enqueue_in`] so a job is stored
-/// if and only if the caller's writes commit. Core names no database type: a SQL backend
-/// downcasts [`Transaction::as_any`] to its own transaction type and refuses any other.
-pub trait Transaction: Send + Sync {
-    /// The transaction, for the backend to downcast.
-    fn as_any(&self) -> &dyn std::any::Any;
-}
+/// if and only if the caller's writes commit (see [`crate::unit`]).
+pub use crate::unit::Transaction;
 
 /// What a queue backend can do; the conformance suite reads it to pick its trials. Built by
 /// name: `QueueCapabilities::default().with_durable(true)`.

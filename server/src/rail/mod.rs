@@ -154,7 +154,8 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
     let idempotency = Idempotency::new(
         Arc::new(backends.database.clone()),
         IdempotencyOptions::from_config(&config.api, MAX_BODY),
-    );
+    )
+    .with_units(Arc::new(backends.database.clone()));
     RailApi {
         route,
         specs,

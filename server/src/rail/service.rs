@@ -11,6 +11,7 @@ use stack_core::store::{
     LedgerEntry, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow, OnboardingStatus,
     Recorded, Store, User, UserFilter, Wallet, WalletFilter,
 };
+use stack_core::unit::{self, TransactionSource};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
@@ -22,6 +23,8 @@ use crate::jobs::{DEPOSIT_CONFIRMED, DepositConfirmed};
 pub struct Rail {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
+    /// Transactions on the Store's primary, for writes that must commit together.
+    units: Arc<dyn TransactionSource>,
 }
 
 /// The namespace of the ids of `rail.deposit_confirmed` jobs (a UUID v5 of the deposit id
@@ -35,6 +38,7 @@ impl Rail {
         Self {
             store: Arc::clone(&backends.store),
             queue: Arc::clone(&backends.queue),
+            units: Arc::new(backends.database.clone()),
         }
     }
 
@@ -152,25 +156,32 @@ impl Rail {
     }
 
     /// Confirms a deposit (the Store credits it once, in one transaction), then enqueues the
-    /// `rail.deposit_confirmed` notification. The job is enqueued after the commit, not in
-    /// the same transaction (transactional enqueue is a later issue): if the enqueue fails,
-    /// the deposit stays credited, the answer is the enqueue's error, and a retried confirm
-    /// credits nothing and enqueues again. The job's id is derived from the deposit's, so
-    /// racing or repeated confirms enqueue one notification while the queue remembers it.
+    /// `rail.deposit_confirmed` notification, in one unit of work: on a queue that stores
+    /// its jobs in the Store's database, the credit and the job commit together or not at
+    /// all. On another queue the job is enqueued before the unit commits: if the enqueue
+    /// fails, nothing is credited and the answer is the enqueue's error; if the commit then
+    /// fails, a job may exist for a deposit still pending, which its handler must check
+    /// (it re-reads the deposit). The job's id is derived from the deposit's, so racing or
+    /// repeated confirms enqueue one notification while the queue remembers it.
     ///
     /// # Errors
     /// `NotFound`; `Conflict` for a failed deposit; the queue's errors.
     pub async fn confirm_deposit(&self, id: Uuid) -> Result<Deposit> {
-        let deposit = self.store.confirm_deposit(id).await?;
-        let payload = serde_json::to_value(DepositConfirmed {
-            deposit_id: deposit.id,
-        })
-        .map_err(|e| Error::backend("encode a job payload").with_source(e))?;
-        let job_id = Uuid::new_v5(&NOTIFICATIONS, deposit.id.as_bytes());
-        self.queue
-            .enqueue(NewJob::new(DEPOSIT_CONFIRMED, payload).id(job_id))
+        unit::atomically(self.units.as_ref(), async {
+            let deposit = self.store.confirm_deposit(id).await?;
+            let payload = serde_json::to_value(DepositConfirmed {
+                deposit_id: deposit.id,
+            })
+            .map_err(|e| Error::backend("encode a job payload").with_source(e))?;
+            let job_id = Uuid::new_v5(&NOTIFICATIONS, deposit.id.as_bytes());
+            unit::enqueue(
+                self.queue.as_ref(),
+                NewJob::new(DEPOSIT_CONFIRMED, payload).id(job_id),
+            )
             .await?;
-        Ok(deposit)
+            Ok(deposit)
+        })
+        .await
     }
 
     /// The balances of an existing user.

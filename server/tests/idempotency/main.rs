@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
 
 mod things;
+mod units;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -137,9 +137,18 @@ pub async fn stats_count_states_and_age_of_oldest_ready_job(new_queue: QueueFact
 /// A transaction that belongs to no backend.
 struct ForeignTransaction;
 
+#[async_trait::async_trait]
 impl stack_core::queue::Transaction for ForeignTransaction {
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    async fn commit(self: Box<Self>) -> stack_core::Result<()> {
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> stack_core::Result<()> {
+        Ok(())
     }
 }
 

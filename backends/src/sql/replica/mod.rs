@@ -82,7 +82,7 @@ impl SqlReplica {
             ));
         }
         Ok(Self {
-            store: open(url, options).await?,
+            store: open(url, options).await?.outside_units(),
             label: label(url),
             streaming_at: Arc::default(),
             primary: None,

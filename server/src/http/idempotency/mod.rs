@@ -28,11 +28,17 @@
 //! - Keys expire `api.idempotency_ttl` after their first use; an expired key is free again,
 //!   and [`purge_every`] deletes expired records in bounded batches.
 //!
-//! The response is stored after the handler's own transaction commits, not inside it (the
-//! Store offers callers no transaction yet). A crash between the two leaves the key running
-//! until its lease lapses, and the retry then runs the handler again: safe for the rail,
-//! whose money writes are idempotent by themselves (a deposit by its chain identity, a debit
-//! by its reference, a confirmation once), so a re-run credits or debits nothing twice.
+//! - With a [`TransactionSource`] ([`Idempotency::with_units`]), the handler runs inside a
+//!   [`stack_core::unit`]: its Store writes, a SQL queue's jobs and the stored response
+//!   commit in one transaction. A crash before that commit leaves nothing written and the
+//!   key running until its lease lapses; a retry then runs the handler as if for the first
+//!   time. A request whose lease lapsed and whose key another request took over cannot
+//!   store its response: its whole unit rolls back (409), and the other request's run is the
+//!   only one. A response that is not stored (see [`stored`](self::stored)) rolls back
+//!   everything its handler wrote.
+//! - Without one, the response is stored after the handler's own transactions commit; a
+//!   crash between the two re-runs the handler on a retry (safe for writes that are
+//!   idempotent by themselves).
 
 mod purge;
 mod stored;
@@ -44,7 +50,10 @@ use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use sha2::{Digest, Sha256};
 use stack_core::config::ApiConfig;
-use stack_core::idempotency::{Begun, Claim, IdempotencyKey, IdempotencyStore, RequestFingerprint};
+use stack_core::idempotency::{
+    Begun, Claim, IdempotencyKey, IdempotencyStore, RequestFingerprint, StoredResponse,
+};
+use stack_core::unit::{TransactionSource, Unit};
 use stack_core::version::ApiVersion;
 
 pub use purge::{PURGE_BATCH, purge_every, purge_expired};
@@ -83,12 +92,25 @@ impl IdempotencyOptions {
 pub struct Idempotency {
     store: Arc<dyn IdempotencyStore>,
     options: IdempotencyOptions,
+    units: Option<Arc<dyn TransactionSource>>,
 }
 
 impl Idempotency {
     /// Keys kept in `store`, with `options`.
     pub fn new(store: Arc<dyn IdempotencyStore>, options: IdempotencyOptions) -> Self {
-        Self { store, options }
+        Self {
+            store,
+            options,
+            units: None,
+        }
+    }
+
+    /// Runs each keyed request in a unit of work of `units` (the database `store` keeps its
+    /// records in), so that its writes and its stored response commit together.
+    #[must_use]
+    pub fn with_units(mut self, units: Arc<dyn TransactionSource>) -> Self {
+        self.units = Some(units);
+        self
     }
 }
 
@@ -266,32 +288,98 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             armed: true,
             runtime: tokio::runtime::Handle::try_current().ok(),
         };
+        let unit = match &self.wrapper.units {
+            Some(units) => match Unit::begin(units.as_ref()).await {
+                Ok(unit) => Some(unit),
+                Err(error) => {
+                    abandon(store.as_ref(), &held.settle()).await;
+                    return Ok(ApiError::from(error).into_response());
+                }
+            },
+            None => None,
+        };
         req.set_body(body);
-        let (result, refused) = stored::watch_refusal(self.inner.call(req)).await;
+        let call = stored::watch_refusal(self.inner.call(req));
+        let (result, refused) = match &unit {
+            Some(unit) => unit.run(call).await,
+            None => call.await,
+        };
         let (response, keep) = stored::classify(result.map(IntoResponse::into_response));
-        let keep = keep && !refused;
         let claim = held.settle();
-        if !keep {
-            if let Err(error) = store.abandon(&claim).await {
-                tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
-            }
-            return Ok(response);
-        }
         let (parts, body) = response.into_parts();
         let body = match body.into_vec().await {
-            Ok(body) => body,
+            Ok(body) if keep && !refused => body,
+            Ok(body) => {
+                end(unit, &claim, store.as_ref()).await;
+                return Ok(Response::from_parts(parts, body.into()));
+            }
             Err(error) => {
-                let _ = store.abandon(&claim).await;
+                end(unit, &claim, store.as_ref()).await;
                 return Ok(ApiError::internal(&error).into_response());
             }
         };
         let response = Response::from_parts(parts, body.clone().into());
-        let saved = store.finish(&claim, &stored::parts(&response, body)).await;
-        if let Err(error) = saved {
-            // The client still gets its answer; a retry re-runs the handler once the lease
-            // lapses (the rail's writes are idempotent by themselves).
-            tracing::warn!(%error, key = %claim.key, "storing an idempotent response failed");
+        let stored = stored::parts(&response, body);
+        match unit {
+            Some(unit) => {
+                if let Err(error) = commit_with(unit, &claim, &stored, store.as_ref()).await {
+                    return Ok(ApiError::from(error).into_response());
+                }
+            }
+            None => {
+                if let Err(error) = store.finish(&claim, &stored).await {
+                    // The client still gets its answer; a retry re-runs the handler once
+                    // the lease lapses.
+                    tracing::warn!(%error, key = %claim.key, "storing an idempotent response failed");
+                }
+            }
         }
         Ok(response)
+    }
+}
+
+/// Stores `response` for `claim` inside `unit` and commits both with the handler's writes.
+/// When that fails, the handler's writes are undone (or their fate is unknown: a commit
+/// whose reply was lost) and the key is freed unless it was stored.
+///
+/// # Errors
+/// `Conflict` when another request took the key over; the database's.
+async fn commit_with(
+    unit: Unit,
+    claim: &Claim,
+    response: &StoredResponse,
+    store: &dyn IdempotencyStore,
+) -> stack_core::Result<()> {
+    let outcome = match unit.run(store.finish(claim, response)).await {
+        Ok(()) => unit.commit().await,
+        Err(error) => {
+            if let Err(rollback) = unit.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a keyed request failed");
+            }
+            Err(error)
+        }
+    };
+    if let Err(error) = &outcome {
+        tracing::warn!(%error, key = %claim.key, "a keyed request's writes were not committed");
+        // Frees the key only while it is still this claim's and running: a commit that went
+        // through stored the response, and a retry replays it.
+        abandon(store, claim).await;
+    }
+    outcome
+}
+
+/// Ends a request whose response is not stored: its writes roll back and its key is freed.
+async fn end(unit: Option<Unit>, claim: &Claim, store: &dyn IdempotencyStore) {
+    if let Some(unit) = unit
+        && let Err(error) = unit.rollback().await
+    {
+        tracing::warn!(%error, "rolling back a keyed request failed");
+    }
+    abandon(store, claim).await;
+}
+
+async fn abandon(store: &dyn IdempotencyStore, claim: &Claim) {
+    if let Err(error) = store.abandon(claim).await {
+        tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
     }
 }

@@ -1,0 +1,290 @@
+//! Units of work (`stack_core::unit`) on the SQL Store, on an SQLite file and on PostgreSQL:
+//! writes, the idempotency record and reads share one transaction; a unit that fails or is
+//! dropped leaves nothing; the caching Store neither serves nor fills inside a unit and
+//! invalidates only after the commit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stack_backends::memory::{MemoryCache, MemoryCacheOptions};
+use stack_backends::sql::{self, SqlOptions, SqlStore};
+use stack_core::cache::{Cache, TypedCache};
+use stack_core::datapath::CachingStore;
+use stack_core::idempotency::{Begun, IdempotencyKey, IdempotencyStore, RequestFingerprint};
+use stack_core::idempotency::{Claim, StoredResponse};
+use stack_core::store::{MoneyStore, NewUser, UserStore};
+use stack_core::unit::{self, Unit};
+use stack_core::{Error, ErrorKind};
+use stack_tests::store_suite::{recorded, user};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A migrated store on `kind` ("sqlite" or "postgres") whose pool holds ONE connection,
+/// so that a call inside a unit that asked the pool for another would time out.
+async fn store(kind: &str) -> SqlStore {
+    let url = match kind {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(stack_tests::unique("stack-unit"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}?mode=rwc", dir.join("unit.db").display())
+        }
+        _ => stack_tests::services::fresh_postgres_database().await,
+    };
+    let options = SqlOptions {
+        max_open: 1,
+        min_idle: 0,
+        acquire_timeout: Duration::from_secs(2),
+        ..SqlOptions::default()
+    };
+    sql::migrate_url(&url, &options).await.expect("migrate");
+    sql::open(&url, &options).await.expect("open")
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.to_owned(),
+        phone: None,
+        full_name: "Unit User".into(),
+    }
+}
+
+async fn claim(store: &dyn IdempotencyStore, key: &str, lease: Duration) -> Claim {
+    let request = RequestFingerprint {
+        method: "POST".into(),
+        target: "/users".into(),
+        body_sha256: "0".repeat(64),
+    };
+    let key = IdempotencyKey::parse(key).expect("key");
+    match store.begin(&key, &request, lease, DAY).await {
+        Ok(Begun::Claimed(claim)) => claim,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+fn answer() -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: b"{}".to_vec(),
+    }
+}
+
+/// Whether a user with `email` exists (creating it again conflicts).
+async fn exists(store: &SqlStore, email: &str) -> bool {
+    match store.create_user(new_user(email)).await {
+        Ok(_) => false,
+        Err(error) => {
+            assert_eq!(error.kind(), ErrorKind::Conflict, "{error}");
+            true
+        }
+    }
+}
+
+/// The write and the stored answer commit together; reads inside the unit see the unit's
+/// own writes on the unit's connection (the pool has one, so a read that asked the pool
+/// for another would time out).
+async fn write_read_and_answer_commit_together(kind: &str) {
+    let store = store(kind).await;
+    let claimed = claim(&store, "k-commit", DAY).await;
+    let unit = Unit::begin(&store).await.expect("begin");
+    let email = format!("{}@example.com", stack_tests::unique("c"));
+    let created = unit
+        .run(async {
+            let created = store.create_user(new_user(&email)).await?;
+            let again = store.user(created.id).await?;
+            assert_eq!(again.email, email);
+            let deposit = recorded(&store, created.id, "12.5").await;
+            store.confirm_deposit(deposit).await?;
+            let balances = store.balances(created.id).await?;
+            assert_eq!(balances.len(), 1, "the unit reads its own credit");
+            store.finish(&claimed, &answer()).await?;
+            Ok::<_, Error>(created)
+        })
+        .await
+        .expect("work inside the unit");
+    unit.commit().await.expect("commit");
+    assert_eq!(store.user(created.id).await.expect("user").email, email);
+    let key = IdempotencyKey::parse("k-commit").expect("key");
+    let request = RequestFingerprint {
+        method: "POST".into(),
+        target: "/users".into(),
+        body_sha256: "0".repeat(64),
+    };
+    let replay = store.begin(&key, &request, DAY, DAY).await.expect("begin");
+    assert_eq!(replay, Begun::Replay(answer()));
+}
+
+/// A request whose key was taken over cannot store its answer, and its write is undone
+/// with it: only the request that holds the key changes anything.
+async fn a_lost_key_undoes_the_write(kind: &str) {
+    let store = store(kind).await;
+    let first = claim(&store, "k-lost", Duration::from_millis(300)).await;
+    let url = store_url(&store, kind).await;
+    let email = format!("{}@example.com", stack_tests::unique("l"));
+    let unit = Unit::begin(&store).await.expect("begin");
+    unit.run(store.create_user(new_user(&email)))
+        .await
+        .expect("create inside the unit");
+    // The first request's lease lapses and a retry takes the key over (outside the unit:
+    // on PostgreSQL through a second pool, since the unit holds this one's only connection).
+    let other = sql::open(&url, &SqlOptions::default())
+        .await
+        .expect("second pool");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let _second = loop {
+        let key = IdempotencyKey::parse("k-lost").expect("key");
+        let request = RequestFingerprint {
+            method: "POST".into(),
+            target: "/users".into(),
+            body_sha256: "0".repeat(64),
+        };
+        match other.begin(&key, &request, DAY, DAY).await {
+            Ok(Begun::Claimed(claim)) => break claim,
+            other if std::time::Instant::now() > deadline => panic!("never taken over: {other:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let finished = unit.run(store.finish(&first, &answer())).await;
+    assert_eq!(finished.expect_err("fenced").kind(), ErrorKind::Conflict);
+    unit.rollback().await.expect("rollback");
+    assert!(
+        !exists(&store, &email).await,
+        "the fenced request's user was undone"
+    );
+}
+
+/// The URL `store` was opened on, recovered from the database itself.
+async fn store_url(store: &SqlStore, kind: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    if kind == "sqlite" {
+        let row = store
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                store.connection().get_database_backend(),
+                "SELECT file FROM pragma_database_list WHERE name = 'main'",
+            ))
+            .await
+            .expect("pragma")
+            .expect("row");
+        let file: String = row.try_get("", "file").expect("file");
+        return format!("sqlite://{file}");
+    }
+    let row = store
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            store.connection().get_database_backend(),
+            "SELECT current_database() AS db",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    let db: String = row.try_get("", "db").expect("db");
+    let base = stack_tests::services::postgres().await.url;
+    let (server, _) = base.rsplit_once('/').expect("a database in the URL");
+    format!("{server}/{db}")
+}
+
+/// `atomically` rolls back when its work fails, and a unit dropped while open writes
+/// nothing.
+async fn failures_and_drops_write_nothing(kind: &str) {
+    let store = store(kind).await;
+    let email = format!("{}@example.com", stack_tests::unique("f"));
+    let failed: stack_core::Result<()> = unit::atomically(&store, async {
+        store.create_user(new_user(&email)).await?;
+        Err(Error::invalid("amount", "refused after the write"))
+    })
+    .await;
+    assert_eq!(failed.expect_err("refused").kind(), ErrorKind::Invalid);
+    assert!(!exists(&store, &email).await, "rolled back");
+
+    let dropped = format!("{}@example.com", stack_tests::unique("d"));
+    let unit = Unit::begin(&store).await.expect("begin");
+    unit.run(store.create_user(new_user(&dropped)))
+        .await
+        .expect("create");
+    drop(unit);
+    assert!(!exists(&store, &dropped).await, "a dropped unit rolls back");
+}
+
+/// Through the caching Store, with a second process's caching Store (another pool) on the
+/// same cache: a read inside a unit is neither served from nor stored in the cache (a
+/// rolled-back credit is never seen), and a credit's invalidation waits for the commit (a
+/// reader that caches the old balance before the commit does not hide the new one after).
+async fn the_cache_sees_only_committed_writes(kind: &str) {
+    let sql = store(kind).await;
+    let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(MemoryCacheOptions::default()));
+    let ttl = Duration::from_secs(60);
+    let cached = CachingStore::new(Arc::new(sql.clone()), TypedCache::new(cache.clone()), ttl);
+    let other = sql::open(&store_url(&sql, kind).await, &SqlOptions::default())
+        .await
+        .expect("second pool");
+    let reader = CachingStore::new(Arc::new(other), TypedCache::new(cache), ttl);
+    let owner = user(&cached).await.id;
+    let first = recorded(&cached, owner, "5").await;
+    assert!(reader.balances(owner).await.expect("read").is_empty());
+
+    let unit = Unit::begin(&sql).await.expect("begin");
+    unit.run(async {
+        cached.confirm_deposit(first).await?;
+        let seen = cached.balances(owner).await?;
+        assert_eq!(seen.len(), 1, "the unit sees its own credit");
+        Ok::<_, Error>(())
+    })
+    .await
+    .expect("confirm inside the unit");
+    unit.rollback().await.expect("rollback");
+    assert!(
+        reader.balances(owner).await.expect("read").is_empty(),
+        "a rolled-back credit is never served"
+    );
+
+    let unit = Unit::begin(&sql).await.expect("begin");
+    unit.run(cached.confirm_deposit(first))
+        .await
+        .expect("confirm inside the unit");
+    assert!(
+        reader
+            .balances(owner)
+            .await
+            .expect("read before the commit")
+            .is_empty(),
+        "before the commit the old balance is read (and cached)"
+    );
+    unit.commit().await.expect("commit");
+    let after = reader.balances(owner).await.expect("read after the commit");
+    assert_eq!(after.len(), 1, "the commit's invalidation shows the credit");
+}
+
+macro_rules! on_both {
+    ($($trial:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $trial() {
+                    super::$trial("sqlite").await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $trial() {
+                    super::$trial("postgres").await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    write_read_and_answer_commit_together,
+    failures_and_drops_write_nothing,
+    the_cache_sees_only_committed_writes,
+);
+
+/// On SQLite the unit holds the write lock, so no other request can take its key over
+/// until it ends: the fencing trial is PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_lost_key_undoes_the_write() {
+    a_lost_key_undoes_the_write("postgres").await;
+}
