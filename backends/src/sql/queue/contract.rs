@@ -17,6 +17,14 @@ use super::rows::{get, job};
 use super::{CHUNK, SqlQueue, int};
 
 impl SqlQueue {
+    /// Wakes this process's idle workers after an enqueue on SQLite (PostgreSQL's enqueue
+    /// notifies in its own statement).
+    fn wake_local(&self) {
+        if !self.dialect.is_postgres() {
+            self.wake.notify();
+        }
+    }
+
     fn name_value(&self) -> Value {
         self.options.name.clone().into()
     }
@@ -100,15 +108,18 @@ impl Queue for SqlQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
-        if jobs.len() <= CHUNK {
-            return self.enqueue_on(&self.db, &jobs).await;
-        }
-        // Several statements: all of them or none.
-        let tx = self.write().await?;
-        let done = self.enqueue_on(&tx, &jobs).await?;
-        tx.commit()
-            .await
-            .map_err(|e| super::db_error("commit an enqueue", e))?;
+        let done = if jobs.len() <= CHUNK {
+            self.enqueue_on(&self.db, &jobs).await?
+        } else {
+            // Several statements: all of them or none.
+            let tx = self.write().await?;
+            let done = self.enqueue_on(&tx, &jobs).await?;
+            tx.commit()
+                .await
+                .map_err(|e| super::db_error("commit an enqueue", e))?;
+            done
+        };
+        self.wake_local();
         Ok(done)
     }
 
@@ -116,6 +127,12 @@ impl Queue for SqlQueue {
         let tx = self.own_transaction(tx)?;
         job.validate()?;
         let mut done = self.enqueue_on(tx, std::slice::from_ref(&job)).await?;
+        if !self.dialect.is_postgres() {
+            // The job is visible once the caller's transaction commits: wake workers then
+            // (at once outside a unit of work, whose caller commits on its own).
+            let wake = std::sync::Arc::clone(&self.wake);
+            stack_core::unit::after_commit(async move { wake.notify() }).await;
+        }
         done.pop()
             .ok_or_else(|| Error::backend("SQL queue: empty enqueue result"))
     }

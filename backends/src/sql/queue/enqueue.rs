@@ -27,7 +27,11 @@ enum Holder {
 
 impl SqlQueue {
     /// Stores `jobs` (already validated) through `db`, the pool or a caller's transaction;
-    /// one result per job, in order.
+    /// one result per job, in order. On PostgreSQL the statement's own NOTIFY wakes workers
+    /// (when the transaction commits); on SQLite the caller wakes them ([`Wake::notify`]),
+    /// once the jobs are committed.
+    ///
+    /// [`Wake::notify`]: super::wake::Wake::notify
     pub(super) async fn enqueue_on(
         &self,
         db: &impl ConnectionTrait,
@@ -44,10 +48,6 @@ impl SqlQueue {
         let mut out = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(CHUNK) {
             out.extend(self.enqueue_chunk(db, chunk).await?);
-        }
-        if !self.dialect.is_postgres() {
-            // PostgreSQL's workers are woken by the statement's own NOTIFY.
-            self.wake.notify();
         }
         Ok(out)
     }

@@ -33,7 +33,7 @@ const CHUNK: usize = 500;
 const RECOVER_ON_RESERVE: usize = 100;
 
 /// The least time between two recoveries a reserve runs first.
-const RECOVER_EVERY: Duration = Duration::from_millis(100);
+const RECOVER_EVERY: Duration = Duration::from_secs(1);
 
 /// Settings of the SQL queue beyond [`QueueOptions`].
 #[derive(Debug, Clone)]
@@ -168,13 +168,16 @@ impl SqlQueue {
         begun.map_err(|e| db_error("begin a queue transaction", e))
     }
 
-    /// The caller's transaction behind `tx`, when it is one of this backend's.
+    /// The caller's transaction behind `tx`, when it is a SQL one ([`SqlTransaction`]: a
+    /// unit of work's, see [`stack_core::unit`]).
+    ///
+    /// [`SqlTransaction`]: super::SqlTransaction
     fn own_transaction<'t>(&self, tx: &'t dyn Transaction) -> Result<&'t DatabaseTransaction> {
-        tx.as_any()
-            .downcast_ref::<DatabaseTransaction>()
+        super::SqlTransaction::of(tx)
+            .map(super::SqlTransaction::connection)
             .ok_or_else(|| {
                 Error::unsupported(
-                    "enqueue inside a transaction that is not a SQL transaction of this database",
+                    "enqueue inside a transaction that is not a SQL transaction (SqlTransaction)",
                 )
             })
     }
