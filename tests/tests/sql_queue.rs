@@ -40,7 +40,11 @@ mod transactional {
             Err::<(), _>(Error::conflict("the caller's write failed"))
         })
         .await;
-        assert!(outcome.is_err());
+        assert_eq!(
+            outcome.unwrap_err().kind(),
+            stack_core::ErrorKind::Conflict,
+            "the enqueue succeeded in the transaction, and the caller's failure rolled it back"
+        );
         assert_eq!(
             queue.get(id).await.unwrap(),
             None,
