@@ -97,8 +97,8 @@ async fn postgres_schema_behind_is_refused_and_down_2_removes_the_indexes() {
         .await
         .expect("a migrated schema opens");
 
-    // Migrations 3 (the deposit key), 4 (idempotency keys) and 5 (operator audit logs) came
-    // after the indexes: four steps down remove all four.
+    // Migrations 3 (the deposit key), 4 (idempotency keys), 5 (operator audit logs) and 6
+    // (the jobs table) came after the indexes: five steps down remove all five.
     let (ok, _, err) = migrate(&url, &["down", "5"]);
     assert!(ok, "{err}");
     let left = index_names(&url).await;

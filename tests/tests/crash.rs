@@ -2,6 +2,8 @@
 //! processes share 10,000 jobs; one is killed with SIGKILL in the middle; every job id is
 //! accounted for at the end.
 
+#![allow(clippy::unwrap_used)] // trial helpers outside #[test] functions
+
 use std::collections::HashSet;
 
 use async_trait::async_trait;

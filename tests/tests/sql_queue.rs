@@ -1,6 +1,8 @@
 //! The Queue and Worker suites on the SQL queue: PostgreSQL (a fresh database per test
 //! process) and SQLite (a file per test process).
 
+#![allow(clippy::unwrap_used)] // trial helpers outside #[test] functions
+
 use stack_tests::sql_queue::{postgres, sqlite};
 
 stack_tests::queue_conformance!(postgres_queue, postgres);

@@ -8,6 +8,8 @@
 //!   --test sql_queue_size --run-ignored only --no-capture
 //! ```
 
+#![allow(clippy::unwrap_used)] // trial helpers outside #[test] functions
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
