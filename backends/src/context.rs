@@ -82,12 +82,20 @@ impl BackendContext {
         registry::open_cache(&self.config.cache, &self.config.redis).await
     }
 
-    /// The queue `queue.backend` names (a SQL queue will take the shared pool from here).
+    /// The queue `queue.backend` names; `database://` opens the SQL queue on the shared
+    /// database pool (the Store's), opening the database first if need be.
     ///
     /// # Errors
-    /// As [`registry::open_queue`].
+    /// As [`registry::open_queue`] and [`BackendContext::database`].
     pub async fn queue(&self) -> Result<Arc<dyn Queue>> {
-        registry::open_queue(&self.config.queue, &self.config.redis).await
+        let database = if stack_core::config::url_scheme(&self.config.queue.backend).as_deref()
+            == Some("database")
+        {
+            Some(self.database().await?)
+        } else {
+            None
+        };
+        registry::open_queue(&self.config.queue, &self.config.redis, database).await
     }
 }
 
@@ -119,5 +127,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(two.user(user.id).await.unwrap(), user);
+    }
+
+    #[tokio::test]
+    async fn a_database_queue_shares_the_store_s_pool() {
+        use stack_core::queue::NewJob;
+
+        let mut config = Config::default();
+        // One in-memory database per pool: a job seen through the Store's pool is shared.
+        config.database.url = "sqlite::memory:".into();
+        config.queue.backend = "database://".into();
+        let context = BackendContext::new(config);
+        let db = context.database().await.unwrap().connection().clone();
+        crate::sql::migrate_up(&db, None).await.unwrap();
+        let queue = context.queue().await.unwrap();
+        assert_eq!(queue.name(), "sqlite");
+        let id = queue
+            .enqueue(NewJob::new("t", serde_json::json!({})))
+            .await
+            .unwrap()
+            .id();
+        let other = crate::sql::SqlQueue::open(
+            db,
+            stack_core::queue::QueueOptions::new("default"),
+            crate::sql::SqlQueueOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(other.get(id).await.unwrap().map(|j| j.id), Some(id));
     }
 }

@@ -6,7 +6,7 @@
 //! | feature  | module     | what it provides today |
 //! |----------|------------|------------------------|
 //! | `memory` | [`memory`] | a moka [`Cache`](stack_core::cache::Cache) and an in-process [`Queue`](stack_core::queue::Queue) |
-//! | `sqlite`, `postgres` | [`sql`] | the Store on SeaORM/sea-query (the SQL queue comes later) |
+//! | `sqlite`, `postgres` | [`sql`] | the Store and the job [`Queue`](stack_core::queue::Queue) (`SqlQueue`, table `stack_jobs`) on SeaORM/sea-query |
 //! | `redis`  | [`redis`] | the [`Cache`](stack_core::cache::Cache) and the [`Queue`](stack_core::queue::Queue) on Redis, one type each for a single node and a Cluster |
 //!
 //! Features choose what is compiled; configuration chooses what runs: [`registry`] opens the

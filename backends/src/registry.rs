@@ -67,14 +67,27 @@ pub const SCHEMES: &[Scheme] = &[
         feature: "redis",
         roles: &[Role::Cache, Role::Queue, Role::RedisNode],
     },
+    // The queue in the database `database.url` names (PostgreSQL or SQLite), on its pool.
+    Scheme {
+        name: "database",
+        feature: DATABASE_FEATURE,
+        roles: &[Role::Queue],
+    },
 ];
 
+/// What the `database://` queue needs compiled: either SQL engine (`database.url` picks it).
+const DATABASE_FEATURE: &str = "sqlite or postgres";
+
 fn compiled(feature: &str) -> bool {
-    let built: [(&str, bool); 4] = [
+    let built: [(&str, bool); 5] = [
         ("memory", cfg!(feature = "memory")),
         ("sqlite", cfg!(feature = "sqlite")),
         ("postgres", cfg!(feature = "postgres")),
         ("redis", cfg!(feature = "redis")),
+        (
+            DATABASE_FEATURE,
+            cfg!(any(feature = "sqlite", feature = "postgres")),
+        ),
     ];
     built.iter().any(|&(name, on)| name == feature && on)
 }
@@ -259,19 +272,50 @@ pub fn queue_options(config: &QueueConfig) -> QueueOptions {
         .backoff(Backoff::new(config.backoff_base, config.backoff_cap))
 }
 
-/// Opens the queue `config.backend` names: `memory://`, or `redis://`, which connects to the
+/// The database a `database://` queue is opened in: the Store's, so that both share one pool
+/// (and a caller's transaction).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub type QueueDatabase<'a> = Option<&'a crate::sql::SqlStore>;
+
+/// Without a SQL engine compiled in there is no database to open a queue in.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+pub type QueueDatabase<'a> = Option<&'a std::convert::Infallible>;
+
+/// Opens the queue `config.backend` names: `memory://`; `redis://`, which connects to the
 /// node or Cluster of the `redis` section (`redis.cluster_mode` picks which; the host of
-/// `queue.backend` itself is not used).
+/// `queue.backend` itself is not used); or `database://`, the SQL queue in `database`, the
+/// Store's database, on its pool (see [`crate::context::BackendContext::queue`], which
+/// passes it).
 ///
 /// # Errors
-/// As [`resolve`]; `Unavailable` when Redis does not answer.
-#[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+/// As [`resolve`]; `Unavailable` when Redis does not answer; `Invalid` naming
+/// `queue.backend` for `database://` without a database.
+#[cfg_attr(
+    not(all(feature = "redis", any(feature = "sqlite", feature = "postgres"))),
+    allow(unused_variables)
+)]
 pub async fn open_queue(
     config: &QueueConfig,
     redis: &stack_core::config::RedisConfig,
+    database: QueueDatabase<'_>,
 ) -> Result<Arc<dyn Queue>> {
     let scheme = resolve("queue.backend", &config.backend, Role::Queue)?;
     match scheme.name {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        "database" => {
+            let store = database.ok_or_else(|| {
+                Error::invalid(
+                    "queue.backend",
+                    "`database://` keeps jobs in the Store's database: open it through the backend context",
+                )
+            })?;
+            let queue = crate::sql::SqlQueue::open(
+                store.connection().clone(),
+                queue_options(config),
+                crate::sql::SqlQueueOptions::default(),
+            )?;
+            Ok(queue)
+        }
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(crate::memory::MemoryQueue::new(queue_options(
             config,

@@ -10,7 +10,8 @@
 //!    output_index), so one transaction paying two of our addresses is two deposits;
 //! 4. [`m0004_idempotency_keys`]: the table behind the API's `Idempotency-Key` (a key, the
 //!    request it was first used for, its state and lease, the stored response, its expiry);
-//! 5. [`m0005_operator_audit`]: an audit log may concern no user (an operator's action).
+//! 5. [`m0005_operator_audit`]: an audit log may concern no user (an operator's action);
+//! 6. [`m0006_jobs`]: the SQL job queue's table, `stack_jobs`, and its indexes.
 //!
 //! Each step runs in a transaction on both engines and has a working `down`.
 
@@ -19,6 +20,7 @@ pub mod m0002_list_indexes;
 pub mod m0003_deposit_output_index;
 pub mod m0004_idempotency_keys;
 pub mod m0005_operator_audit;
+pub mod m0006_jobs;
 pub mod schema;
 
 use sea_orm_migration::prelude::*;
@@ -37,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_deposit_output_index::Migration),
             Box::new(m0004_idempotency_keys::Migration),
             Box::new(m0005_operator_audit::Migration),
+            Box::new(m0006_jobs::Migration),
         ]
     }
 }

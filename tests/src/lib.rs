@@ -22,6 +22,7 @@
 pub mod blackhole;
 pub mod cache_suite;
 pub mod caching_store;
+pub mod crash;
 pub mod faulty_queue;
 pub mod owed_invalidations;
 pub mod own_postgres;
@@ -30,6 +31,7 @@ pub mod queue_suite;
 pub mod redis_queue_faults;
 pub mod scheduler_suite;
 pub mod services;
+pub mod sql_queue;
 pub mod stale_reads;
 pub mod standby_faults;
 pub mod store_suite;

@@ -1,352 +1,188 @@
-//! The crash test: three worker processes share 10,000 jobs on Redis; one is killed with
-//! SIGKILL in the middle. At the end every job id is accounted for: completed, or dead with a
-//! reason; only jobs whose lease the killed worker held ran twice; no job stays leased and no
-//! job data is left behind.
-//!
-//! How a completion is seen: the Redis queue deletes a job without a unique key when it
-//! completes, so `get` answering `None` cannot by itself tell a completed job from one whose
-//! data was lost. Each worker records the completions it is about to send (`acking`) and
-//! those the queue took (`acked`). A job is completed when a worker recorded the queue taking
-//! its completion and the queue holds nothing of it. The one exception allowed: a job whose
-//! completion the killed worker sent but could not record as taken before it died (it is in
-//! that worker's `acking` record, and the queue holds nothing of it).
+//! The crash test (see [`stack_tests::crash`]) on Redis and on PostgreSQL: three worker
+//! processes share 10,000 jobs; one is killed with SIGKILL in the middle; every job id is
+//! accounted for at the end.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+#![allow(clippy::unwrap_used)] // trial helpers outside #[test] functions
 
+use std::collections::HashSet;
+
+use async_trait::async_trait;
 use stack_backends::redis::{RedisQueue, RedisTarget};
-use stack_core::queue::{Enqueued, JobId, JobState, NewJob, Queue, QueueOptions};
+use stack_core::queue::{JobId, Queue, QueueOptions};
+use stack_tests::crash::{
+    CrashSubject, a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice as crash,
+};
 
-const JOBS: u64 = 10_000;
-const WORKERS: usize = 3;
-const CONCURRENCY: usize = 10;
+struct OnRedis {
+    url: String,
+    name: String,
+    queue: RedisQueue,
+}
 
-/// A worker process, killed if the test ends before stopping it: a failed assertion must not
-/// leave workers running.
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+impl OnRedis {
+    async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url.as_str()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
     }
 }
 
-fn start_worker(url: &str, queue: &str, record: &str) -> Worker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_worker"))
-        .args([url, queue, record, &CONCURRENCY.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start a worker");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let worker = Worker(child);
-    assert!(line.starts_with("ready"), "worker said {line:?}");
-    worker
-}
+#[async_trait]
+impl CrashSubject for OnRedis {
+    fn name(&self) -> &str {
+        &self.name
+    }
 
-fn send(worker: &Worker, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &worker.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    fn queue(&self) -> &dyn Queue {
+        &self.queue
+    }
+
+    fn worker_args(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn leased_ids(&self) -> HashSet<JobId> {
+        let mut redis = self.redis().await;
+        redis::cmd("ZRANGE")
+            .arg(format!("stack:queue:{{{}}}:running", self.name))
+            .arg(0)
+            .arg(-1)
+            .query_async::<Vec<String>>(&mut redis)
+            .await
+            .unwrap()
+            .iter()
+            .map(|id| id.parse().expect("a job id"))
+            .collect()
+    }
+
+    /// The queue holds data only for its `dead` jobs: nothing pending or leased, no payload,
+    /// spec or state of any completed job, and no unique key.
+    async fn nothing_left_behind(&self, dead: usize) {
+        let name = &self.name;
+        let mut redis = self.redis().await;
+        let key = |k: &str| format!("stack:queue:{{{name}}}:{k}");
+        for set in [
+            "pending:critical",
+            "pending:high",
+            "pending:normal",
+            "pending:low",
+            "running",
+            "completed",
+        ] {
+            let size: usize = redis::cmd("ZCARD")
+                .arg(key(set))
+                .query_async(&mut redis)
+                .await
+                .expect("read a queue key");
+            assert_eq!(size, 0, "{set} is empty");
+        }
+        // Dead jobs keep their payload, spec and state (and errors, when they failed).
+        for (hash, exactly) in [
+            ("payload", true),
+            ("spec", true),
+            ("meta", true),
+            ("errors", false),
+        ] {
+            let size: usize = redis::cmd("HLEN")
+                .arg(key(hash))
+                .query_async(&mut redis)
+                .await
+                .expect("read a queue key");
+            let fits = if exactly { size == dead } else { size <= dead };
+            assert!(fits, "{hash} holds {size} entries; dead jobs: {dead}");
+        }
+        let unique: usize = redis::cmd("HLEN")
+            .arg(key("unique"))
+            .query_async(&mut redis)
+            .await
+            .expect("read a queue key");
+        assert_eq!(unique, 0, "no unique key is held");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
     let url = stack_tests::services::redis().await.url;
     let name = stack_tests::unique("crash");
-    let record = format!("{name}:starts");
     let queue = RedisQueue::open(RedisTarget::Single(url.clone()), QueueOptions::new(&name))
         .await
         .unwrap();
-    let jobs = (0..JOBS)
-        .map(|n| NewJob::new("work", serde_json::json!({ "n": n })))
-        .collect();
-    let ids: Vec<JobId> = queue
-        .enqueue_batch(jobs)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| match e {
-            Enqueued::Created(id) => id,
-            Enqueued::Duplicate(id) => panic!("job {id} is not new"),
-        })
-        .collect();
+    let subject = OnRedis {
+        url: url.clone(),
+        name,
+        queue,
+    };
+    crash(&subject, env!("CARGO_BIN_EXE_crash_worker"), &url).await;
+}
 
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    let mut workers: Vec<Worker> = (0..WORKERS)
-        .map(|_| start_worker(&url, &name, &record))
-        .collect();
+struct OnPostgres {
+    url: String,
+    name: String,
+    queue: std::sync::Arc<stack_backends::sql::SqlQueue>,
+}
 
-    // Kill the first worker once about a fifth of the jobs have started.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let started: u64 = redis::cmd("LLEN")
-            .arg(&record)
-            .query_async(&mut redis)
+#[async_trait]
+impl CrashSubject for OnPostgres {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn queue(&self) -> &dyn Queue {
+        &*self.queue
+    }
+
+    fn worker_args(&self) -> Vec<String> {
+        vec![self.url.clone()]
+    }
+
+    async fn leased_ids(&self) -> HashSet<JobId> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let rows = self
+            .queue
+            .connection()
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM stack_jobs WHERE queue = $1 AND state = 'running'",
+                [self.name.clone().into()],
+            ))
             .await
             .unwrap();
-        if started >= JOBS / 5 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "jobs are not starting"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let mut victim = workers.remove(0);
-    let victim_pid = victim.0.id();
-    send(&victim, "KILL");
-    victim.0.wait().unwrap();
-    // The killed worker can change nothing now: the leases it held are in the running set
-    // until they lapse, next to those of the living workers.
-    let running_at_kill: HashSet<String> = redis::cmd("ZRANGE")
-        .arg(format!("stack:queue:{{{name}}}:running"))
-        .arg(0)
-        .arg(-1)
-        .query_async::<Vec<String>>(&mut redis)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
-    let leased_at_kill = leased_numbers(&queue, &running_at_kill).await;
-
-    // The workers should be done when the queue is idle; every id is then accounted for
-    // (records may trail the queue by a moment, so accounting is retried until the deadline).
-    wait_until_idle(&queue, deadline).await;
-    let accounts = loop {
-        let accounts = account(&queue, &mut redis, &record, &ids).await;
-        if accounts.open.is_empty() {
-            break accounts;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} jobs neither completed nor dead, for example {:?}",
-            accounts.open.len(),
-            &accounts.open[..accounts.open.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    for (id, pids) in &accounts.acked {
-        assert_eq!(pids.len(), 1, "job {id}: completed {} times", pids.len());
-    }
-    let victim_acking: HashSet<JobId> = records(&mut redis, &format!("{record}:acking"))
-        .await
-        .into_iter()
-        .filter(|(_, pid)| *pid == victim_pid)
-        .map(|(id, _)| id)
-        .collect();
-    for id in &accounts.unconfirmed {
-        assert!(
-            victim_acking.contains(id),
-            "job {id} is gone from the queue but no worker saw its completion taken"
-        );
-    }
-    // No handler fails and every job has attempts to spare: a dead job here is a job the
-    // queue mishandled (dead-lettered something healthy), whatever its reason says.
-    assert!(
-        accounts.dead.is_empty(),
-        "{} jobs dead, for example {:?}",
-        accounts.dead.len(),
-        accounts.dead.first()
-    );
-    assert_eq!(
-        accounts.acked.len() + accounts.unconfirmed.len() + accounts.dead.len(),
-        ids.len(),
-        "every job accounted for once"
-    );
-    nothing_left_behind(&mut redis, &name, accounts.dead.len()).await;
-
-    for worker in &workers {
-        send(worker, "TERM");
-    }
-    for mut worker in workers {
-        assert!(
-            worker.0.wait().unwrap().success(),
-            "a living worker stops cleanly"
-        );
+        rows.iter()
+            .map(|row| row.try_get::<JobId>("", "id").unwrap())
+            .collect()
     }
 
-    let starts: Vec<String> = redis::cmd("LRANGE")
-        .arg(&record)
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let mut runs: HashMap<u64, Vec<u32>> = HashMap::new();
-    for start in &starts {
-        let (n, pid) = start.split_once(':').unwrap();
-        runs.entry(n.parse().unwrap())
-            .or_default()
-            .push(pid.parse().unwrap());
-    }
-    assert_eq!(runs.len() as u64, JOBS, "every job started");
-    let twice: Vec<(&u64, &Vec<u32>)> = runs.iter().filter(|(_, pids)| pids.len() > 1).collect();
-    for (n, pids) in &twice {
-        assert_eq!(pids.len(), 2, "job {n} ran {} times", pids.len());
+    /// The table holds only the `dead` jobs of the queue: nothing pending or leased, no
+    /// completed job (none holds a unique key).
+    async fn nothing_left_behind(&self, dead: usize) {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let row = self
+            .queue
+            .connection()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) AS n FROM stack_jobs WHERE queue = $1",
+                [self.name.clone().into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let rows: i64 = row.try_get("", "n").unwrap();
         assert_eq!(
-            pids[0], victim_pid,
-            "job {n} ran twice but not first on the killed worker"
-        );
-        assert!(
-            leased_at_kill.contains(n),
-            "job {n} ran twice but was not leased at the kill"
+            usize::try_from(rows).unwrap(),
+            dead,
+            "rows left in stack_jobs"
         );
     }
-    assert!(
-        starts
-            .iter()
-            .any(|s| s.ends_with(&format!(":{victim_pid}"))),
-        "the killed worker had run jobs"
-    );
-    println!(
-        "{} starts for {JOBS} jobs: {} completions taken, {} sent by the killed worker as it died, \
-         {} dead; {} ran twice, all leased by the killed worker ({} leases held at the kill)",
-        starts.len(),
-        accounts.acked.len(),
-        accounts.unconfirmed.len(),
-        accounts.dead.len(),
-        twice.len(),
-        running_at_kill.len()
-    );
 }
 
-/// Waits until the queue has nothing ready, scheduled or running.
-async fn wait_until_idle(queue: &RedisQueue, deadline: tokio::time::Instant) {
-    loop {
-        let stats = queue.stats().await.expect("queue stats");
-        if stats.ready() + stats.scheduled + stats.running == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "jobs did not finish: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Where each job is at the end.
-#[derive(Debug, Default)]
-struct Accounts {
-    /// Completions the queue took, with the pid of each worker that recorded one.
-    acked: HashMap<JobId, Vec<u32>>,
-    /// Gone from the queue, with no completion recorded as taken.
-    unconfirmed: Vec<JobId>,
-    /// Dead, with the reason.
-    dead: Vec<(JobId, String)>,
-    /// Neither completed nor dead (yet): each with its state.
-    open: Vec<(JobId, Option<JobState>)>,
-}
-
-async fn account(
-    queue: &RedisQueue,
-    redis: &mut redis::aio::MultiplexedConnection,
-    record: &str,
-    ids: &[JobId],
-) -> Accounts {
-    let mut accounts = Accounts::default();
-    for (id, pid) in records(redis, &format!("{record}:acked")).await {
-        accounts.acked.entry(id).or_default().push(pid);
-    }
-    for id in ids.iter().filter(|id| !accounts.acked.contains_key(id)) {
-        match queue.get(*id).await.expect("read a job") {
-            None => accounts.unconfirmed.push(*id),
-            Some(job) if job.state == JobState::Dead => {
-                accounts
-                    .dead
-                    .push((*id, job.last_error.unwrap_or_default()));
-            }
-            Some(job) => accounts.open.push((*id, Some(job.state))),
-        }
-    }
-    accounts
-}
-
-/// The `<job id>:<pid>` entries of a worker record.
-async fn records(redis: &mut redis::aio::MultiplexedConnection, list: &str) -> Vec<(JobId, u32)> {
-    let entries: Vec<String> = redis::cmd("LRANGE")
-        .arg(list)
-        .arg(0)
-        .arg(-1)
-        .query_async(redis)
-        .await
-        .expect("read a record");
-    entries
-        .iter()
-        .map(|entry| {
-            let (id, pid) = entry.rsplit_once(':').expect("<job id>:<pid>");
-            (id.parse().expect("a job id"), pid.parse().expect("a pid"))
-        })
-        .collect()
-}
-
-/// The queue holds data only for its `dead` jobs: nothing pending or leased, no payload, spec
-/// or state of any completed job, and no unique key.
-async fn nothing_left_behind(
-    redis: &mut redis::aio::MultiplexedConnection,
-    name: &str,
-    dead: usize,
-) {
-    let key = |k: &str| format!("stack:queue:{{{name}}}:{k}");
-    for set in [
-        "pending:critical",
-        "pending:high",
-        "pending:normal",
-        "pending:low",
-        "running",
-        "completed",
-    ] {
-        let size: usize = redis::cmd("ZCARD")
-            .arg(key(set))
-            .query_async(redis)
-            .await
-            .expect("read a queue key");
-        assert_eq!(size, 0, "{set} is empty");
-    }
-    // Dead jobs keep their payload, spec and state (and errors, when they failed).
-    for (hash, exactly) in [
-        ("payload", true),
-        ("spec", true),
-        ("meta", true),
-        ("errors", false),
-    ] {
-        let size: usize = redis::cmd("HLEN")
-            .arg(key(hash))
-            .query_async(redis)
-            .await
-            .expect("read a queue key");
-        let fits = if exactly { size == dead } else { size <= dead };
-        assert!(fits, "{hash} holds {size} entries; dead jobs: {dead}");
-    }
-    let unique: usize = redis::cmd("HLEN")
-        .arg(key("unique"))
-        .query_async(redis)
-        .await
-        .expect("read a queue key");
-    assert_eq!(unique, 0, "no unique key is held");
-}
-
-/// The `n` of each job leased at the kill. Read right after the kill: the killed worker's
-/// jobs stay in Redis at least until their leases lapse (3 s) and they run again; a living
-/// worker's job that completed meanwhile is gone, and is not needed.
-async fn leased_numbers(queue: &RedisQueue, running: &HashSet<String>) -> HashSet<u64> {
-    let mut numbers = HashSet::new();
-    for id in running {
-        let id = id.parse().expect("a job id");
-        if let Some(job) = queue.get(id).await.expect("read a job") {
-            numbers.insert(job.payload["n"].as_u64().expect("a job made by this test"));
-        }
-    }
-    numbers
+/// The same test on PostgreSQL: the workers open the SQL queue on a fresh database (the
+/// starts and acknowledgements are still recorded on Redis, apart from the queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_killed_worker_loses_no_job_and_only_its_running_jobs_run_twice() {
+    let redis = stack_tests::services::redis().await.url;
+    let url = stack_tests::sql_queue::postgres_url().await;
+    let name = stack_tests::unique("crash");
+    let queue = stack_tests::sql_queue::open(&url, QueueOptions::new(&name)).await;
+    let subject = OnPostgres { url, name, queue };
+    crash(&subject, env!("CARGO_BIN_EXE_crash_worker"), &redis).await;
 }

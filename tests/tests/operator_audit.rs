@@ -61,7 +61,10 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
         ]
     );
 
-    sql::migrate_up(&db, None).await.expect("migrate up");
+    // Up to migration 5, so that one step down is migration 5's.
+    sql::migrate_up(&db, Some(2))
+        .await
+        .expect("migrate up to 5");
     let by_user = AuditFilter {
         user_id: Some(user.id),
         ..AuditFilter::default()
@@ -98,7 +101,10 @@ async fn upgrade_keeps_rows_indexes_and_the_foreign_key(url: &str) {
         "{refused:?}"
     );
     let status = sql::migrate_status(&db).await.unwrap();
-    assert!(status.iter().all(|(_, applied)| *applied), "{status:?}");
+    assert!(
+        status.iter().take(5).all(|(_, applied)| *applied),
+        "{status:?}"
+    );
     let all = store
         .list_audit_logs(&AuditFilter::default(), PageRequest::default())
         .await

@@ -18,6 +18,7 @@ mod money;
 mod named;
 mod onboarding;
 mod open;
+mod queue;
 mod replica;
 mod rows;
 mod unit;
@@ -38,6 +39,7 @@ pub use open::{
     SqlOptions, is_memory_url, migrate_down, migrate_fresh, migrate_status, migrate_up,
     migrate_url, open, pending_migrations,
 };
+pub use queue::{SqlQueue, SqlQueueOptions, Sweep};
 pub use replica::SqlReplica;
 pub use unit::SqlTransaction;
 

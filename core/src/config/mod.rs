@@ -261,8 +261,9 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// `memory://` (the default) or `redis://`, which uses the node or Cluster of the `redis`
-    /// section (the URL's host is not read).
+    /// `memory://` (the default); `redis://`, which uses the node or Cluster of the `redis`
+    /// section (the URL's host is not read); or `database://`, the SQL queue in the database
+    /// of `database.url`, on the Store's pool.
     pub backend: String,
     /// The queue's name. Default `default`.
     pub name: String,

@@ -53,6 +53,8 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     if let Err(e) = fetcher.await {
         tracing::error!(error = %e, "the worker pool's fetcher failed");
     }
+    // Only now may handlers hand their jobs back: no reserve of this pool is in flight.
+    shared.handlers_stop.cancel();
     held.close();
     while let Ok((lease, _stop, _permit)) = held.try_recv() {
         release_unstarted(&shared, &lease).await;

@@ -92,8 +92,12 @@ pub(super) struct Shared {
     pub(super) handlers: Handlers,
     pub(super) options: WorkerOptions,
     pub(super) running: Mutex<HashMap<LeaseToken, Running>>,
-    /// Stop reserving and starting; handlers may stop early.
+    /// Stop reserving and starting.
     pub(super) shutdown: CancellationToken,
+    /// Handlers may stop early ([`JobContext::shutdown`](super::JobContext)): cancelled once
+    /// the fetcher has stopped after `shutdown`, so that a job a handler hands back is not
+    /// reserved again by a reserve of this pool still in flight.
+    pub(super) handlers_stop: CancellationToken,
     /// The grace is over: stop every handler and release its job.
     pub(super) abort: CancellationToken,
     /// Every job task has ended: the acker flushes and stops.
@@ -172,6 +176,7 @@ impl WorkerPool {
             options,
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
+            handlers_stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             drained: CancellationToken::new(),
             flushed: CancellationToken::new(),

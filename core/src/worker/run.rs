@@ -33,7 +33,7 @@ pub(super) async fn run_job(shared: Arc<Shared>, lease: Lease, stop: Stop) {
     }
     let context = JobContext {
         job: lease.job,
-        shutdown: shared.shutdown.clone(),
+        shutdown: shared.handlers_stop.clone(),
     };
     let timeout = shared.options.job_timeout;
     let work = AssertUnwindSafe(shared.handlers.run(context)).catch_unwind();

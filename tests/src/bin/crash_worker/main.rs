@@ -1,9 +1,10 @@
-//! A worker process for the crash test: runs jobs of type `work` from a Redis queue and
-//! records each start as `<n>:<pid>` on a Redis list, so the test can tell which jobs ran
+//! A worker process for the crash test: runs jobs of type `work` from a Redis queue (or,
+//! given a fifth argument, from the SQL queue of that PostgreSQL database) and records each
+//! start as `<n>:<pid>` on a Redis list, so the test can tell which jobs ran
 //! where and how often, and each completion the queue took (see [`recording`]), so it can
 //! tell a completed job from a lost one. Stops gracefully on SIGTERM.
 //!
-//! `crash_worker <redis url, or comma-separated Cluster nodes> <queue> <record list> <concurrency>`
+//! `crash_worker <redis url, or comma-separated Cluster nodes> <queue> <record list> <concurrency> [<postgres url>]`
 
 mod recording;
 
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use stack_backends::redis::{RedisQueue, RedisTarget};
-use stack_core::queue::QueueOptions;
+use stack_backends::sql::{SqlOptions, SqlQueue, SqlQueueOptions};
+use stack_core::queue::{Queue, QueueOptions};
 use stack_core::worker::{Handlers, JobContext, JobError, WorkerOptions, WorkerPool};
 
 #[derive(Deserialize)]
@@ -24,15 +26,23 @@ struct Work {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, queue_name, record, concurrency] = args.as_slice() else {
-        eprintln!("usage: crash_worker <redis url> <queue> <record list> <concurrency>");
-        return ExitCode::from(2);
+    let (url, queue_name, record, concurrency, database) = match args.as_slice() {
+        [url, queue, record, concurrency] => (url, queue, record, concurrency, None),
+        [url, queue, record, concurrency, database] => {
+            (url, queue, record, concurrency, Some(database.as_str()))
+        }
+        _ => {
+            eprintln!(
+                "usage: crash_worker <redis url> <queue> <record list> <concurrency> [<postgres url>]"
+            );
+            return ExitCode::from(2);
+        }
     };
     let Ok(concurrency) = concurrency.parse::<usize>() else {
         eprintln!("concurrency must be a number");
         return ExitCode::from(2);
     };
-    match run(url, queue_name, record, concurrency).await {
+    match run(url, queue_name, record, concurrency, database).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("crash_worker: {e}");
@@ -46,11 +56,22 @@ async fn run(
     queue_name: &str,
     record: &str,
     concurrency: usize,
+    database: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let target = RedisTarget::parse(url);
-    let redis = Arc::new(RedisQueue::open(target.clone(), QueueOptions::new(queue_name)).await?);
+    let inner: Arc<dyn Queue> = match database {
+        None => Arc::new(RedisQueue::open(target.clone(), QueueOptions::new(queue_name)).await?),
+        Some(database) => {
+            let store = stack_backends::sql::open(database, &SqlOptions::default()).await?;
+            SqlQueue::open(
+                store.connection().clone(),
+                QueueOptions::new(queue_name),
+                SqlQueueOptions::default(),
+            )?
+        }
+    };
     let recorder = target.connect().await?;
-    let queue = Arc::new(recording::Recording::new(redis, recorder.clone(), record));
+    let queue = Arc::new(recording::Recording::new(inner, recorder.clone(), record));
     let record = record.to_owned();
     let pid = std::process::id();
     let handlers = Handlers::new().register_fn("work", move |work: Work, _: JobContext| {

@@ -1,0 +1,343 @@
+//! [`Queue`] for [`SqlQueue`].
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{DbBackend, Value};
+use stack_core::page::{Page, PageRequest};
+use stack_core::queue::{
+    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
+    Progress, Queue, QueueCapabilities, QueueStats, Transaction, validate_batch, validate_lease,
+    validate_limit, validate_reserve, validate_type_filter,
+};
+use stack_core::{Error, Result};
+
+use super::rows::{get, job};
+use super::{CHUNK, SqlQueue, int};
+
+impl SqlQueue {
+    /// Wakes this process's idle workers after an enqueue on SQLite (PostgreSQL's enqueue
+    /// notifies in its own statement).
+    fn wake_local(&self) {
+        if !self.dialect.is_postgres() {
+            self.wake.notify();
+        }
+    }
+
+    fn name_value(&self) -> Value {
+        self.options.name.clone().into()
+    }
+
+    /// The condition on dead jobs of this queue, of `job_type` when given; its values.
+    fn dead_where(&self, job_type: Option<&str>) -> (&'static str, Vec<Value>) {
+        match job_type {
+            Some(t) => (
+                "queue = $1 AND state = 'dead' AND job_type = $2",
+                vec![self.name_value(), t.to_owned().into()],
+            ),
+            None => ("queue = $1 AND state = 'dead'", vec![self.name_value()]),
+        }
+    }
+
+    async fn dead_count(&self, job_type: Option<&str>) -> Result<u64> {
+        let (cond, values) = self.dead_where(job_type);
+        let sql = format!("SELECT COUNT(*) AS n FROM stack_jobs WHERE {cond}");
+        self.number("count dead letters", sql, values).await
+    }
+
+    /// Up to `limit` dead jobs of `job_type` (oldest death first) back to pending, or deleted.
+    async fn dead_batch(
+        &self,
+        job_type: Option<&str>,
+        limit: usize,
+        requeue: bool,
+    ) -> Result<Progress> {
+        let (cond, mut values) = self.dead_where(job_type);
+        let limit_param = values.len() + 1;
+        values.push(int(limit.min(CHUNK)));
+        let oldest = format!(
+            "SELECT id FROM stack_jobs WHERE {cond} ORDER BY dead_seq, id LIMIT ${limit_param}"
+        );
+        let sql = if requeue {
+            format!(
+                "UPDATE stack_jobs SET state = 'pending', attempts = 0, run_at = {}, \
+                 finished_at = NULL, dead_seq = NULL WHERE state = 'dead' AND id IN ({oldest})",
+                self.dialect.now()
+            )
+        } else {
+            format!("DELETE FROM stack_jobs WHERE state = 'dead' AND id IN ({oldest})")
+        };
+        let done = sea_orm::ConnectionTrait::execute_raw(&self.db, self.statement(sql, values))
+            .await
+            .map_err(|e| super::db_error("move dead letters", e))?
+            .rows_affected();
+        if requeue && done > 0 {
+            self.announce().await;
+        }
+        Ok(Progress {
+            done,
+            remaining: self.dead_count(job_type).await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Queue for SqlQueue {
+    fn name(&self) -> &'static str {
+        match self.backend() {
+            DbBackend::Postgres => "postgres",
+            _ => "sqlite",
+        }
+    }
+
+    fn capabilities(&self) -> QueueCapabilities {
+        QueueCapabilities::default()
+            .with_durable(true)
+            .with_transactional_enqueue(true)
+    }
+
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        job.validate()?;
+        let mut done = self
+            .enqueue_on(&self.db, std::slice::from_ref(&job))
+            .await?;
+        done.pop()
+            .ok_or_else(|| Error::backend("SQL queue: empty enqueue result"))
+    }
+
+    async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
+        validate_batch(&jobs)?;
+        let done = if jobs.len() <= CHUNK {
+            self.enqueue_on(&self.db, &jobs).await?
+        } else {
+            // Several statements: all of them or none.
+            let tx = self.write().await?;
+            let done = self.enqueue_on(&tx, &jobs).await?;
+            tx.commit()
+                .await
+                .map_err(|e| super::db_error("commit an enqueue", e))?;
+            done
+        };
+        self.wake_local();
+        Ok(done)
+    }
+
+    async fn enqueue_in(&self, tx: &dyn Transaction, job: NewJob) -> Result<Enqueued> {
+        let tx = self.own_transaction(tx)?;
+        job.validate()?;
+        let mut done = self.enqueue_on(tx, std::slice::from_ref(&job)).await?;
+        if !self.dialect.is_postgres() {
+            // The job is visible once the caller's transaction commits: wake workers then
+            // (at once outside a unit of work, whose caller commits on its own).
+            let wake = std::sync::Arc::clone(&self.wake);
+            stack_core::unit::after_commit(async move { wake.notify() }).await;
+        }
+        done.pop()
+            .ok_or_else(|| Error::backend("SQL queue: empty enqueue result"))
+    }
+
+    async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
+        validate_reserve(max, lease_for)?;
+        self.recover_before_reserve().await?;
+        self.lease_due(max.min(CHUNK), lease_for).await
+    }
+
+    async fn complete(&self, token: &LeaseToken) -> Result<()> {
+        if self.complete_one(&self.db, token).await? {
+            Ok(())
+        } else {
+            Err(self.refusal(token).await)
+        }
+    }
+
+    async fn fail(&self, token: &LeaseToken, failure: Failure) -> Result<FailOutcome> {
+        let delay = failure.delay(&self.options.backoff, token.attempt);
+        match self.fail_one(token, &failure, delay).await? {
+            Some(outcome) => Ok(outcome),
+            None => Err(self.refusal(token).await),
+        }
+    }
+
+    async fn extend(&self, token: &LeaseToken, lease_for: Duration) -> Result<DateTime<Utc>> {
+        validate_lease(lease_for)?;
+        match self.extend_one(token, lease_for).await? {
+            Some(at) => Ok(at),
+            None => Err(self.refusal(token).await),
+        }
+    }
+
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.next_times().await?.1)
+    }
+
+    async fn wait_for_work(&self, max_wait: Duration) -> Result<()> {
+        self.wait(max_wait).await
+    }
+
+    async fn release(&self, token: &LeaseToken) -> Result<()> {
+        if self.release_one(token).await? {
+            Ok(())
+        } else {
+            Err(self.refusal(token).await)
+        }
+    }
+
+    async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
+        let mut results = Vec::with_capacity(tokens.len());
+        for chunk in tokens.chunks(CHUNK) {
+            let held = self.complete_all(chunk).await?;
+            for (token, held) in chunk.iter().zip(held) {
+                results.push(if held {
+                    Ok(())
+                } else {
+                    Err(self.refusal(token).await)
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    async fn recover_expired(&self, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        let done = self.recover(limit.min(CHUNK)).await?;
+        Ok(Progress {
+            done,
+            remaining: self.lapsed().await?,
+        })
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>> {
+        let sql = format!(
+            "SELECT {} FROM stack_jobs WHERE queue = $1 AND id = $2",
+            self.dialect.columns(None)
+        );
+        let rows = self
+            .rows(
+                &self.db,
+                "read a job",
+                sql,
+                vec![self.name_value(), id.into()],
+            )
+            .await?;
+        rows.first().map(job).transpose()
+    }
+
+    async fn stats(&self) -> Result<QueueStats> {
+        let now = self.dialect.now();
+        let pending = format!(
+            "SELECT priority, COUNT(*) AS total, \
+             SUM(CASE WHEN run_at <= {now} THEN 1 ELSE 0 END) AS ready, \
+             {now} - MIN(run_at) AS age \
+             FROM stack_jobs WHERE queue = $1 AND state = 'pending' GROUP BY priority"
+        );
+        let rows = self
+            .rows(
+                &self.db,
+                "read queue stats",
+                pending,
+                vec![self.name_value()],
+            )
+            .await?;
+        let mut stats = QueueStats::default();
+        for priority in Priority::URGENT_FIRST {
+            stats.by_priority.insert(priority, PriorityStats::default());
+        }
+        let mut pending_total = 0;
+        for row in &rows {
+            let rank: i64 = get(row, "priority")?;
+            let Some(priority) = usize::try_from(rank)
+                .ok()
+                .and_then(|r| Priority::URGENT_FIRST.get(r).copied())
+            else {
+                continue;
+            };
+            let ready = u64::try_from(get::<Option<i64>>(row, "ready")?.unwrap_or(0)).unwrap_or(0);
+            let age: Option<i64> = get(row, "age")?;
+            pending_total += u64::try_from(get::<i64>(row, "total")?).unwrap_or(0);
+            stats.by_priority.insert(
+                priority,
+                PriorityStats {
+                    ready,
+                    oldest_ready_age_ms: (ready > 0)
+                        .then(|| age.and_then(|a| u64::try_from(a).ok()))
+                        .flatten(),
+                },
+            );
+        }
+        stats.scheduled = pending_total - stats.ready();
+        let others = "SELECT state, COUNT(*) AS n FROM stack_jobs WHERE queue = $1 \
+                      AND state IN ('running', 'completed', 'dead') GROUP BY state";
+        let rows = self
+            .rows(
+                &self.db,
+                "read queue stats",
+                others.to_owned(),
+                vec![self.name_value()],
+            )
+            .await?;
+        for row in &rows {
+            let n = u64::try_from(get::<i64>(row, "n")?).unwrap_or(0);
+            match get::<String>(row, "state")?.as_str() {
+                "running" => stats.running = n,
+                "completed" => stats.completed = n,
+                _ => stats.dead = n,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
+        validate_type_filter(job_type)?;
+        let (cond, mut values) = self.dead_where(job_type);
+        let n = values.len();
+        values.push(i64::from(page.limit()).into());
+        values.push(i64::try_from(page.offset()).unwrap_or(i64::MAX).into());
+        let sql = format!(
+            "SELECT {} FROM stack_jobs WHERE {cond} ORDER BY dead_seq, id LIMIT ${} OFFSET ${}",
+            self.dialect.columns(None),
+            n + 1,
+            n + 2
+        );
+        let rows = self
+            .rows(&self.db, "list dead letters", sql, values)
+            .await?;
+        let jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
+        Ok(Page::new(jobs, page, self.dead_count(job_type).await?))
+    }
+
+    async fn requeue_dead(&self, id: JobId) -> Result<()> {
+        let sql = format!(
+            "UPDATE stack_jobs SET state = 'pending', attempts = 0, run_at = {}, \
+             finished_at = NULL, dead_seq = NULL WHERE queue = $1 AND id = $2 AND state = 'dead'",
+            self.dialect.now()
+        );
+        let done = sea_orm::ConnectionTrait::execute_raw(
+            &self.db,
+            self.statement(sql, vec![self.name_value(), id.into()]),
+        )
+        .await
+        .map_err(|e| super::db_error("requeue a dead letter", e))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("dead job {id}")));
+        }
+        self.announce().await;
+        Ok(())
+    }
+
+    async fn requeue_dead_by_type(&self, job_type: &str, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        validate_type_filter(Some(job_type))?;
+        self.dead_batch(Some(job_type), limit, true).await
+    }
+
+    async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        validate_type_filter(job_type)?;
+        self.dead_batch(job_type, limit, false).await
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.db.ping().await.map_err(|e| super::db_error("ping", e))
+    }
+}

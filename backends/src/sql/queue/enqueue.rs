@@ -1,0 +1,212 @@
+//! Enqueueing, through the pool or a caller's transaction: one multi-row insert per chunk
+//! that skips ids and unique keys already held (`ON CONFLICT DO NOTHING`, the unique index
+//! deciding), then a look-up of the holder of each job that was skipped.
+
+use std::collections::HashSet;
+
+use sea_orm::{ConnectionTrait, Value};
+use stack_core::queue::{Enqueued, JobId, NewJob, to_millis};
+use stack_core::{Error, Result};
+use uuid::Uuid;
+
+use super::rows::{get, rank};
+use super::{CHUNK, SqlQueue, int, millis};
+
+/// How often a skipped job whose holder vanished meanwhile is tried again.
+const ATTEMPTS: usize = 3;
+
+/// Who holds what a skipped job asked for.
+enum Holder {
+    /// A live job: the enqueue is a duplicate of it.
+    Live(JobId),
+    /// A completed job past its retention, deleted now: try again.
+    Expired,
+    /// Nobody any more: try again.
+    Gone,
+}
+
+impl SqlQueue {
+    /// Stores `jobs` (already validated) through `db`, the pool or a caller's transaction;
+    /// one result per job, in order. On PostgreSQL the statement's own NOTIFY wakes workers
+    /// (when the transaction commits); on SQLite the caller wakes them ([`Wake::notify`]),
+    /// once the jobs are committed.
+    ///
+    /// [`Wake::notify`]: super::wake::Wake::notify
+    pub(super) async fn enqueue_on(
+        &self,
+        db: &impl ConnectionTrait,
+        jobs: &[NewJob],
+    ) -> Result<Vec<Enqueued>> {
+        if jobs
+            .iter()
+            .any(|j| j.unique_key.is_some() || j.id.is_some())
+        {
+            // At least as many expired completed jobs as this call may add are forgotten, so a
+            // steady stream of unique jobs cannot grow the completed set without bound.
+            self.forget_expired(db, 100 + jobs.len()).await?;
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(CHUNK) {
+            out.extend(self.enqueue_chunk(db, chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes up to `limit` completed jobs of this queue past the retention.
+    pub(super) async fn forget_expired(
+        &self,
+        db: &impl ConnectionTrait,
+        limit: usize,
+    ) -> Result<u64> {
+        let now = self.dialect.now();
+        let sql = format!(
+            "DELETE FROM stack_jobs WHERE id IN (SELECT id FROM stack_jobs \
+             WHERE queue = $1 AND state = 'completed' AND finished_at <= {now} - $2 \
+             ORDER BY finished_at LIMIT $3)"
+        );
+        let values = vec![
+            self.options.name.clone().into(),
+            millis(self.options.completed_retention, 0),
+            int(limit),
+        ];
+        db.execute_raw(self.statement(sql, values))
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| super::db_error("forget expired jobs", e))
+    }
+
+    async fn enqueue_chunk(
+        &self,
+        db: &impl ConnectionTrait,
+        jobs: &[NewJob],
+    ) -> Result<Vec<Enqueued>> {
+        let ids: Vec<JobId> = jobs
+            .iter()
+            .map(|j| j.id.unwrap_or_else(Uuid::now_v7))
+            .collect();
+        let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
+        let mut todo: Vec<usize> = (0..jobs.len()).collect();
+        for _ in 0..ATTEMPTS {
+            if todo.is_empty() {
+                break;
+            }
+            let created = self.insert(db, jobs, &ids, &todo).await?;
+            let mut claimed = HashSet::new();
+            let mut again = Vec::new();
+            for &i in &todo {
+                if created.contains(&ids[i]) && claimed.insert(ids[i]) {
+                    out[i] = Some(Enqueued::Created(ids[i]));
+                    continue;
+                }
+                match self.holder(db, &jobs[i], ids[i]).await? {
+                    Holder::Live(id) => out[i] = Some(Enqueued::Duplicate(id)),
+                    Holder::Expired | Holder::Gone => again.push(i),
+                }
+            }
+            todo = again;
+        }
+        out.into_iter()
+            .map(|e| {
+                e.ok_or_else(|| {
+                    Error::backend("enqueue: a job's id or unique key kept changing hands")
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts the jobs at `which`, skipping conflicts; the ids it stored.
+    async fn insert(
+        &self,
+        db: &impl ConnectionTrait,
+        jobs: &[NewJob],
+        ids: &[JobId],
+        which: &[usize],
+    ) -> Result<HashSet<JobId>> {
+        let d = self.dialect;
+        let now = d.now();
+        let mut values: Vec<Value> = vec![self.options.name.clone().into()];
+        let mut rows = Vec::with_capacity(which.len());
+        for &i in which {
+            let job = &jobs[i];
+            let p = values.len() + 1;
+            rows.push(format!(
+                "(${p}, $1, ${}, {}, ${}, 'pending', COALESCE(${}, {}), {now}, ${}, ${})",
+                p + 1,
+                d.json(&format!("${}", p + 2)),
+                p + 3,
+                p + 4,
+                d.after(&format!("${}", p + 5)),
+                p + 6,
+                p + 7,
+            ));
+            values.extend([
+                ids[i].into(),
+                job.job_type.clone().into(),
+                job.payload.to_string().into(),
+                rank(job.priority).into(),
+                job.run_at.map(|at| to_millis(at).timestamp_millis()).into(),
+                millis(job.delay.unwrap_or_default(), 0),
+                i64::from(job.max_attempts).into(),
+                job.unique_key.clone().into(),
+            ]);
+        }
+        let insert = format!(
+            "INSERT INTO stack_jobs (id, queue, job_type, payload, priority, state, run_at, \
+             enqueued_at, max_attempts, unique_key) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+            rows.join(", ")
+        );
+        let sql = if d.is_postgres() {
+            format!(
+                "WITH ins AS ({insert}), \
+                 wake AS (SELECT pg_notify('{}', $1) AS woken FROM (SELECT 1 FROM ins LIMIT 1) AS any_row) \
+                 SELECT ins.id FROM ins LEFT JOIN wake ON true",
+                super::wake::CHANNEL
+            )
+        } else {
+            insert
+        };
+        let found = self.rows(db, "enqueue", sql, values).await?;
+        found.iter().map(|row| get::<JobId>(row, "id")).collect()
+    }
+
+    /// Who holds the id or the unique key of skipped job `job` (stored under `id`).
+    async fn holder(&self, db: &impl ConnectionTrait, job: &NewJob, id: JobId) -> Result<Holder> {
+        let now = self.dialect.now();
+        let retention = millis(self.options.completed_retention, 0);
+        let name: Value = self.options.name.clone().into();
+        let probe = |column: &str| {
+            format!(
+                "SELECT id, (state = 'completed' AND finished_at <= {now} - $2) AS expired \
+                 FROM stack_jobs WHERE queue = $1 AND {column} = $3"
+            )
+        };
+        let mut lookups = vec![(probe("id"), Value::from(id))];
+        if let Some(key) = &job.unique_key {
+            lookups.push((probe("unique_key"), key.clone().into()));
+        }
+        for (sql, value) in lookups {
+            let found = self
+                .rows(
+                    db,
+                    "find a job's holder",
+                    sql,
+                    vec![name.clone(), retention.clone(), value],
+                )
+                .await?;
+            let Some(row) = found.first() else {
+                continue;
+            };
+            let holder: JobId = get(row, "id")?;
+            if !get::<bool>(row, "expired")? {
+                return Ok(Holder::Live(holder));
+            }
+            let delete =
+                "DELETE FROM stack_jobs WHERE queue = $1 AND id = $2 AND state = 'completed'";
+            db.execute_raw(self.statement(delete.to_owned(), vec![name.clone(), holder.into()]))
+                .await
+                .map_err(|e| super::db_error("forget an expired job", e))?;
+            return Ok(Holder::Expired);
+        }
+        Ok(Holder::Gone)
+    }
+}

@@ -1,0 +1,149 @@
+//! The Queue and Worker suites on the SQL queue: PostgreSQL (a fresh database per test
+//! process) and SQLite (a file per test process).
+
+#![allow(clippy::unwrap_used)] // trial helpers outside #[test] functions
+
+use stack_tests::sql_queue::{postgres, sqlite};
+
+stack_tests::queue_conformance!(postgres_queue, postgres);
+stack_tests::queue_conformance!(sqlite_queue, sqlite);
+stack_tests::worker_conformance!(postgres_worker, postgres);
+stack_tests::worker_conformance!(sqlite_worker, sqlite);
+
+/// Enqueueing inside a caller's transaction (a unit of work): the job exists if and only if
+/// the transaction commits, and a committed one wakes a waiting worker.
+mod transactional {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use stack_backends::sql::{self, SqlOptions, SqlQueue, SqlQueueOptions, SqlStore};
+    use stack_core::Error;
+    use stack_core::queue::{NewJob, Queue, QueueOptions};
+    use stack_core::unit;
+
+    async fn open(url: &str) -> (SqlStore, Arc<SqlQueue>) {
+        let store = sql::open(url, &SqlOptions::default()).await.expect("open");
+        let queue = SqlQueue::open(
+            store.connection().clone(),
+            QueueOptions::new(stack_tests::unique("tx")),
+            SqlQueueOptions::default(),
+        )
+        .expect("queue");
+        (store, queue)
+    }
+
+    async fn a_rolled_back_transaction_leaves_no_job(url: String) {
+        let (store, queue) = open(&url).await;
+        let id = uuid::Uuid::now_v7();
+        let outcome = unit::atomically(&store, async {
+            let enqueued =
+                unit::enqueue(&*queue, NewJob::new("w", serde_json::json!({})).id(id)).await?;
+            assert!(enqueued.is_created());
+            Err::<(), _>(Error::conflict("the caller's write failed"))
+        })
+        .await;
+        assert_eq!(
+            outcome.unwrap_err().kind(),
+            stack_core::ErrorKind::Conflict,
+            "the enqueue succeeded in the transaction, and the caller's failure rolled it back"
+        );
+        assert_eq!(
+            queue.get(id).await.unwrap(),
+            None,
+            "rolled back with the caller"
+        );
+        assert!(
+            queue
+                .reserve(10, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(queue.stats().await.unwrap().ready(), 0);
+    }
+
+    async fn a_committed_transaction_wakes_a_waiting_worker(url: String) {
+        let (store, queue) = open(&url).await;
+        let waiter = {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while tokio::time::Instant::now() < deadline {
+                    queue.wait_for_work(Duration::from_secs(120)).await.unwrap();
+                    let got = queue.reserve(1, Duration::from_secs(60)).await.unwrap();
+                    if let Some(lease) = got.into_iter().next() {
+                        return Some(lease.job.id);
+                    }
+                }
+                None
+            })
+        };
+        let id = unit::atomically(&store, async {
+            let job = NewJob::new("w", serde_json::json!({}));
+            Ok(unit::enqueue(&*queue, job).await?.id())
+        })
+        .await
+        .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .expect("the worker ran the committed job")
+            .unwrap();
+        assert_eq!(got, Some(id));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres_a_rolled_back_transaction_leaves_no_job() {
+        a_rolled_back_transaction_leaves_no_job(stack_tests::sql_queue::postgres_url().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite_a_rolled_back_transaction_leaves_no_job() {
+        a_rolled_back_transaction_leaves_no_job(stack_tests::sql_queue::sqlite_url().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres_a_committed_transaction_wakes_a_waiting_worker() {
+        a_committed_transaction_wakes_a_waiting_worker(
+            stack_tests::sql_queue::postgres_url().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite_a_committed_transaction_wakes_a_waiting_worker() {
+        a_committed_transaction_wakes_a_waiting_worker(stack_tests::sql_queue::sqlite_url().await)
+            .await;
+    }
+
+    /// On PostgreSQL the wake-up is the enqueue's own NOTIFY: listeners hear it when the
+    /// transaction commits, not before.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres_the_notify_is_sent_by_the_commit() {
+        use sea_orm::sqlx::postgres::PgListener;
+
+        let url = stack_tests::sql_queue::postgres_url().await;
+        let (store, queue) = open(&url).await;
+        let mut listener = PgListener::connect(&url).await.expect("listen");
+        listener.listen("stack_jobs").await.expect("listen");
+        let work = unit::Unit::begin(&store).await.unwrap();
+        work.run(async {
+            unit::enqueue(&*queue, NewJob::new("w", serde_json::json!({})))
+                .await
+                .unwrap();
+        })
+        .await;
+        let early = tokio::time::timeout(Duration::from_millis(300), listener.recv()).await;
+        assert!(early.is_err(), "notified before the commit: {early:?}");
+        work.commit().await.unwrap();
+        let heard = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+            .await
+            .expect("notified at the commit")
+            .unwrap();
+        assert_eq!(heard.channel(), "stack_jobs");
+        assert!(
+            heard.payload().starts_with("tx-"),
+            "the queue's name: {}",
+            heard.payload()
+        );
+    }
+}
