@@ -1,6 +1,7 @@
 //! `stack serve` on its defaults runs the jobs it enqueues: a deposit confirmed through the
 //! API has its `rail.deposit_confirmed` notification run by the workers inside `serve`
-//! (`workers.in_serve`), which stop with the server on SIGTERM.
+//! (`workers.in_serve`), which stop with the server on SIGTERM; and the default queue (in
+//! the SQLite database) keeps a job across a restart.
 
 #![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
 
@@ -115,10 +116,8 @@ fn a_deposit_confirmed_through_serve_on_its_defaults_has_its_notification_run() 
     let status = wait_exit(&mut child, Duration::from_secs(30)).expect("serve exits");
     assert!(status.success(), "{status:?}\n{}", logs.all());
     let stopped: Value = serde_json::from_str(&logs.wait_for("workers stopped")).unwrap();
-    // A confirm after the job completed may enqueue it again (the memory queue forgets a
-    // completed job without a unique key): it runs and finds the notice recorded.
-    let completed = stopped["completed"].as_u64().unwrap();
-    assert!((1..=3).contains(&completed), "{stopped}");
+    // The job's unique key is kept past its completion: three confirms ran it once.
+    assert_eq!(stopped["completed"], json!(1), "{stopped}");
     assert_eq!(
         (&stopped["dead"], &stopped["lost"]),
         (&json!(0), &json!(0)),
@@ -143,4 +142,71 @@ fn serve_runs_no_workers_when_in_serve_is_off() {
         "{}",
         logs.all()
     );
+}
+
+/// Creates a user and a confirmed deposit through the server on `port`; the user's id.
+fn confirmed_deposit(port: u16) -> String {
+    let (status, user) = call(
+        port,
+        "POST",
+        "/api/v1/users",
+        Some(&json!({ "email": "bo@example.com", "full_name": "Bo" })),
+    );
+    assert_eq!(status, 201, "{user}");
+    let user = user["id"].as_str().unwrap().to_owned();
+    let deposit = json!({
+        "user_id": user, "chain": "ethereum", "tx_hash": "0xab02",
+        "output_index": 0, "asset": "USDC", "amount": "3",
+    });
+    let (status, deposit) = call(port, "POST", "/api/v1/deposits", Some(&deposit));
+    assert_eq!(status, 201, "{deposit}");
+    let confirm = format!(
+        "/api/v1/deposits/{}/confirm",
+        deposit["id"].as_str().unwrap()
+    );
+    let (status, body) = call(port, "POST", &confirm, None);
+    assert_eq!(status, 200, "{body}");
+    user
+}
+
+#[test]
+fn a_job_enqueued_before_a_restart_runs_after_it() {
+    let dir = std::env::temp_dir().join(stack_tests::unique("stack-restart"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("stack.db").display());
+
+    // First run: no workers, so the notification waits in the database.
+    let port = free_port();
+    let env = [
+        ("STACK__DATABASE__URL", url.as_str()),
+        ("STACK__WORKERS__IN_SERVE", "false"),
+    ];
+    let mut first: Spawned = serve(port, &env);
+    let logs = LogTail::new(&mut first);
+    wait_until_serving(port);
+    let user = confirmed_deposit(port);
+    assert!(notices(port, &user).is_empty(), "nothing ran the job");
+    signal(&first, "TERM");
+    let status = wait_exit(&mut first, Duration::from_secs(30)).expect("serve exits");
+    assert!(status.success(), "{status:?}\n{}", logs.all());
+
+    // Second run, on the same file, with its workers: the job runs.
+    let port = free_port();
+    let mut second: Spawned = serve(port, &[("STACK__DATABASE__URL", url.as_str())]);
+    let logs = LogTail::new(&mut second);
+    wait_until_serving(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while notices(port, &user).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the job did not survive the restart; logs:\n{}",
+            logs.all()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(notices(port, &user).len(), 1);
+    signal(&second, "TERM");
+    let status = wait_exit(&mut second, Duration::from_secs(30)).expect("serve exits");
+    assert!(status.success(), "{status:?}\n{}", logs.all());
+    let _ = std::fs::remove_dir_all(&dir);
 }

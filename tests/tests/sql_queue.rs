@@ -9,6 +9,8 @@ stack_tests::queue_conformance!(postgres_queue, postgres);
 stack_tests::queue_conformance!(sqlite_queue, sqlite);
 stack_tests::worker_conformance!(postgres_worker, postgres);
 stack_tests::worker_conformance!(sqlite_worker, sqlite);
+stack_tests::scheduler_conformance!(postgres_scheduler, postgres);
+stack_tests::scheduler_conformance!(sqlite_scheduler, sqlite);
 
 /// Enqueueing inside a caller's transaction (a unit of work): the job exists if and only if
 /// the transaction commits, and a committed one wakes a waiting worker.

@@ -261,9 +261,10 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// `memory://` (the default); `redis://`, which uses the node or Cluster of the `redis`
-    /// section (the URL's host is not read); or `database://`, the SQL queue in the database
-    /// of `database.url`, on the Store's pool.
+    /// `database://` (the default): the SQL queue in the database of `database.url`, on the
+    /// Store's pool, durable and able to enqueue inside a unit of work; `memory://` (this
+    /// process only, lost on restart); or `redis://`, which uses the node or Cluster of the
+    /// `redis` section (the URL's host is not read).
     pub backend: String,
     /// The queue's name. Default `default`.
     pub name: String,
@@ -278,7 +279,7 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
-            backend: "memory://".into(),
+            backend: "database://".into(),
             name: "default".into(),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(3600),

@@ -123,16 +123,20 @@ impl Config {
             p.positive("cache.store_ttl", ttl);
             // A process-local cache is invalidated only by its own process: another writer
             // (a worker process, a second instance) leaves it serving old values for the
-            // whole TTL. Only the embedded mode (SQLite, in-process queue) has one writer.
+            // whole TTL. Only the embedded mode (SQLite, its jobs run in this process) has
+            // one writer; a `stack worker` process beside it on the same file is not allowed
+            // then (docs/configuration.md).
             let local_cache = cache.backend.starts_with("memory:");
-            let embedded = self.database.url.starts_with("sqlite:")
-                && self.queue.backend.starts_with("memory:");
+            let in_process_jobs = self.queue.backend.starts_with("memory:")
+                || (self.queue.backend.starts_with("database:") && self.workers.in_serve);
+            let embedded = self.database.url.starts_with("sqlite:") && in_process_jobs;
             p.check(
                 !local_cache || embedded,
                 "cache.store_ttl",
                 "needs a shared cache (cache.backend: redis://) unless every writer is in this \
-                 process (database sqlite:// and queue memory://): with memory:// another \
-                 process's writes would not invalidate this one's cached reads",
+                 process (database sqlite://, and queue memory://, or database:// with \
+                 workers.in_serve): with memory:// another process's writes would not \
+                 invalidate this one's cached reads",
             );
         }
         if let Some(ttl) = cache.first_tier_ttl {

@@ -84,8 +84,8 @@ pub async fn three_instances_run_each_tick_of_a_minute_once(new_queue: QueueFact
     assert_eq!(created, 60);
 }
 
-// Three instances on one PostgreSQL: the same trial, instantiated by the PostgreSQL queue's
-// `scheduler_conformance!` line once that queue exists (the suite runs on every backend).
+// Three instances on one PostgreSQL (and on one SQLite file): the same trial, instantiated
+// by `tests/tests/sql_queue.rs`'s `scheduler_conformance!` lines.
 
 /// An instance that was stalled past a tick's window does not enqueue it when it wakes:
 /// the queue may have forgotten the tick's key (here it keeps keys 2 s), so the tick would

@@ -97,6 +97,12 @@ impl Queue for SqlQueue {
             .with_transactional_enqueue(true)
     }
 
+    /// A completed job keeps its row, and so its unique key, until the sweep deletes it
+    /// past [`QueueOptions::completed_retention`](stack_core::queue::QueueOptions).
+    fn unique_key_retention(&self) -> Option<Duration> {
+        Some(self.options.completed_retention)
+    }
+
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
         let mut done = self
