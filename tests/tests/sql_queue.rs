@@ -23,6 +23,10 @@ mod transactional {
     use stack_core::queue::{NewJob, Queue, QueueOptions};
     use stack_core::unit;
 
+    fn dyn_queue(queue: &Arc<SqlQueue>) -> Arc<dyn stack_core::queue::Queue> {
+        Arc::clone(queue) as Arc<dyn stack_core::queue::Queue>
+    }
+
     async fn open(url: &str) -> (SqlStore, Arc<SqlQueue>) {
         let store = sql::open(url, &SqlOptions::default()).await.expect("open");
         let queue = SqlQueue::open(
@@ -38,9 +42,9 @@ mod transactional {
         let (store, queue) = open(&url).await;
         let id = uuid::Uuid::now_v7();
         let outcome = unit::atomically(&store, async {
-            let enqueued =
-                unit::enqueue(&*queue, NewJob::new("w", serde_json::json!({})).id(id)).await?;
-            assert!(enqueued.is_created());
+            let job = NewJob::new("w", serde_json::json!({})).id(id);
+            let enqueued = unit::enqueue(dyn_queue(&queue), job).await?;
+            assert!(enqueued.expect("in the transaction").is_created());
             Err::<(), _>(Error::conflict("the caller's write failed"))
         })
         .await;
@@ -82,7 +86,8 @@ mod transactional {
         };
         let id = unit::atomically(&store, async {
             let job = NewJob::new("w", serde_json::json!({}));
-            Ok(unit::enqueue(&*queue, job).await?.id())
+            let enqueued = unit::enqueue(dyn_queue(&queue), job).await?;
+            Ok(enqueued.expect("in the transaction").id())
         })
         .await
         .unwrap();
@@ -129,7 +134,7 @@ mod transactional {
         listener.listen("stack_jobs").await.expect("listen");
         let work = unit::Unit::begin(&store).await.unwrap();
         work.run(async {
-            unit::enqueue(&*queue, NewJob::new("w", serde_json::json!({})))
+            unit::enqueue(dyn_queue(&queue), NewJob::new("w", serde_json::json!({})))
                 .await
                 .unwrap();
         })
