@@ -50,7 +50,7 @@ impl Backends {
         if sqlite_file {
             // Before the serving pool exists: none of its connections may hold the old schema.
             let options = stack_backends::registry::sql_options(&config.database);
-            stack_backends::sql::migrate_url(url, &options).await?;
+            migrate_file(url, &options).await?;
         }
         let database = context.database().await?.clone();
         if database.name() == "sqlite" {
@@ -117,4 +117,22 @@ impl Backends {
             database,
         })
     }
+}
+
+/// Migrates the SQLite file at `url`, retried a few times: two processes starting together
+/// on a new file race to create its migration table, and the loser succeeds on a retry
+/// (finding the migrations applied).
+async fn migrate_file(url: &str, options: &stack_backends::sql::SqlOptions) -> Result<()> {
+    let mut wait = std::time::Duration::from_millis(100);
+    for _ in 0..4 {
+        match stack_backends::sql::migrate_url(url, options).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "migrating the SQLite file failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+        }
+    }
+    stack_backends::sql::migrate_url(url, options).await
 }

@@ -45,7 +45,7 @@ async fn live_and_ready_answer_with_one_entry_per_backend() {
         .map(|c| c.object().get("name").string().to_owned())
         .collect();
     assert_eq!(names, ["store", "cache", "queue"]);
-    for (check, backend) in checks.iter().zip(["sqlite", "memory", "memory"]) {
+    for (check, backend) in checks.iter().zip(["sqlite", "memory", "sqlite"]) {
         let check = check.object();
         check.get("backend").assert_string(backend);
         check.get("status").assert_string("up");

@@ -200,6 +200,30 @@ impl SqlStore {
     }
 }
 
+/// What a request with fingerprint `request` gets for a key whose row is `held`, at `now`;
+/// `None` when the key is free for it to claim (expired, or its running claim's lease
+/// lapsed).
+fn answer_for(held: Held, request: &RequestFingerprint, now: DateTime<Utc>) -> Option<Begun> {
+    if held.expires_at <= now && held.lease_until.is_none_or(|l| l <= now) {
+        return None;
+    }
+    if held.first != *request {
+        return Some(Begun::Mismatch { first: held.first });
+    }
+    if held.done
+        && let Some(response) = held.response
+    {
+        return Some(Begun::Replay(response));
+    }
+    match held.lease_until {
+        Some(until) if until > now => {
+            let left = (until - now).to_std().unwrap_or(Duration::ZERO);
+            Some(Begun::InFlight { retry_after: left })
+        }
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl IdempotencyStore for SqlStore {
     async fn begin(
@@ -210,34 +234,20 @@ impl IdempotencyStore for SqlStore {
         ttl: Duration,
     ) -> Result<Begun> {
         for _ in 0..ATTEMPTS {
+            // Read first: a key that is answered or still running needs no write. (On SQLite
+            // a write waits for the database's one write lock, which the running request's
+            // unit of work holds until it commits: a retry would wait instead of hearing
+            // 409 at once.)
+            if let Some(held) = self.held(key).await?
+                && let Some(answer) = answer_for(held, request, rows::now())
+            {
+                return Ok(answer);
+            }
             let now = rows::now();
             if let Some(claim) = self.claim(key, request, lease, ttl, now).await? {
                 return Ok(Begun::Claimed(claim));
             }
-            // Held by someone: say by what. A row that is gone, expired or lapsed since the
-            // claim failed is free now: try to claim it again.
-            let Some(held) = self.held(key).await? else {
-                continue;
-            };
-            let now = rows::now();
-            if held.expires_at <= now && held.lease_until.is_none_or(|l| l <= now) {
-                continue;
-            }
-            if held.first != *request {
-                return Ok(Begun::Mismatch { first: held.first });
-            }
-            if held.done {
-                if let Some(response) = held.response {
-                    return Ok(Begun::Replay(response));
-                }
-            }
-            match held.lease_until {
-                Some(until) if until > now => {
-                    let left = (until - now).to_std().unwrap_or(Duration::ZERO);
-                    return Ok(Begun::InFlight { retry_after: left });
-                }
-                _ => continue,
-            }
+            // Someone claimed it between the read and the claim: read it again.
         }
         // The row kept changing under us: as good as in flight.
         Ok(Begun::InFlight {

@@ -49,9 +49,27 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
             drop((slot, lease_permit));
         });
     }
-    // No more starts: the fetcher stops, and what it holds unstarted goes back at once.
-    if let Err(e) = fetcher.await {
-        tracing::error!(error = %e, "the worker pool's fetcher failed");
+    // No more starts: the fetcher stops, and what it holds unstarted goes back at once. A
+    // reserve that hangs (a database that stopped answering) is waited for within the
+    // grace only: then it is abandoned, and whatever it leased comes back when its lease
+    // lapses.
+    let over = grace_over(&shared);
+    tokio::pin!(over);
+    let mut aborted = false;
+    let mut fetcher = fetcher;
+    tokio::select! {
+        joined = &mut fetcher => {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "the worker pool's fetcher failed");
+            }
+        }
+        () = &mut over => {
+            fetcher.abort();
+            let _ = fetcher.await;
+            tracing::warn!("a reserve still in flight at the end of the grace was abandoned");
+            aborted = true;
+            shared.abort.cancel();
+        }
     }
     // Only now may handlers hand their jobs back: no reserve of this pool is in flight.
     shared.handlers_stop.cancel();
@@ -59,9 +77,6 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     while let Ok((lease, _stop, _permit)) = held.try_recv() {
         release_unstarted(&shared, &lease).await;
     }
-    let over = grace_over(&shared);
-    tokio::pin!(over);
-    let mut aborted = false;
     loop {
         tokio::select! {
             next = jobs.join_next() => if next.is_none() { break },

@@ -110,6 +110,9 @@ impl WorkerOptions {
                 "must be at least 300ms (heartbeats renew it every third)",
             ));
         }
+        // The queue's own bound (a lease no queue takes would leave every reserve failing).
+        crate::queue::validate_lease(self.lease)
+            .map_err(|e| Error::invalid("lease", e.to_string()))?;
         Ok(())
     }
 }

@@ -107,7 +107,7 @@ async fn status_shows_the_backends_pool_and_breaker() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["store"], "sqlite");
     assert_eq!(report["cache"], "memory");
-    assert_eq!(report["queue"], "memory");
+    assert_eq!(report["queue"], "sqlite");
     assert_eq!(report["circuit"], "closed");
     // An in-memory SQLite database has exactly one connection.
     assert_eq!(report["pool"]["max"], 1);

@@ -67,7 +67,7 @@ async fn stats_count_ready_jobs_by_priority_with_the_oldest_ready_age() {
     let client = admin(app(backends, &config));
     let (status, stats) = send(client.get("/admin/queue/stats")).await;
     assert_eq!(status, StatusCode::OK, "{stats}");
-    assert_eq!(stats["backend"], "memory");
+    assert_eq!(stats["backend"], "sqlite");
     let by = stats["by_priority"].as_array().unwrap();
     let names: Vec<&str> = by.iter().map(|p| p["priority"].as_str().unwrap()).collect();
     assert_eq!(names, ["critical", "high", "normal", "low"]);

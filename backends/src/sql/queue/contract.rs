@@ -174,7 +174,11 @@ impl Queue for SqlQueue {
     }
 
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.next_times().await?.1)
+        let (_, pending, lease) = self.next_times().await?;
+        Ok(match (pending, lease) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     async fn wait_for_work(&self, max_wait: Duration) -> Result<()> {

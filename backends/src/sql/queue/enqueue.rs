@@ -59,10 +59,18 @@ impl SqlQueue {
         limit: usize,
     ) -> Result<u64> {
         let now = self.dialect.now();
+        // Rows another transaction is deleting are skipped, not waited for: an enqueue in a
+        // caller's transaction holds its deletions until that commits, and another caller's
+        // enqueue must not wait for it (SQLite has one writer and no such clause).
+        let skip_locked = if self.backend() == sea_orm::DbBackend::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let sql = format!(
             "DELETE FROM stack_jobs WHERE id IN (SELECT id FROM stack_jobs \
              WHERE queue = $1 AND state = 'completed' AND finished_at <= {now} - $2 \
-             ORDER BY finished_at LIMIT $3)"
+             ORDER BY finished_at LIMIT $3{skip_locked})"
         );
         let values = vec![
             self.options.name.clone().into(),

@@ -174,10 +174,12 @@ impl SqlQueue {
     /// [`SqlTransaction`]: super::SqlTransaction
     fn own_transaction<'t>(&self, tx: &'t dyn Transaction) -> Result<&'t DatabaseTransaction> {
         super::SqlTransaction::of(tx)
+            .filter(|sql| sql.is_on(&self.db))
             .map(super::SqlTransaction::connection)
             .ok_or_else(|| {
                 Error::unsupported(
-                    "enqueue inside a transaction that is not a SQL transaction (SqlTransaction)",
+                    "enqueue inside a transaction that is not a SQL transaction (SqlTransaction) \
+                     on this queue's database",
                 )
             })
     }

@@ -312,6 +312,18 @@ impl SqlQueue {
         .await
     }
 
+    /// How long until [`recover_before_reserve`](Self::recover_before_reserve) runs a
+    /// recovery again (zero when the next reserve will).
+    pub(super) fn recovery_due_in(&self) -> Duration {
+        let last = *self
+            .last_recovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.map_or(Duration::ZERO, |at| {
+            super::RECOVER_EVERY.saturating_sub(at.elapsed())
+        })
+    }
+
     /// Runs a bounded recovery before a reserve, at most every `RECOVER_EVERY` per handle.
     pub(super) async fn recover_before_reserve(&self) -> Result<()> {
         let now = tokio::time::Instant::now();

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use stack_core::Result;
 use tokio::sync::Notify;
 
@@ -75,6 +75,13 @@ async fn forward(mut listener: PgListener, name: String, wake: Weak<Wake>) {
     }
 }
 
+/// The database's clock, the earliest pending run time, the earliest lease lapse.
+pub(super) type NextTimes = (
+    chrono::DateTime<Utc>,
+    Option<chrono::DateTime<Utc>>,
+    Option<chrono::DateTime<Utc>>,
+);
+
 impl SqlQueue {
     /// Starts the listener of this handle once (PostgreSQL); a failure is logged and the
     /// poll stands in for it until the next wait tries again.
@@ -83,9 +90,15 @@ impl SqlQueue {
         if slot.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
-        let pool = self.db.get_postgres_connection_pool();
+        // A pool of one connection of its own, with the Store pool's settings: the listener
+        // holds its connection for good, and must not take one of the Store's.
+        let options = (*self.db.get_postgres_connection_pool().connect_options()).clone();
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .connect_lazy_with(options);
         let listening = async {
-            let mut listener = PgListener::connect_with(pool).await?;
+            let mut listener = PgListener::connect_with(&own).await?;
             listener.listen(CHANNEL).await?;
             Ok::<_, sea_orm::sqlx::Error>(listener)
         };
@@ -118,10 +131,9 @@ impl SqlQueue {
         }
     }
 
-    /// The database's clock and the earliest time a pending job may run or a lease lapses.
-    pub(super) async fn next_times(
-        &self,
-    ) -> Result<(chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)> {
+    /// The database's clock, the earliest time a pending job may run, and the earliest time a
+    /// lease lapses.
+    pub(super) async fn next_times(&self) -> Result<NextTimes> {
         let now = self.dialect.now();
         // One index probe per priority and one for the leases, rather than a scan of every
         // pending job.
@@ -153,12 +165,17 @@ impl SqlQueue {
             return Err(stack_core::Error::backend("next run time: no row"));
         };
         let mut next: Option<i64> = None;
-        for column in ["a", "b", "c", "d", "e"] {
+        for column in ["a", "b", "c", "d"] {
             if let Some(at) = get::<Option<i64>>(row, column)? {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
-        Ok((time(get(row, "now")?)?, next.map(time).transpose()?))
+        let lease = get::<Option<i64>>(row, "e")?;
+        Ok((
+            time(get(row, "now")?)?,
+            next.map(time).transpose()?,
+            lease.map(time).transpose()?,
+        ))
     }
 
     /// Waits until work may be ready, at most `max_wait` (see [`Queue::wait_for_work`]).
@@ -172,13 +189,27 @@ impl SqlQueue {
         if self.dialect.is_postgres() {
             self.ensure_listener().await;
         }
-        let (now, next) = self.next_times().await?;
-        let poll = stack_core::retry::poll_interval().min(max_wait);
-        let until = match next {
-            Some(at) if at <= now => return Ok(()),
-            Some(at) => (at - now).to_std().unwrap_or_default().min(poll),
-            None => poll,
-        };
+        let (now, pending, lease) = self.next_times().await?;
+        let mut until = stack_core::retry::poll_interval().min(max_wait);
+        if let Some(at) = pending {
+            if at <= now {
+                return Ok(());
+            }
+            until = until.min((at - now).to_std().unwrap_or_default());
+        }
+        if let Some(at) = lease {
+            // A lapsed lease is work only once this handle's next recovery is due (at most
+            // one a second): until then, returning at once would spin.
+            let wait = if at <= now {
+                self.recovery_due_in()
+            } else {
+                (at - now).to_std().unwrap_or_default()
+            };
+            if wait.is_zero() {
+                return Ok(());
+            }
+            until = until.min(wait);
+        }
         tokio::select! {
             () = woken => {}
             () = tokio::time::sleep(until) => {}
