@@ -22,6 +22,8 @@ pub struct FaultyQueue {
     inner: Arc<dyn Queue>,
     failures_left: AtomicU32,
     hang: AtomicBool,
+    hang_reserves: AtomicBool,
+    hung_reserves: AtomicU32,
     attempts: AtomicU32,
     reports_failing: AtomicU32,
     reports_refused: AtomicU32,
@@ -49,6 +51,8 @@ impl FaultyQueue {
             inner,
             failures_left: AtomicU32::new(0),
             hang: AtomicBool::new(false),
+            hang_reserves: AtomicBool::new(false),
+            hung_reserves: AtomicU32::new(0),
             attempts: AtomicU32::new(0),
             reports_failing: AtomicU32::new(0),
             reports_refused: AtomicU32::new(0),
@@ -98,6 +102,16 @@ impl FaultyQueue {
         self.hang.store(true, Ordering::SeqCst);
     }
 
+    /// Every reserve from now on never finishes (a database that stopped answering).
+    pub fn hang_reserves(&self) {
+        self.hang_reserves.store(true, Ordering::SeqCst);
+    }
+
+    /// How many reserves hang now.
+    pub fn hung_reserves(&self) -> u32 {
+        self.hung_reserves.load(Ordering::SeqCst)
+    }
+
     /// How many enqueues were attempted.
     pub fn attempts(&self) -> u32 {
         self.attempts.load(Ordering::SeqCst)
@@ -132,6 +146,10 @@ impl Queue for FaultyQueue {
         self.inner.enqueue_batch(jobs).await
     }
     async fn reserve(&self, max: usize, lease_for: Duration) -> Result<Vec<Lease>> {
+        if self.hang_reserves.load(Ordering::SeqCst) {
+            self.hung_reserves.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
         self.inner.reserve(max, lease_for).await
     }
     async fn complete(&self, token: &LeaseToken) -> Result<()> {

@@ -172,3 +172,18 @@ pub async fn the_final_flush_waits_out_a_queue_outage(new_queue: QueueFactory) {
     let runs = runs.lock().unwrap().clone();
     assert!(runs.values().all(|&r| r == 1), "each once: {runs:?}");
 }
+
+/// A pool whose reserve hangs (the queue's server stopped answering mid-statement) still
+/// stops: the drain waits for the reserve within the grace only.
+pub async fn a_reserve_that_hangs_does_not_hold_up_shutdown(new_queue: QueueFactory) {
+    let (faulty, queue) = faulty(&new_queue).await;
+    faulty.hang_reserves();
+    let opts = WorkerOptions {
+        shutdown_grace: Duration::from_millis(300),
+        ..pool_options()
+    };
+    let pool = WorkerPool::start(Arc::clone(&queue), Handlers::new(), opts).unwrap();
+    until("a reserve hangs", || async { faulty.hung_reserves() > 0 }).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), pool.stop()).await;
+    assert!(stopped.is_ok(), "the pool never stopped");
+}

@@ -291,6 +291,7 @@ macro_rules! worker_conformance {
                 a_lapsed_lease_stops_its_run_and_the_next_run_is_kept_alive,
                 reports_survive_a_queue_outage,
                 the_final_flush_waits_out_a_queue_outage,
+                a_reserve_that_hangs_does_not_hold_up_shutdown,
             );
         }
     };
