@@ -154,3 +154,58 @@ mod transactional {
         );
     }
 }
+
+/// An enqueue wakes an idle worker of this process at once, not at its fallback poll (half a
+/// second to a second): on SQLite in-process, on PostgreSQL by the enqueue's NOTIFY.
+mod wake {
+    use std::time::{Duration, Instant};
+
+    use stack_core::queue::{NewJob, Queue, QueueOptions};
+
+    /// The median time from one `enqueue` (of a single job) to the return of a
+    /// `wait_for_work` that started on an empty queue, over 5 tries. A waiter that is never
+    /// woken returns at its poll, at least 500 ms later; the median leaves room for one
+    /// stall of a loaded machine.
+    async fn a_single_enqueue_wakes_an_idle_waiter(url: String) {
+        let queue =
+            stack_tests::sql_queue::open(&url, QueueOptions::new(stack_tests::unique("wk"))).await;
+        let mut took = Vec::new();
+        for n in 0..5 {
+            let waiter = {
+                let queue = std::sync::Arc::clone(&queue);
+                tokio::spawn(async move {
+                    queue.wait_for_work(Duration::from_secs(120)).await.unwrap();
+                    Instant::now()
+                })
+            };
+            // Room for the waiter to read the empty queue and sleep (not asserted on: a
+            // waiter that has not yet read it finds the job and returns at once).
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let sent = Instant::now();
+            queue
+                .enqueue(NewJob::new("w", serde_json::json!({ "n": n })))
+                .await
+                .unwrap();
+            let woke = waiter.await.unwrap();
+            took.push(woke.saturating_duration_since(sent));
+            let leases = queue.reserve(10, Duration::from_secs(60)).await.unwrap();
+            assert_eq!(leases.len(), 1, "try {n}: the one job enqueued");
+            queue.complete(&leases[0].token).await.unwrap();
+        }
+        took.sort();
+        assert!(
+            took[2] < Duration::from_millis(400),
+            "woken by the poll, not the enqueue: {took:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite_a_single_enqueue_wakes_an_idle_waiter() {
+        a_single_enqueue_wakes_an_idle_waiter(stack_tests::sql_queue::sqlite_url().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres_a_single_enqueue_wakes_an_idle_waiter() {
+        a_single_enqueue_wakes_an_idle_waiter(stack_tests::sql_queue::postgres_url().await).await;
+    }
+}
