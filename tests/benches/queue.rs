@@ -1,7 +1,10 @@
-//! The STACK side of the queue benchmark against BullMQ (a bench binary, not a test;
-//! `scripts/bench-queue.sh` runs it between BullMQ runs and writes the table).
+//! The STACK side of the queue benchmarks (a bench binary, not a test): against BullMQ on
+//! Redis (`scripts/bench-queue.sh`) and against apalis-postgres and River on PostgreSQL
+//! (`scripts/bench-sql-queue.sh`); the scripts run it between the peers and write the tables.
 //!
-//! One run, on Redis (`stack-redis`) or the Cluster (`stack-cluster`):
+//! One run, on Redis (`stack-redis`), the Cluster (`stack-cluster`), PostgreSQL
+//! (`stack-postgres`: a fresh migrated database on `STACK_TEST_POSTGRES_URL`'s server) or
+//! SQLite (`stack-sqlite`: a fresh migrated file in the temp dir):
 //! 1. enqueue 100,000 no-op jobs in batches of 1,000 (enqueue-only jobs/s), then start a
 //!    worker pool of 10 and run them to completion (end-to-end jobs/s, from the first
 //!    enqueue to the last acknowledgement);
@@ -9,8 +12,10 @@
 //!    the enqueue call to the handler's start (p50 / p99 in ms).
 //!
 //! Prints one JSON line. `cargo bench -p stack-tests --bench queue -- stack-redis`
-//! (needs `STACK_TEST_REDIS_URL` / `STACK_TEST_REDIS_CLUSTER_URL`, as `scripts/services.sh`
-//! exports). `BENCH_JOBS`, `BENCH_CONCURRENCY`, `BENCH_BATCH`, `BENCH_SAMPLES` scale it.
+//! (needs `STACK_TEST_REDIS_URL` / `STACK_TEST_REDIS_CLUSTER_URL` /
+//! `STACK_TEST_POSTGRES_URL`, as `scripts/services.sh` exports). `BENCH_JOBS`,
+//! `BENCH_CONCURRENCY`, `BENCH_BATCH`, `BENCH_SAMPLES` scale it; `BENCH_POOL` is the SQL
+//! queue's pool size (10).
 
 #![allow(
     clippy::unwrap_used,
@@ -23,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use stack_backends::redis::{RedisQueue, RedisTarget};
+use stack_backends::sql::{self, SqlOptions, SqlQueue, SqlQueueOptions};
 use stack_core::queue::{NewJob, Queue, QueueOptions};
 use stack_core::worker::{Handlers, JobContext, WorkerOptions, WorkerPool};
 use tokio::sync::mpsc;
@@ -34,21 +40,38 @@ fn pool_options(concurrency: usize) -> WorkerOptions {
     }
 }
 
-async fn open(target: &RedisTarget, name: &str) -> Arc<dyn Queue> {
-    Arc::new(
-        RedisQueue::open(target.clone(), QueueOptions::new(name))
-            .await
-            .unwrap(),
-    )
+/// Where a run's queues live.
+enum Target {
+    Redis(RedisTarget),
+    /// A migrated database's URL, and the pool size of each queue handle.
+    Sql(String, u32),
+}
+
+async fn open(target: &Target, name: &str) -> Arc<dyn Queue> {
+    match target {
+        Target::Redis(target) => Arc::new(
+            RedisQueue::open(target.clone(), QueueOptions::new(name))
+                .await
+                .unwrap(),
+        ),
+        Target::Sql(url, max_open) => {
+            let options = SqlOptions {
+                max_open: *max_open,
+                ..SqlOptions::default()
+            };
+            let store = sql::open(url, &options).await.unwrap();
+            SqlQueue::open(
+                store.connection().clone(),
+                QueueOptions::new(name),
+                SqlQueueOptions::default(),
+            )
+            .unwrap()
+        }
+    }
 }
 
 /// Enqueue-only and end-to-end jobs per second.
-async fn throughput(
-    target: &RedisTarget,
-    jobs: usize,
-    batch: usize,
-    concurrency: usize,
-) -> (f64, f64) {
+async fn throughput(target: &Target, jobs: usize, batch: usize, concurrency: usize) -> (f64, f64) {
     let queue = open(
         target,
         &format!("bench-tp-{}", uuid::Uuid::new_v4().simple()),
@@ -91,7 +114,7 @@ async fn throughput(
 }
 
 /// Idle enqueue-to-start latency: p50 and p99 in milliseconds.
-async fn latency(target: &RedisTarget, samples: usize, concurrency: usize) -> (f64, f64) {
+async fn latency(target: &Target, samples: usize, concurrency: usize) -> (f64, f64) {
     let queue = open(
         target,
         &format!("bench-lat-{}", uuid::Uuid::new_v4().simple()),
@@ -128,19 +151,24 @@ async fn main() {
         .skip(1)
         .find(|a| a.starts_with("stack-"))
         .unwrap_or_else(|| "stack-redis".to_owned());
-    let target = match system.as_str() {
-        "stack-redis" => RedisTarget::Single(
-            std::env::var("STACK_TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
-        "stack-cluster" => RedisTarget::parse(
-            &std::env::var("STACK_TEST_REDIS_CLUSTER_URL")
-                .expect("STACK_TEST_REDIS_CLUSTER_URL (scripts/services.sh exports it)"),
-        ),
-        other => panic!("unknown system {other}: stack-redis or stack-cluster"),
-    };
     let jobs = stack_tests::bench_setting("BENCH_JOBS", 100_000);
     let concurrency = stack_tests::bench_setting("BENCH_CONCURRENCY", 10);
+    let pool = u32::try_from(stack_tests::bench_setting("BENCH_POOL", 10)).unwrap();
+    let target = match system.as_str() {
+        "stack-redis" => Target::Redis(RedisTarget::Single(
+            std::env::var("STACK_TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        )),
+        "stack-cluster" => Target::Redis(RedisTarget::parse(
+            &std::env::var("STACK_TEST_REDIS_CLUSTER_URL")
+                .expect("STACK_TEST_REDIS_CLUSTER_URL (scripts/services.sh exports it)"),
+        )),
+        "stack-postgres" => Target::Sql(stack_tests::sql_queue::postgres_url().await, pool),
+        "stack-sqlite" => Target::Sql(stack_tests::sql_queue::sqlite_url().await, pool),
+        other => panic!(
+            "unknown system {other}: stack-redis, stack-cluster, stack-postgres or stack-sqlite"
+        ),
+    };
     let batch = stack_tests::bench_setting("BENCH_BATCH", 1000);
     let samples = stack_tests::bench_setting("BENCH_SAMPLES", 500);
     let (enqueue, e2e) = throughput(&target, jobs, batch, concurrency).await;

@@ -108,6 +108,7 @@ impl Queue for SqlQueue {
         let mut done = self
             .enqueue_on(&self.db, std::slice::from_ref(&job))
             .await?;
+        self.wake_local();
         done.pop()
             .ok_or_else(|| Error::backend("SQL queue: empty enqueue result"))
     }
