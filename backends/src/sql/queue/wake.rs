@@ -217,3 +217,46 @@ impl SqlQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use stack_core::queue::{NewJob, Queue, QueueOptions};
+
+    use super::super::{SqlQueue, SqlQueueOptions};
+
+    /// One enqueue on SQLite wakes this process's idle waiters at once (not at their
+    /// fallback poll): a waiter registered before it is notified by the time it returns.
+    #[tokio::test]
+    async fn a_single_enqueue_on_sqlite_notifies_this_process_waiters() {
+        let store = crate::sql::open("sqlite::memory:", &crate::sql::SqlOptions::default())
+            .await
+            .expect("open");
+        crate::sql::migrate_up(store.connection(), None)
+            .await
+            .expect("migrate");
+        let sql_options = SqlQueueOptions {
+            sweep_every: None,
+            ..SqlQueueOptions::default()
+        };
+        let name = format!("wake-{}", uuid::Uuid::new_v4().simple());
+        let queue = SqlQueue::open(
+            store.connection().clone(),
+            QueueOptions::new(name),
+            sql_options,
+        )
+        .expect("queue");
+        let woken = queue.wake.notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        queue
+            .enqueue(NewJob::new("w", serde_json::json!({})))
+            .await
+            .expect("enqueue");
+        let notified = tokio::select! {
+            biased;
+            () = woken => true,
+            () = std::future::ready(()) => false,
+        };
+        assert!(notified, "the enqueue did not wake this process's waiters");
+    }
+}
