@@ -154,32 +154,26 @@ async fn a_lost_key_undoes_the_write(kind: &str) {
     );
 }
 
+/// The text column `value` of the one row `sql` answers on `store`.
+async fn one_text(store: &SqlStore, sql: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let db = store.connection();
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+    let row = db
+        .query_one_raw(statement)
+        .await
+        .expect(sql)
+        .expect("a row");
+    row.try_get("", "value").expect("value")
+}
+
 /// The URL `store` was opened on, recovered from the database itself.
 async fn store_url(store: &SqlStore, kind: &str) -> String {
-    use sea_orm::ConnectionTrait;
     if kind == "sqlite" {
-        let row = store
-            .connection()
-            .query_one_raw(sea_orm::Statement::from_string(
-                store.connection().get_database_backend(),
-                "SELECT file FROM pragma_database_list WHERE name = 'main'",
-            ))
-            .await
-            .expect("pragma")
-            .expect("row");
-        let file: String = row.try_get("", "file").expect("file");
-        return format!("sqlite://{file}");
+        let sql = "SELECT file AS value FROM pragma_database_list WHERE name = 'main'";
+        return format!("sqlite://{}", one_text(store, sql).await);
     }
-    let row = store
-        .connection()
-        .query_one_raw(sea_orm::Statement::from_string(
-            store.connection().get_database_backend(),
-            "SELECT current_database() AS db",
-        ))
-        .await
-        .expect("query")
-        .expect("row");
-    let db: String = row.try_get("", "db").expect("db");
+    let db = one_text(store, "SELECT current_database() AS value").await;
     let base = stack_tests::services::postgres().await.url;
     let (server, _) = base.rsplit_once('/').expect("a database in the URL");
     format!("{server}/{db}")
