@@ -29,7 +29,7 @@ impl Column {
 }
 
 /// `{"a","b",NULL}`: every element quoted, with `\` and `"` escaped.
-fn array_literal(values: &[Option<String>]) -> String {
+pub(in crate::sql) fn array_literal(values: &[Option<String>]) -> String {
     let mut out = String::with_capacity(values.len() * 40 + 2);
     out.push('{');
     for (i, value) in values.iter().enumerate() {

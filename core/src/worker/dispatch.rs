@@ -18,6 +18,11 @@ use crate::queue::Lease;
 /// Most leases asked for in one reserve.
 const MAX_BATCH: usize = 500;
 
+/// Most jobs run but not yet acknowledged before the fetcher stops reserving: a queue slow to
+/// take acknowledgements slows the pool down instead of letting leases pile up (each one
+/// more row for the queue to keep alive and, at a lapse, to run again).
+pub const MAX_UNACKNOWLEDGED: usize = 1_000;
+
 /// A fetched lease, how to stop its run, and the permit that counts it against
 /// `concurrency + prefetch`.
 type Held = (Lease, Stop, OwnedSemaphorePermit);
@@ -89,11 +94,30 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     shared.drained.cancel();
 }
 
+/// Waits while the pool holds `most` leases or more (run jobs awaiting their acknowledgement
+/// count), or until shutdown.
+async fn wait_for_acknowledgements(shared: &Shared, most: usize) {
+    loop {
+        let released = shared.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if shared.running().len() < most {
+            return;
+        }
+        tokio::select! {
+            () = released => {}
+            () = shared.shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// Keeps leases coming while there is room for them; waits for work when there is none.
 async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     let options = shared.options.clone();
     let room = Arc::new(Semaphore::new(options.concurrency + options.prefetch));
+    let most_held = options.concurrency + options.prefetch + MAX_UNACKNOWLEDGED;
     while !shared.shutdown.is_cancelled() {
+        wait_for_acknowledgements(&shared, most_held).await;
         let first = tokio::select! {
             permit = Arc::clone(&room).acquire_owned() => permit,
             () = shared.shutdown.cancelled() => return,

@@ -16,7 +16,9 @@
 //! rather than polling.
 //!
 //! Leases are fetched ahead: up to `prefetch` beyond the running jobs, reserved in one call
-//! while jobs run, so a freed slot starts its next job at once.
+//! while jobs run, so a freed slot starts its next job at once. Once [`MAX_UNACKNOWLEDGED`]
+//! jobs have run and wait for their acknowledgement, the pool stops reserving until the queue
+//! takes some: a queue slow to acknowledge slows the pool instead of piling up leases.
 //!
 //! Shutdown is graceful: [`WorkerHandle::shutdown`] stops reserving, releases the leases it
 //! holds but has not started, and lets running jobs finish within `shutdown_grace` (a handler
@@ -37,6 +39,7 @@ mod run;
 
 use std::time::Duration;
 
+pub use dispatch::MAX_UNACKNOWLEDGED;
 pub use handler::{FnHandler, Handler, Handlers, JobContext, JobError};
 pub use pool::{Stopper, WorkerHandle, WorkerPool, WorkerStats};
 

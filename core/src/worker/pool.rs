@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -105,6 +105,8 @@ pub(super) struct Shared {
     /// The acker has flushed: the heartbeat stops.
     pub(super) flushed: CancellationToken,
     pub(super) acks: mpsc::UnboundedSender<LeaseToken>,
+    /// Signalled whenever the pool stops holding a lease (see [`Shared::release_hold`]).
+    pub(super) released: Notify,
     pub(super) counters: Counters,
     /// Delays between attempts to report an outcome the queue did not take.
     pub(super) report_backoff: Backoff,
@@ -138,6 +140,7 @@ impl Shared {
     /// No longer holds `token`: its outcome was reported, or its lease is gone.
     pub(super) fn release_hold(&self, token: &LeaseToken) {
         self.running().remove(token);
+        self.released.notify_waiters();
     }
 
     /// How long `token`'s lease still has, `None` once it lapsed or was lost.
@@ -181,6 +184,7 @@ impl WorkerPool {
             drained: CancellationToken::new(),
             flushed: CancellationToken::new(),
             acks,
+            released: Notify::new(),
             counters: Counters::default(),
             report_backoff,
         });

@@ -30,7 +30,8 @@ where
 /// again once the dead job is purged, and once a completed job's retention has passed.
 pub async fn unique_keys_hold_for_the_whole_life_of_a_job(new_queue: QueueFactory) {
     let mut opts = options();
-    opts.completed_retention = Duration::from_millis(100);
+    let retention = Duration::from_secs(1);
+    opts.completed_retention = retention;
     let queue = new_queue(opts).await;
     let keyed = || job("w", 1).unique_key("k").max_attempts(1);
     let id = queue.enqueue(keyed()).await.unwrap().id();
@@ -53,12 +54,20 @@ pub async fn unique_keys_hold_for_the_whole_life_of_a_job(new_queue: QueueFactor
     let again = queue.enqueue(keyed()).await.unwrap();
     assert!(again.is_created(), "free after purge");
     let lease = queue.reserve(1, LONG_LEASE).await.unwrap().remove(0);
+    let completing = tokio::time::Instant::now();
     queue.complete(&lease.token).await.unwrap();
-    assert_eq!(
-        queue.enqueue(keyed()).await.unwrap(),
-        Enqueued::Duplicate(again.id()),
-        "within retention"
-    );
+    let within = queue.enqueue(keyed()).await.unwrap();
+    // Only an enqueue known to be inside the retention must be a duplicate: on a loaded
+    // machine the two calls may take longer than the retention, and then either answer is
+    // right (the time measured here bounds the backend's from above).
+    if within.is_created() {
+        assert!(
+            completing.elapsed() >= retention,
+            "the key came free within the retention"
+        );
+        return;
+    }
+    assert_eq!(within, Enqueued::Duplicate(again.id()), "within retention");
     assert!(
         eventually(|| async { queue.enqueue(keyed()).await.unwrap().is_created() }).await,
         "the key never came free after the retention"

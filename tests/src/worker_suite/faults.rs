@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stack_core::queue::{JobId, JobState, Queue};
-use stack_core::worker::{Handlers, JobContext, JobError, WorkerOptions, WorkerPool};
+use stack_core::worker::{
+    Handlers, JobContext, JobError, MAX_UNACKNOWLEDGED, WorkerOptions, WorkerPool,
+};
 
 use super::{DropFlag, N, pool_options, state_of, until};
 use crate::faulty_queue::FaultyQueue;
@@ -186,4 +188,49 @@ pub async fn a_reserve_that_hangs_does_not_hold_up_shutdown(new_queue: QueueFact
     until("a reserve hangs", || async { faulty.hung_reserves() > 0 }).await;
     let stopped = tokio::time::timeout(Duration::from_secs(30), pool.stop()).await;
     assert!(stopped.is_ok(), "the pool never stopped");
+}
+
+/// While the queue takes no acknowledgements, the pool stops reserving once
+/// [`MAX_UNACKNOWLEDGED`] run jobs wait for theirs (plus what one reserve in flight may add),
+/// instead of leasing the whole backlog; once the queue takes them again every job completes,
+/// each having run once.
+pub async fn a_queue_slow_to_acknowledge_slows_reserving(new_queue: QueueFactory) {
+    let (faulty, queue) = faulty(&new_queue).await;
+    faulty.fail_reports(u32::MAX);
+    let runs: Runs = Arc::default();
+    let record = Arc::clone(&runs);
+    let handlers = Handlers::new().register_fn("a", move |p: N, _: JobContext| {
+        count_run(&record, p.n);
+        async { Ok(()) }
+    });
+    let total = 2 * MAX_UNACKNOWLEDGED as u64;
+    let ids = enqueue(&queue, "a", total).await;
+    let opts = pool_options();
+    let most = MAX_UNACKNOWLEDGED + 2 * (opts.concurrency + opts.prefetch);
+    let pool = WorkerPool::start(Arc::clone(&queue), handlers, opts).unwrap();
+    until("the pool reached its bound", || async {
+        runs.lock().unwrap().len() >= MAX_UNACKNOWLEDGED
+    })
+    .await;
+    // Time for a pool without the bound to lease the rest (it did, in well under this).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let running = queue.stats().await.unwrap().running;
+    assert!(
+        (MAX_UNACKNOWLEDGED as u64..=most as u64).contains(&running),
+        "leases held while no acknowledgement lands: {running} (bound {most})"
+    );
+    faulty.fail_reports(0);
+    until("every job is acknowledged", || async {
+        let left = queue.stats().await.unwrap();
+        (left.ready(), left.scheduled, left.running, left.dead) == (0, 0, 0, 0)
+    })
+    .await;
+    let stats = pool.stop().await;
+    for (_, id) in &ids {
+        assert_eq!(state_of(&queue, *id).await, None, "job {id} acknowledged");
+    }
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len() as u64, total, "every job ran");
+    assert!(runs.values().all(|&r| r == 1), "each once");
+    assert_eq!(stats.completed, total, "{stats:?}");
 }

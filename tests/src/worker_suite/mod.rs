@@ -292,6 +292,7 @@ macro_rules! worker_conformance {
                 reports_survive_a_queue_outage,
                 the_final_flush_waits_out_a_queue_outage,
                 a_reserve_that_hangs_does_not_hold_up_shutdown,
+                a_queue_slow_to_acknowledge_slows_reserving,
             );
         }
     };

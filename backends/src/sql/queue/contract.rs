@@ -174,6 +174,31 @@ impl Queue for SqlQueue {
         }
     }
 
+    async fn extend_many(
+        &self,
+        tokens: &[LeaseToken],
+        lease_for: Duration,
+    ) -> Result<Vec<Result<DateTime<Utc>>>> {
+        validate_lease(lease_for)?;
+        let mut results = Vec::with_capacity(tokens.len());
+        if !self.dialect.is_postgres() {
+            for token in tokens {
+                results.push(self.extend(token, lease_for).await);
+            }
+            return Ok(results);
+        }
+        for chunk in tokens.chunks(CHUNK) {
+            let extended = self.extend_batch_postgres(chunk, lease_for).await?;
+            for token in chunk {
+                results.push(match extended.get(&(token.job_id, token.lease_id)) {
+                    Some(at) => Ok(*at),
+                    None => Err(self.refusal(token).await),
+                });
+            }
+        }
+        Ok(results)
+    }
+
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>> {
         let (_, pending, lease) = self.next_times().await?;
         Ok(match (pending, lease) {

@@ -10,7 +10,8 @@ use stack_core::{Error, Result};
 use uuid::Uuid;
 
 use super::rows::{get, rank};
-use super::{CHUNK, SqlQueue, int, millis};
+use super::{CHUNK, SqlQueue, clamped_millis, int, millis};
+use crate::sql::unnest::array_literal;
 
 /// How often a skipped job whose holder vanished meanwhile is tried again.
 const ATTEMPTS: usize = 3;
@@ -130,6 +131,71 @@ impl SqlQueue {
         ids: &[JobId],
         which: &[usize],
     ) -> Result<HashSet<JobId>> {
+        let (sql, values) = if self.dialect.is_postgres() {
+            self.insert_arrays(jobs, ids, which)
+        } else {
+            self.insert_values(jobs, ids, which)
+        };
+        let found = self.rows(db, "enqueue", sql, values).await?;
+        found.iter().map(|row| get::<JobId>(row, "id")).collect()
+    }
+
+    /// PostgreSQL: one array parameter per column (`UNNEST`), so that every batch is the same
+    /// statement, parsed and planned once per connection, whatever its size; the statement's
+    /// own NOTIFY wakes idle workers.
+    fn insert_arrays(
+        &self,
+        jobs: &[NewJob],
+        ids: &[JobId],
+        which: &[usize],
+    ) -> (String, Vec<Value>) {
+        let d = self.dialect;
+        let now = d.now();
+        let mut columns: [Vec<Option<String>>; 8] = Default::default();
+        for &i in which {
+            let job = &jobs[i];
+            let cells = [
+                Some(ids[i].to_string()),
+                Some(job.job_type.clone()),
+                Some(job.payload.to_string()),
+                Some(rank(job.priority).to_string()),
+                job.run_at
+                    .map(|at| to_millis(at).timestamp_millis().to_string()),
+                Some(clamped_millis(job.delay.unwrap_or_default()).to_string()),
+                Some(job.max_attempts.to_string()),
+                job.unique_key.clone(),
+            ];
+            for (column, cell) in columns.iter_mut().zip(cells) {
+                column.push(cell);
+            }
+        }
+        let sql = format!(
+            "WITH ins AS (INSERT INTO stack_jobs (id, queue, job_type, payload, priority, state, \
+             run_at, enqueued_at, max_attempts, unique_key) \
+             SELECT t.id, $1, t.job_type, t.payload::jsonb, t.priority, 'pending', \
+             COALESCE(t.run_at, {after}), {now}, t.max_attempts, t.unique_key \
+             FROM UNNEST($2::text::uuid[], $3::text::text[], $4::text::text[], \
+             $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], $8::text::bigint[], \
+             $9::text::text[]) AS t(id, job_type, payload, priority, run_at, delay, \
+             max_attempts, unique_key) \
+             ON CONFLICT DO NOTHING RETURNING id), \
+             wake AS (SELECT pg_notify('{channel}', $1) AS woken FROM (SELECT 1 FROM ins LIMIT 1) AS any_row) \
+             SELECT ins.id FROM ins LEFT JOIN wake ON true",
+            after = d.after("t.delay"),
+            channel = super::wake::CHANNEL,
+        );
+        let mut values: Vec<Value> = vec![self.options.name.clone().into()];
+        values.extend(columns.iter().map(|c| Value::from(array_literal(c))));
+        (sql, values)
+    }
+
+    /// SQLite: a `VALUES` list, eight parameters per job.
+    fn insert_values(
+        &self,
+        jobs: &[NewJob],
+        ids: &[JobId],
+        which: &[usize],
+    ) -> (String, Vec<Value>) {
         let d = self.dialect;
         let now = d.now();
         let mut values: Vec<Value> = vec![self.options.name.clone().into()];
@@ -158,23 +224,12 @@ impl SqlQueue {
                 job.unique_key.clone().into(),
             ]);
         }
-        let insert = format!(
+        let sql = format!(
             "INSERT INTO stack_jobs (id, queue, job_type, payload, priority, state, run_at, \
              enqueued_at, max_attempts, unique_key) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
             rows.join(", ")
         );
-        let sql = if d.is_postgres() {
-            format!(
-                "WITH ins AS ({insert}), \
-                 wake AS (SELECT pg_notify('{}', $1) AS woken FROM (SELECT 1 FROM ins LIMIT 1) AS any_row) \
-                 SELECT ins.id FROM ins LEFT JOIN wake ON true",
-                super::wake::CHANNEL
-            )
-        } else {
-            insert
-        };
-        let found = self.rows(db, "enqueue", sql, values).await?;
-        found.iter().map(|row| get::<JobId>(row, "id")).collect()
+        (sql, values)
     }
 
     /// Who holds the id or the unique key of skipped job `job` (stored under `id`).

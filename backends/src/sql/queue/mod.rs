@@ -218,5 +218,12 @@ fn int(n: usize) -> Value {
 
 /// `span` in whole milliseconds (at least `floor`), as a bound integer.
 fn millis(span: Duration, floor: u128) -> Value {
-    Value::from(i64::try_from(span.as_millis().max(floor)).unwrap_or(i64::MAX))
+    Value::from(clamped_millis(span.max(Duration::from_millis(
+        u64::try_from(floor).unwrap_or(u64::MAX),
+    ))))
+}
+
+/// `span` in whole milliseconds, `i64::MAX` past it.
+fn clamped_millis(span: Duration) -> i64 {
+    i64::try_from(span.as_millis()).unwrap_or(i64::MAX)
 }

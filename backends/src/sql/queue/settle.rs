@@ -2,7 +2,7 @@
 //! lapsed leases. Every statement that finishes a lease names its lease id, so a token
 //! whose lease lapsed and was handed out again changes nothing (fencing).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,8 +14,11 @@ use uuid::Uuid;
 use super::rows::{get, lease, time};
 use super::{SqlQueue, int, millis};
 
-/// What the rows of a lease must match: queue, id, lease id, running.
-const HELD: &str = "queue = $1 AND id = $2 AND lease_id = $3 AND state = 'running'";
+/// What the rows of a lease must match: queue, id, lease id. A lease id is set only while its
+/// job runs, so the state need not be named, and must not be: every index but the primary
+/// key is partial on the state, and with the state named the planner may choose the running
+/// jobs' index (it did, on a table not yet analyzed) and scan every running job per call.
+const HELD: &str = "queue = $1 AND id = $2 AND lease_id = $3";
 
 impl SqlQueue {
     fn held_values(&self, token: &LeaseToken) -> Vec<Value> {
@@ -153,13 +156,8 @@ impl SqlQueue {
     /// The ids of the jobs `tokens` completed, in one statement: the tokens travel as two
     /// uuid arrays; jobs without a unique key are deleted, the others kept as completed.
     async fn complete_batch_postgres(&self, tokens: &[LeaseToken]) -> Result<HashSet<JobId>> {
-        let array = |f: fn(&LeaseToken) -> Uuid| {
-            let items: Vec<String> = tokens.iter().map(|t| f(t).to_string()).collect();
-            Value::from(format!("{{{}}}", items.join(",")))
-        };
         let now = self.dialect.now();
-        let matched =
-            "j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id AND j.state = 'running'";
+        let matched = "j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id";
         let sql = format!(
             "WITH t AS (SELECT * FROM UNNEST($2::text::uuid[], $3::text::uuid[]) AS t(id, lease_id)), \
              gone AS (DELETE FROM stack_jobs AS j USING t WHERE {matched} AND j.unique_key IS NULL \
@@ -169,13 +167,48 @@ impl SqlQueue {
              AND j.unique_key IS NOT NULL RETURNING j.id) \
              SELECT id FROM gone UNION ALL SELECT id FROM kept"
         );
-        let values = vec![
+        let values = self.token_arrays(tokens);
+        let rows = self.rows(&self.db, "complete jobs", sql, values).await?;
+        rows.iter().map(|row| get::<JobId>(row, "id")).collect()
+    }
+
+    /// The queue's name and `tokens` as two uuid arrays (job ids, lease ids): `$1` to `$3`
+    /// of the batch statements.
+    fn token_arrays(&self, tokens: &[LeaseToken]) -> Vec<Value> {
+        let array = |f: fn(&LeaseToken) -> Uuid| {
+            let items: Vec<String> = tokens.iter().map(|t| f(t).to_string()).collect();
+            Value::from(format!("{{{}}}", items.join(",")))
+        };
+        vec![
             self.options.name.clone().into(),
             array(|t| t.job_id),
             array(|t| t.lease_id),
-        ];
-        let rows = self.rows(&self.db, "complete jobs", sql, values).await?;
-        rows.iter().map(|row| get::<JobId>(row, "id")).collect()
+        ]
+    }
+
+    /// Extends the leases of `tokens` in one statement (PostgreSQL); the new expiry of each
+    /// lease that was still held, by job and lease id.
+    pub(super) async fn extend_batch_postgres(
+        &self,
+        tokens: &[LeaseToken],
+        lease_for: Duration,
+    ) -> Result<HashMap<(JobId, Uuid), DateTime<Utc>>> {
+        let sql = format!(
+            "WITH t AS (SELECT * FROM UNNEST($2::text::uuid[], $3::text::uuid[]) AS t(id, lease_id)) \
+             UPDATE stack_jobs AS j SET lease_expires_at = {} FROM t \
+             WHERE j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id \
+             RETURNING j.id, j.lease_id, j.lease_expires_at",
+            self.dialect.after("$4")
+        );
+        let mut values = self.token_arrays(tokens);
+        values.push(millis(lease_for, 1));
+        let rows = self.rows(&self.db, "extend leases", sql, values).await?;
+        rows.iter()
+            .map(|row| {
+                let key = (get::<JobId>(row, "id")?, get::<Uuid>(row, "lease_id")?);
+                Ok((key, time(get(row, "lease_expires_at")?)?))
+            })
+            .collect()
     }
 
     /// Records a failed attempt: retried after `delay` or dead-lettered.
