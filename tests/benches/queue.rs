@@ -15,7 +15,7 @@
 //! (needs `STACK_TEST_REDIS_URL` / `STACK_TEST_REDIS_CLUSTER_URL` /
 //! `STACK_TEST_POSTGRES_URL`, as `scripts/services.sh` exports). `BENCH_JOBS`,
 //! `BENCH_CONCURRENCY`, `BENCH_BATCH`, `BENCH_SAMPLES` scale it; `BENCH_POOL` is the SQL
-//! queue's pool size (10).
+//! queue's pool size (10); `BENCH_PREFETCH` the pool's prefetch (default: the pool's, 10).
 
 #![allow(
     clippy::unwrap_used,
@@ -36,6 +36,10 @@ use tokio::sync::mpsc;
 fn pool_options(concurrency: usize) -> WorkerOptions {
     WorkerOptions {
         concurrency,
+        prefetch: std::env::var("BENCH_PREFETCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
         ..WorkerOptions::default()
     }
 }

@@ -116,14 +116,24 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     let options = shared.options.clone();
     let room = Arc::new(Semaphore::new(options.concurrency + options.prefetch));
     let most_held = options.concurrency + options.prefetch + MAX_UNACKNOWLEDGED;
+    // While the queue has a backlog (the last reserve was full), reserve once half the
+    // prefetched leases were started rather than after each one: fewer, larger reserves, and
+    // no slot waits, since a free slot leaves at least `prefetch` of the room free.
+    let refill = u32::try_from((options.prefetch / 2).max(1)).unwrap_or(u32::MAX);
+    let mut backlog = false;
     while !shared.shutdown.is_cancelled() {
         wait_for_acknowledgements(&shared, most_held).await;
+        let least = if backlog { refill } else { 1 };
         let first = tokio::select! {
-            permit = Arc::clone(&room).acquire_owned() => permit,
+            permit = Arc::clone(&room).acquire_many_owned(least) => permit,
             () = shared.shutdown.cancelled() => return,
         };
-        let Ok(first) = first else { return };
-        let mut permits = vec![first];
+        let Ok(mut first) = first else { return };
+        let mut permits = Vec::with_capacity(least as usize);
+        while first.num_permits() > 1 {
+            permits.extend(first.split(1));
+        }
+        permits.push(first);
         while permits.len() < MAX_BATCH {
             match Arc::clone(&room).try_acquire_owned() {
                 Ok(permit) => permits.push(permit),
@@ -131,8 +141,10 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
             }
         }
         let asked = Instant::now();
-        match shared.queue.reserve(permits.len(), options.lease).await {
+        let asked_for = permits.len();
+        match shared.queue.reserve(asked_for, options.lease).await {
             Ok(leases) if !leases.is_empty() => {
+                backlog = leases.len() == asked_for;
                 for (lease, permit) in leases.into_iter().zip(permits) {
                     let stop = shared.hold(lease.token, asked);
                     if let Err(mpsc::error::SendError((lease, _, _))) =
@@ -143,6 +155,7 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
                 }
             }
             Ok(_) => {
+                backlog = false;
                 drop(permits);
                 tokio::select! {
                     waited = shared.queue.wait_for_work(options.max_idle_wait) => {
@@ -155,6 +168,7 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
                 }
             }
             Err(e) => {
+                backlog = false;
                 drop(permits);
                 tracing::warn!(error = %e, "reserving jobs failed; retrying");
                 pause(&shared, Duration::from_secs(1)).await;

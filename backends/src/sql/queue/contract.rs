@@ -115,7 +115,7 @@ impl Queue for SqlQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
-        let done = if jobs.len() <= CHUNK {
+        let done = if self.statements_for(&jobs).len() == 1 {
             self.enqueue_on(&self.db, &jobs).await?
         } else {
             // Several statements: all of them or none.
@@ -187,7 +187,7 @@ impl Queue for SqlQueue {
             }
             return Ok(results);
         }
-        for chunk in tokens.chunks(CHUNK) {
+        for chunk in tokens.chunks(self.token_chunk()) {
             let extended = self.extend_batch_postgres(chunk, lease_for).await?;
             for token in chunk {
                 results.push(match extended.get(&(token.job_id, token.lease_id)) {
@@ -221,7 +221,7 @@ impl Queue for SqlQueue {
 
     async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
         let mut results = Vec::with_capacity(tokens.len());
-        for chunk in tokens.chunks(CHUNK) {
+        for chunk in tokens.chunks(self.token_chunk()) {
             let held = self.complete_all(chunk).await?;
             for (token, held) in chunk.iter().zip(held) {
                 results.push(if held {

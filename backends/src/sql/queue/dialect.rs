@@ -12,6 +12,16 @@ pub(super) const POSTGRES_COLUMNS: &str = "id, job_type, payload::text AS payloa
 const SQLITE_COLUMNS: &str = "id, job_type, payload, priority, state, run_at, enqueued_at, \
      attempts, max_attempts, unique_key, last_error, errors, lease_id, lease_expires_at";
 
+/// A PostgreSQL condition, always true, that makes the statement's own transaction commit
+/// without waiting for its WAL to reach the disk (`synchronous_commit = off` for that
+/// transaction only). Used by the statements that lease, acknowledge and extend jobs, never by
+/// an enqueue: if the server itself crashes within the next few hundred milliseconds, a lease
+/// or an acknowledgement may be forgotten, and the job then runs again, which at-least-once
+/// delivery allows (a worker crashing before its acknowledgement does the same); a job once
+/// enqueued is never lost. Fsyncs were the first cost of the queue's work (docs/benchmarks.md).
+pub(super) const LAZY_COMMIT: &str =
+    "(SELECT set_config('synchronous_commit', 'off', true)) = 'off'";
+
 /// The SQL spelling of one engine.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Dialect {

@@ -10,7 +10,7 @@ use stack_core::{Error, Result};
 use uuid::Uuid;
 
 use super::rows::{get, rank};
-use super::{CHUNK, SqlQueue, clamped_millis, int, millis};
+use super::{CHUNK, SqlQueue, TOKEN_CHUNK, WIRE_BUDGET, clamped_millis, int, millis};
 use crate::sql::unnest::array_literal;
 
 /// How often a skipped job whose holder vanished meanwhile is tried again.
@@ -47,10 +47,41 @@ impl SqlQueue {
             self.forget_expired(db, 100 + jobs.len()).await?;
         }
         let mut out = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(CHUNK) {
+        for chunk in self.statements_for(jobs) {
             out.extend(self.enqueue_chunk(db, chunk).await?);
         }
         Ok(out)
+    }
+
+    /// `jobs` cut into the batches of one statement each: at most [`CHUNK`] jobs, and on
+    /// PostgreSQL at most [`WIRE_BUDGET`] bytes of them (at least one job).
+    pub(super) fn statements_for<'j>(&self, jobs: &'j [NewJob]) -> Vec<&'j [NewJob]> {
+        if !self.dialect.is_postgres() {
+            return jobs.chunks(CHUNK).collect();
+        }
+        let mut out = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, job) in jobs.iter().enumerate() {
+            let size = wire_size(job);
+            if i > start && (i - start == CHUNK || bytes + size > WIRE_BUDGET) {
+                out.push(&jobs[start..i]);
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
+        }
+        if start < jobs.len() {
+            out.push(&jobs[start..]);
+        }
+        out
+    }
+
+    /// Lease tokens per batch statement.
+    pub(super) fn token_chunk(&self) -> usize {
+        if self.dialect.is_postgres() {
+            TOKEN_CHUNK
+        } else {
+            CHUNK
+        }
     }
 
     /// Deletes up to `limit` completed jobs of this queue past the retention.
@@ -272,4 +303,12 @@ impl SqlQueue {
         }
         Ok(Holder::Gone)
     }
+}
+
+/// About how many bytes `job` adds to the arrays of an enqueue statement: its text cells,
+/// quoted and escaped, and the fixed ones (id, priority, times, attempts).
+fn wire_size(job: &NewJob) -> usize {
+    let payload = serde_json::to_string(&job.payload).map_or(0, |text| text.len());
+    // Quotes inside the payload are escaped in the array literal: count them twice.
+    2 * payload + job.job_type.len() + job.unique_key.as_ref().map_or(0, String::len) + 90
 }

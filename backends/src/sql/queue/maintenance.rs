@@ -2,8 +2,12 @@
 //! deleted in bounded batches, and lapsed leases are recovered, so that the table holds
 //! little more than the live jobs under a steady load.
 
-use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use serde::Serialize;
 use stack_core::Result;
@@ -85,42 +89,87 @@ impl SqlQueue {
     }
 }
 
-/// Sweeps the queue behind `queue` every `every` (draining full batches at once), and
-/// vacuums its table every `vacuum_every`, until the queue is dropped. Must be called inside
-/// a Tokio runtime.
-pub(super) fn spawn(queue: Weak<SqlQueue>, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+/// Jobs leased through one handle after which it vacuums at once rather than at the next
+/// `vacuum_every`: every lease and acknowledgement leaves a dead row version and a dead entry
+/// in the ready index that each reserve walks past until a vacuum removes it, so a burst of
+/// work slows its own reserves (100,000 jobs in ten seconds: see docs/benchmarks.md).
+const VACUUM_AFTER_LEASES: u64 = 10_000;
+
+/// Jobs this handle leased since it last vacuumed, and the signal to vacuum early.
+#[derive(Debug, Default)]
+pub(super) struct Churn {
+    leased: AtomicU64,
+    vacuum_now: Notify,
+}
+
+impl Churn {
+    /// Counts `n` more leased jobs; past [`VACUUM_AFTER_LEASES`] the maintenance task
+    /// vacuums at once.
+    pub(super) fn leased(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        let before = self.leased.fetch_add(n, Ordering::Relaxed);
+        if before < VACUUM_AFTER_LEASES && before.saturating_add(n) >= VACUUM_AFTER_LEASES {
+            self.vacuum_now.notify_one();
+        }
+    }
+}
+
+/// Runs the queue's maintenance until the queue is dropped: the sweep every `sweep_every`
+/// (draining full batches at once) and `VACUUM` every `vacuum_every`, or as soon as
+/// [`VACUUM_AFTER_LEASES`] jobs were leased. Must be called inside a Tokio runtime; `None`
+/// when neither is set.
+pub(super) fn spawn(
+    queue: Weak<SqlQueue>,
+    churn: Arc<Churn>,
+    sweep_every: Option<Duration>,
+    vacuum_every: Option<Duration>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let tick = match (sweep_every, vacuum_every) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     Some(runtime.spawn(async move {
-        let mut vacuumed = tokio::time::Instant::now();
+        let (mut swept, mut vacuumed) = (Instant::now(), Instant::now());
         loop {
-            tokio::time::sleep(every).await;
+            let churned = tokio::select! {
+                () = tokio::time::sleep(tick) => false,
+                () = churn.vacuum_now.notified(), if vacuum_every.is_some() => true,
+            };
             let Some(queue) = queue.upgrade() else {
                 return;
             };
-            if let Some(vacuum_every) = queue.sql_options.vacuum_every {
-                if vacuumed.elapsed() >= vacuum_every {
-                    vacuumed = tokio::time::Instant::now();
-                    if let Err(error) = queue.vacuum().await {
-                        tracing::warn!(%error, "SQL queue: VACUUM failed");
-                    }
+            if vacuum_every.is_some_and(|every| churned || vacuumed.elapsed() >= every) {
+                vacuumed = Instant::now();
+                churn.leased.store(0, Ordering::Relaxed);
+                if let Err(error) = queue.vacuum().await {
+                    tracing::warn!(%error, "SQL queue: VACUUM failed");
                 }
             }
-            let full = u64::try_from(queue.sql_options.sweep_batch.max(1)).unwrap_or(u64::MAX);
-            loop {
-                match queue.sweep().await {
-                    Ok(done) if done.completed >= full || done.dead >= full || done.recovered >= full => {}
-                    Ok(done) => {
-                        if done.total() > 0 {
-                            tracing::debug!(?done, queue = %queue.options.name, "SQL queue swept");
-                        }
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, queue = %queue.options.name, "SQL queue: sweep failed");
-                        break;
-                    }
-                }
+            if sweep_every.is_some_and(|every| swept.elapsed() >= every) {
+                swept = Instant::now();
+                sweep_all(&queue).await;
             }
         }
     }))
+}
+
+/// Sweeps until a sweep does less than a full batch of everything.
+async fn sweep_all(queue: &SqlQueue) {
+    let full = u64::try_from(queue.sql_options.sweep_batch.max(1)).unwrap_or(u64::MAX);
+    loop {
+        match queue.sweep().await {
+            Ok(done) if done.completed >= full || done.dead >= full || done.recovered >= full => {}
+            Ok(done) => {
+                if done.total() > 0 {
+                    tracing::debug!(?done, queue = %queue.options.name, "SQL queue swept");
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, queue = %queue.options.name, "SQL queue: sweep failed");
+                return;
+            }
+        }
+    }
 }

@@ -27,6 +27,17 @@ pub use maintenance::Sweep;
 /// 500 rows of 11 parameters stays far under both engines' bound-parameter limits.
 const CHUNK: usize = 500;
 
+/// The most bytes of bound arrays one PostgreSQL statement of a batch carries (a few jobs or
+/// tokens more when one alone is larger). A message larger than the client socket's first
+/// send buffer (16 KiB on Linux) stalls on loopback until the server's delayed
+/// acknowledgement, 40 ms later: 500-job statements ran at 11,000 jobs/s, 100-job ones at
+/// 64,000 (docs/benchmarks.md).
+const WIRE_BUDGET: usize = 12 * 1024;
+
+/// Lease tokens per batch statement on PostgreSQL: two uuids (74 bytes of text) each, within
+/// [`WIRE_BUDGET`].
+const TOKEN_CHUNK: usize = WIRE_BUDGET / 80;
+
 /// How many lapsed leases each reserve hands back before it leases (at most every
 /// [`RECOVER_EVERY`] per handle): any instance that reserves recovers the leases of dead
 /// workers, so no reaper process is needed.
@@ -43,13 +54,15 @@ pub struct SqlQueueOptions {
     pub dead_retention: Option<Duration>,
     /// How often the background sweep runs (deleting completed and dead jobs past their
     /// retention, and recovering lapsed leases); `None` runs none (call [`SqlQueue::sweep`]).
+    /// The sweep and the vacuum run in one background task of each handle.
     pub sweep_every: Option<Duration>,
     /// The most rows one sweep statement deletes, so it never holds the table for long.
     pub sweep_batch: usize,
-    /// How often the sweep task also runs `VACUUM (SKIP_LOCKED) stack_jobs` on PostgreSQL, so
-    /// the space of deleted and updated rows is reused within seconds rather than after
-    /// autovacuum's next round (a minute by default), which under a steady load is what keeps
-    /// the table small; `None` leaves it to autovacuum.
+    /// How often the background task runs `VACUUM (SKIP_LOCKED) stack_jobs` on PostgreSQL
+    /// (and at once after a handle leased 10,000 jobs), so the space of deleted and updated
+    /// rows is reused within seconds rather than after autovacuum's next round (a minute by
+    /// default), which under a steady load is what keeps the table small and the reserves
+    /// fast; `None` leaves it to autovacuum.
     pub vacuum_every: Option<Duration>,
 }
 
@@ -86,6 +99,8 @@ pub struct SqlQueue {
     /// The PostgreSQL listener task of this handle, started by the first wait.
     listener: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// Jobs leased since the last vacuum (PostgreSQL), watched by the maintenance task.
+    churn: Arc<maintenance::Churn>,
 }
 
 impl Drop for SqlQueue {
@@ -130,12 +145,15 @@ impl SqlQueue {
             last_recovery: std::sync::Mutex::new(None),
             listener: tokio::sync::Mutex::new(None),
             sweeper: None,
+            churn: Arc::default(),
         };
-        let every = queue.sql_options.sweep_every;
+        let (sweep_every, vacuum_every) = (
+            queue.sql_options.sweep_every,
+            queue.sql_options.vacuum_every,
+        );
         Ok(Arc::new_cyclic(|weak| {
-            if let Some(every) = every {
-                queue.sweeper = maintenance::spawn(weak.clone(), every);
-            }
+            let churn = Arc::clone(&queue.churn);
+            queue.sweeper = maintenance::spawn(weak.clone(), churn, sweep_every, vacuum_every);
             queue
         }))
     }

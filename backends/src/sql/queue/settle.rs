@@ -11,6 +11,7 @@ use stack_core::queue::{FailOutcome, Failure, JobId, Lease, LeaseToken};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
+use super::dialect::LAZY_COMMIT;
 use super::rows::{get, lease, time};
 use super::{SqlQueue, int, millis};
 
@@ -57,7 +58,7 @@ impl SqlQueue {
                 "WITH due AS ({due} FOR UPDATE SKIP LOCKED) \
                  UPDATE stack_jobs AS j SET state = 'running', attempts = j.attempts + 1, \
                  lease_id = gen_random_uuid(), lease_expires_at = {} \
-                 FROM due WHERE j.id = due.id RETURNING {}",
+                 FROM due WHERE j.id = due.id AND {LAZY_COMMIT} RETURNING {}",
                 d.after("$3"),
                 d.columns(Some("j")),
             );
@@ -67,6 +68,7 @@ impl SqlQueue {
                 millis(lease_for, 1),
             ];
             let rows = self.rows(&self.db, "reserve jobs", sql, values).await?;
+            self.churn.leased(rows.len());
             rows.iter().map(lease).collect::<Result<Vec<_>>>()?
         } else {
             let tx = self.write().await?;
@@ -165,7 +167,7 @@ impl SqlQueue {
              kept AS (UPDATE stack_jobs AS j SET state = 'completed', finished_at = {now}, \
              lease_id = NULL, lease_expires_at = NULL FROM t WHERE {matched} \
              AND j.unique_key IS NOT NULL RETURNING j.id) \
-             SELECT id FROM gone UNION ALL SELECT id FROM kept"
+             SELECT id FROM gone WHERE {LAZY_COMMIT} UNION ALL SELECT id FROM kept"
         );
         let values = self.token_arrays(tokens);
         let rows = self.rows(&self.db, "complete jobs", sql, values).await?;
@@ -196,7 +198,7 @@ impl SqlQueue {
         let sql = format!(
             "WITH t AS (SELECT * FROM UNNEST($2::text::uuid[], $3::text::uuid[]) AS t(id, lease_id)) \
              UPDATE stack_jobs AS j SET lease_expires_at = {} FROM t \
-             WHERE j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id \
+             WHERE j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id AND {LAZY_COMMIT} \
              RETURNING j.id, j.lease_id, j.lease_expires_at",
             self.dialect.after("$4")
         );
