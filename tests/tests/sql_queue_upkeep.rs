@@ -86,9 +86,51 @@ async fn a_batch_of_several_statements_is_stored_whole_or_not_at_all() {
     );
 }
 
-/// Reserving, extending and completing commit lazily for their own transaction only: the
-/// connection they ran on is back to `synchronous_commit = on` for whatever runs next (an
-/// enqueue, or the Store's writes on the shared pool).
+/// Job types, unique keys and payloads with the characters an array literal escapes or
+/// treats specially come back exactly as given, and keys stay unique by their exact text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_bound_text_comes_back_exactly() {
+    let queue = open("upkeep-text", 4, Duration::from_secs(3600)).await;
+    let odd = [
+        "a\"b", "c\\d", "{e}", "f,g", "NULL", "null", " h ", "é✓", "",
+    ];
+    let jobs: Vec<NewJob> = odd
+        .iter()
+        .map(|text| {
+            NewJob::new(format!("t{text}"), serde_json::json!({ "text": text }))
+                .unique_key(format!("k{text}"))
+        })
+        .collect();
+    let done = queue.enqueue_batch(jobs.clone()).await.unwrap();
+    assert!(done.iter().all(|e| e.is_created()), "{done:?}");
+    let again = queue.enqueue_batch(jobs).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .zip(&done)
+            .all(|(a, d)| a.id() == d.id() && !a.is_created())
+    );
+    let leases = queue
+        .reserve(odd.len(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), odd.len());
+    for text in odd {
+        let lease = leases
+            .iter()
+            .find(|l| l.job.job_type == format!("t{text}"))
+            .unwrap_or_else(|| panic!("job type t{text} came back altered"));
+        assert_eq!(lease.job.payload["text"], *text);
+        assert_eq!(
+            lease.job.unique_key.as_deref(),
+            Some(format!("k{text}").as_str())
+        );
+    }
+}
+
+/// Completing commits lazily for its own transaction only: the connection it ran on is back to
+/// `synchronous_commit = on` for whatever runs next (a reserve, an enqueue, or the Store's
+/// writes on the shared pool).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lazy_commits_do_not_leak_into_the_session() {
     let queue = open("upkeep-lazy", 1, Duration::from_secs(3600)).await;
@@ -163,5 +205,52 @@ async fn a_burst_of_leases_vacuums_the_table_early() {
             "no vacuum after 10,000 leases"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A batch of acknowledgements and extensions larger than one statement answers per token
+/// across every statement: held leases succeed, a stale lease is a conflict, an unknown job is
+/// not found, each in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_of_several_statements_answer_per_token() {
+    use stack_core::ErrorKind;
+    use stack_core::queue::LeaseToken;
+
+    let queue = open("upkeep-tokens", 4, Duration::from_secs(3600)).await;
+    let jobs = (0..400)
+        .map(|n| NewJob::new("w", serde_json::json!({ "n": n })))
+        .collect();
+    queue.enqueue_batch(jobs).await.unwrap();
+    let leases = queue.reserve(400, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(leases.len(), 400);
+    // Every 7th token names a lease the job does not hold, every 11th a job that is not there.
+    let tokens: Vec<LeaseToken> = leases
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match (i % 7, i % 11) {
+            (0, _) => LeaseToken {
+                lease_id: uuid::Uuid::new_v4(),
+                ..l.token
+            },
+            (_, 0) => LeaseToken {
+                job_id: uuid::Uuid::now_v7(),
+                ..l.token
+            },
+            _ => l.token,
+        })
+        .collect();
+    let want = |i: usize| match (i % 7, i % 11) {
+        (0, _) => Some(ErrorKind::Conflict),
+        (_, 0) => Some(ErrorKind::NotFound),
+        _ => None,
+    };
+    let extended = queue
+        .extend_many(&tokens, Duration::from_secs(120))
+        .await
+        .unwrap();
+    let completed = queue.complete_many(&tokens).await.unwrap();
+    for (i, (e, c)) in extended.iter().zip(&completed).enumerate() {
+        assert_eq!(e.as_ref().err().map(|e| e.kind()), want(i), "extend {i}");
+        assert_eq!(c.as_ref().err().map(|e| e.kind()), want(i), "complete {i}");
     }
 }

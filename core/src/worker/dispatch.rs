@@ -119,7 +119,7 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     // While the queue has a backlog (the last reserve was full), reserve once half the
     // prefetched leases were started rather than after each one: fewer, larger reserves, and
     // no slot waits, since a free slot leaves at least `prefetch` of the room free.
-    let refill = u32::try_from((options.prefetch / 2).max(1)).unwrap_or(u32::MAX);
+    let refill = u32::try_from((options.prefetch / 2).clamp(1, MAX_BATCH)).unwrap_or(1);
     let mut backlog = false;
     while !shared.shutdown.is_cancelled() {
         wait_for_acknowledgements(&shared, most_held).await;

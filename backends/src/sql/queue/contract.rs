@@ -115,7 +115,7 @@ impl Queue for SqlQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
-        let done = if self.statements_for(&jobs).len() == 1 {
+        let done = if self.statements_for(&jobs).len() <= 1 {
             self.enqueue_on(&self.db, &jobs).await?
         } else {
             // Several statements: all of them or none.
@@ -188,11 +188,25 @@ impl Queue for SqlQueue {
             return Ok(results);
         }
         for chunk in tokens.chunks(self.token_chunk()) {
-            let extended = self.extend_batch_postgres(chunk, lease_for).await?;
+            let extended = match self.extend_batch_postgres(chunk, lease_for).await {
+                Ok(extended) => extended,
+                Err(error) => {
+                    results.extend(chunk.iter().map(|_| Err(chunk_failed(&error))));
+                    continue;
+                }
+            };
+            let missed: Vec<LeaseToken> = chunk
+                .iter()
+                .filter(|t| !extended.contains_key(&(t.job_id, t.lease_id)))
+                .copied()
+                .collect();
+            let mut refusals = self.refusals(&missed).await.into_iter();
             for token in chunk {
                 results.push(match extended.get(&(token.job_id, token.lease_id)) {
                     Some(at) => Ok(*at),
-                    None => Err(self.refusal(token).await),
+                    None => Err(refusals.next().unwrap_or_else(|| {
+                        Error::backend("extend leases: a refusal went missing")
+                    })),
                 });
             }
         }
@@ -220,15 +234,30 @@ impl Queue for SqlQueue {
     }
 
     async fn complete_many(&self, tokens: &[LeaseToken]) -> Result<Vec<Result<()>>> {
+        // One statement per chunk: a chunk that fails answers an error for its own tokens
+        // only (temporary when the failure is), the others' completions stand.
         let mut results = Vec::with_capacity(tokens.len());
         for chunk in tokens.chunks(self.token_chunk()) {
-            let held = self.complete_all(chunk).await?;
-            for (token, held) in chunk.iter().zip(held) {
-                results.push(if held {
-                    Ok(())
-                } else {
-                    Err(self.refusal(token).await)
-                });
+            match self.complete_all(chunk).await {
+                Ok(held) => {
+                    let missed: Vec<LeaseToken> = chunk
+                        .iter()
+                        .zip(&held)
+                        .filter(|(_, held)| !**held)
+                        .map(|(token, _)| *token)
+                        .collect();
+                    let mut refusals = self.refusals(&missed).await.into_iter();
+                    for held in held {
+                        results.push(if held {
+                            Ok(())
+                        } else {
+                            Err(refusals.next().unwrap_or_else(|| {
+                                Error::backend("complete jobs: a refusal went missing")
+                            }))
+                        });
+                    }
+                }
+                Err(error) => results.extend(chunk.iter().map(|_| Err(chunk_failed(&error)))),
             }
         }
         Ok(results)
@@ -375,5 +404,15 @@ impl Queue for SqlQueue {
 
     async fn health(&self) -> Result<()> {
         self.db.ping().await.map_err(|e| super::db_error("ping", e))
+    }
+}
+
+/// The error of each token of a batch statement that failed with `error`: temporary when
+/// `error` is, so that the caller tries those tokens again.
+pub(super) fn chunk_failed(error: &Error) -> Error {
+    if error.is_temporary() {
+        Error::unavailable("a batch statement of the queue failed", error.to_string())
+    } else {
+        Error::backend(format!("a batch statement of the queue failed: {error}"))
     }
 }

@@ -14,11 +14,12 @@ const SQLITE_COLUMNS: &str = "id, job_type, payload, priority, state, run_at, en
 
 /// A PostgreSQL condition, always true, that makes the statement's own transaction commit
 /// without waiting for its WAL to reach the disk (`synchronous_commit = off` for that
-/// transaction only). Used by the statements that lease, acknowledge and extend jobs, never by
-/// an enqueue: if the server itself crashes within the next few hundred milliseconds, a lease
-/// or an acknowledgement may be forgotten, and the job then runs again, which at-least-once
-/// delivery allows (a worker crashing before its acknowledgement does the same); a job once
-/// enqueued is never lost. Fsyncs were the first cost of the queue's work (docs/benchmarks.md).
+/// transaction only). Used only by the batch acknowledgement: if the server crashes (or fails
+/// over) within the next few hundred milliseconds, a completion may be forgotten and the job
+/// runs again once its lease lapses, after the first run ended, as at-least-once delivery
+/// allows. Never by a reserve or a lease extension (a forgotten lease would let a second worker
+/// run the job while the first still does), nor by an enqueue (a job once enqueued is never
+/// lost: a later synchronous commit flushes every earlier WAL record).
 pub(super) const LAZY_COMMIT: &str =
     "(SELECT set_config('synchronous_commit', 'off', true)) = 'off'";
 

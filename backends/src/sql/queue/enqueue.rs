@@ -56,23 +56,11 @@ impl SqlQueue {
     /// `jobs` cut into the batches of one statement each: at most [`CHUNK`] jobs, and on
     /// PostgreSQL at most [`WIRE_BUDGET`] bytes of them (at least one job).
     pub(super) fn statements_for<'j>(&self, jobs: &'j [NewJob]) -> Vec<&'j [NewJob]> {
-        if !self.dialect.is_postgres() {
-            return jobs.chunks(CHUNK).collect();
+        if self.dialect.is_postgres() {
+            cut_by_wire_size(jobs)
+        } else {
+            jobs.chunks(CHUNK).collect()
         }
-        let mut out = Vec::new();
-        let (mut start, mut bytes) = (0, 0);
-        for (i, job) in jobs.iter().enumerate() {
-            let size = wire_size(job);
-            if i > start && (i - start == CHUNK || bytes + size > WIRE_BUDGET) {
-                out.push(&jobs[start..i]);
-                (start, bytes) = (i, 0);
-            }
-            bytes += size;
-        }
-        if start < jobs.len() {
-            out.push(&jobs[start..]);
-        }
-        out
     }
 
     /// Lease tokens per batch statement.
@@ -309,6 +297,71 @@ impl SqlQueue {
 /// quoted and escaped, and the fixed ones (id, priority, times, attempts).
 fn wire_size(job: &NewJob) -> usize {
     let payload = serde_json::to_string(&job.payload).map_or(0, |text| text.len());
-    // Quotes inside the payload are escaped in the array literal: count them twice.
-    2 * payload + job.job_type.len() + job.unique_key.as_ref().map_or(0, String::len) + 90
+    // Every text cell counts twice: any of its characters may be escaped.
+    2 * (payload + job.job_type.len() + job.unique_key.as_ref().map_or(0, String::len)) + 90
+}
+
+/// `jobs` in runs of at most [`CHUNK`] jobs and [`WIRE_BUDGET`] bytes (a job alone over the
+/// budget is a run of its own).
+fn cut_by_wire_size(jobs: &[NewJob]) -> Vec<&[NewJob]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, job) in jobs.iter().enumerate() {
+        let size = wire_size(job);
+        if i > start && (i - start == CHUNK || bytes + size > WIRE_BUDGET) {
+            out.push(&jobs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < jobs.len() {
+        out.push(&jobs[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(bytes: usize) -> NewJob {
+        NewJob::new("t", serde_json::Value::String("x".repeat(bytes)))
+    }
+
+    fn lengths(runs: &[&[NewJob]]) -> Vec<usize> {
+        runs.iter().map(|run| run.len()).collect()
+    }
+
+    #[test]
+    fn no_jobs_no_statement() {
+        assert!(cut_by_wire_size(&[]).is_empty());
+    }
+
+    #[test]
+    fn small_jobs_stop_at_the_row_limit() {
+        let jobs: Vec<NewJob> = (0..CHUNK + 1)
+            .map(|_| NewJob::new("t", serde_json::Value::Null))
+            .collect();
+        let per = WIRE_BUDGET / wire_size(&jobs[0]);
+        let runs = cut_by_wire_size(&jobs);
+        assert_eq!(runs[0].len(), per.min(CHUNK));
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), CHUNK + 1);
+        assert!(runs.iter().all(|r| r.len() <= CHUNK));
+    }
+
+    #[test]
+    fn a_job_over_the_budget_travels_alone_and_order_is_kept() {
+        let jobs = vec![sized(10), sized(WIRE_BUDGET), sized(10), sized(10)];
+        let runs = cut_by_wire_size(&jobs);
+        assert_eq!(lengths(&runs), [1, 1, 2]);
+        assert_eq!(runs[1][0].payload, jobs[1].payload);
+    }
+
+    #[test]
+    fn runs_fill_up_to_the_budget() {
+        let half = (WIRE_BUDGET - 2 * 90) / 4 - 10;
+        let jobs = vec![sized(half), sized(half), sized(half)];
+        let runs = cut_by_wire_size(&jobs);
+        assert_eq!(lengths(&runs), [2, 1]);
+    }
 }

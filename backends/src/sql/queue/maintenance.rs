@@ -124,31 +124,44 @@ pub(super) fn spawn(
     sweep_every: Option<Duration>,
     vacuum_every: Option<Duration>,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let tick = match (sweep_every, vacuum_every) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b)?,
-    };
+    if sweep_every.is_none() && vacuum_every.is_none() {
+        return None;
+    }
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     Some(runtime.spawn(async move {
-        let (mut swept, mut vacuumed) = (Instant::now(), Instant::now());
+        let start = Instant::now();
+        let mut next_sweep = sweep_every.map(|every| start + every);
+        let mut next_vacuum = vacuum_every.map(|every| start + every);
         loop {
+            let due = match (next_sweep, next_vacuum) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(start),
+            };
             let churned = tokio::select! {
-                () = tokio::time::sleep(tick) => false,
-                () = churn.vacuum_now.notified(), if vacuum_every.is_some() => true,
+                () = tokio::time::sleep_until(due) => false,
+                () = churn.vacuum_now.notified(), if vacuum_every.is_some() => {
+                    // A signal left over from before the last vacuum is not a new burst.
+                    churn.leased.load(Ordering::Relaxed) >= VACUUM_AFTER_LEASES
+                }
             };
             let Some(queue) = queue.upgrade() else {
                 return;
             };
-            if vacuum_every.is_some_and(|every| churned || vacuumed.elapsed() >= every) {
-                vacuumed = Instant::now();
-                churn.leased.store(0, Ordering::Relaxed);
-                if let Err(error) = queue.vacuum().await {
-                    tracing::warn!(%error, "SQL queue: VACUUM failed");
+            let now = Instant::now();
+            if let (Some(every), Some(at)) = (vacuum_every, next_vacuum) {
+                if churned || now >= at {
+                    next_vacuum = Some(now + every);
+                    churn.leased.store(0, Ordering::Relaxed);
+                    if let Err(error) = queue.vacuum().await {
+                        tracing::warn!(%error, "SQL queue: VACUUM failed");
+                    }
                 }
             }
-            if sweep_every.is_some_and(|every| swept.elapsed() >= every) {
-                swept = Instant::now();
-                sweep_all(&queue).await;
+            if let (Some(every), Some(at)) = (sweep_every, next_sweep) {
+                if now >= at {
+                    next_sweep = Some(now + every);
+                    sweep_all(&queue).await;
+                }
             }
         }
     }))

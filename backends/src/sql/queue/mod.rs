@@ -54,7 +54,8 @@ pub struct SqlQueueOptions {
     pub dead_retention: Option<Duration>,
     /// How often the background sweep runs (deleting completed and dead jobs past their
     /// retention, and recovering lapsed leases); `None` runs none (call [`SqlQueue::sweep`]).
-    /// The sweep and the vacuum run in one background task of each handle.
+    /// The sweep and the vacuum run in one background task of each handle, started when
+    /// either is set. Zero is refused.
     pub sweep_every: Option<Duration>,
     /// The most rows one sweep statement deletes, so it never holds the table for long.
     pub sweep_batch: usize,
@@ -117,11 +118,13 @@ impl Drop for SqlQueue {
 impl SqlQueue {
     /// Opens queue `options.name` over `db` (a migrated database: see
     /// [`migrate_up`](super::migrate_up)), typically [`SqlStore::connection`](super::SqlStore::connection)
-    /// so that the queue shares the Store's pool. Starts the background sweep when
-    /// `sql_options.sweep_every` is set (inside a Tokio runtime).
+    /// so that the queue shares the Store's pool. Starts the background maintenance (sweep and
+    /// vacuum) when `sql_options.sweep_every` or `vacuum_every` is set (inside a Tokio
+    /// runtime).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a name every backend refuses ([`QueueOptions::validate`]);
+    /// [`Error::Invalid`] for a name every backend refuses ([`QueueOptions::validate`]) or a
+    /// zero `sweep_every` / `vacuum_every`;
     /// [`Error::Unsupported`] for a database other than PostgreSQL or SQLite.
     pub fn open(
         db: DatabaseConnection,
@@ -129,6 +132,14 @@ impl SqlQueue {
         sql_options: SqlQueueOptions,
     ) -> Result<Arc<Self>> {
         options.validate()?;
+        for (field, every) in [
+            ("sweep_every", sql_options.sweep_every),
+            ("vacuum_every", sql_options.vacuum_every),
+        ] {
+            if every.is_some_and(|every| every.is_zero()) {
+                return Err(Error::invalid(field, "must be more than zero, or none"));
+            }
+        }
         let backend = db.get_database_backend();
         if !matches!(backend, DbBackend::Postgres | DbBackend::Sqlite) {
             return Err(Error::unsupported(format!(

@@ -38,10 +38,53 @@ impl SqlQueue {
         match self.number("look up a job", sql, values).await {
             Err(e) => e,
             Ok(0) => Error::not_found(format!("job {}", token.job_id)),
-            Ok(_) => Error::conflict(format!(
-                "job {} attempt {} no longer holds its lease (it expired and was handed out again, or the job was already finished)",
-                token.job_id, token.attempt
-            )),
+            Ok(_) => lease_lost(token),
+        }
+    }
+
+    /// The refusal of each of `tokens` (none of which matched a running job), in order: as
+    /// [`SqlQueue::refusal`], in one query on PostgreSQL.
+    pub(super) async fn refusals(&self, tokens: &[LeaseToken]) -> Vec<Error> {
+        if tokens.is_empty() {
+            return Vec::new();
+        }
+        if !self.dialect.is_postgres() {
+            let mut out = Vec::with_capacity(tokens.len());
+            for token in tokens {
+                out.push(self.refusal(token).await);
+            }
+            return out;
+        }
+        let ids: Vec<String> = tokens.iter().map(|t| t.job_id.to_string()).collect();
+        let sql = "SELECT j.id FROM stack_jobs AS j JOIN UNNEST($2::text::uuid[]) AS t(id) \
+                   ON j.id = t.id WHERE j.queue = $1"
+            .to_owned();
+        let values = vec![
+            self.options.name.clone().into(),
+            Value::from(format!("{{{}}}", ids.join(","))),
+        ];
+        let found = match self.rows(&self.db, "look up jobs", sql, values).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|row| get::<JobId>(row, "id"))
+                .collect::<Result<HashSet<JobId>>>(),
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(found) => tokens
+                .iter()
+                .map(|token| {
+                    if found.contains(&token.job_id) {
+                        lease_lost(token)
+                    } else {
+                        Error::not_found(format!("job {}", token.job_id))
+                    }
+                })
+                .collect(),
+            Err(error) => tokens
+                .iter()
+                .map(|_| super::contract::chunk_failed(&error))
+                .collect(),
         }
     }
 
@@ -58,7 +101,7 @@ impl SqlQueue {
                 "WITH due AS ({due} FOR UPDATE SKIP LOCKED) \
                  UPDATE stack_jobs AS j SET state = 'running', attempts = j.attempts + 1, \
                  lease_id = gen_random_uuid(), lease_expires_at = {} \
-                 FROM due WHERE j.id = due.id AND {LAZY_COMMIT} RETURNING {}",
+                 FROM due WHERE j.id = due.id RETURNING {}",
                 d.after("$3"),
                 d.columns(Some("j")),
             );
@@ -198,7 +241,7 @@ impl SqlQueue {
         let sql = format!(
             "WITH t AS (SELECT * FROM UNNEST($2::text::uuid[], $3::text::uuid[]) AS t(id, lease_id)) \
              UPDATE stack_jobs AS j SET lease_expires_at = {} FROM t \
-             WHERE j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id AND {LAZY_COMMIT} \
+             WHERE j.queue = $1 AND j.id = t.id AND j.lease_id = t.lease_id \
              RETURNING j.id, j.lease_id, j.lease_expires_at",
             self.dialect.after("$4")
         );
@@ -374,4 +417,12 @@ impl SqlQueue {
         }
         self.recover(super::RECOVER_ON_RESERVE).await.map(drop)
     }
+}
+
+/// The refusal of `token` when its job exists under another lease or state.
+fn lease_lost(token: &LeaseToken) -> Error {
+    Error::conflict(format!(
+        "job {} attempt {} no longer holds its lease (it expired and was handed out again, or the job was already finished)",
+        token.job_id, token.attempt
+    ))
 }
