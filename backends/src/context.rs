@@ -1,12 +1,17 @@
 //! One place that opens the backends of a configuration, each once, sharing what can be
 //! shared: the Store and every SQL backend opened through the same context use one pool
 //! (one `DatabaseConnection`), so they can also share one transaction.
+//!
+//! A context checks its configuration as `stack config check` does
+//! ([`registry::check_config`]: every backend URL served by this release and compiled into
+//! this build) before it opens anything: a host gets the binary's error, naming the key and
+//! the Cargo feature to enable, before any connection is made.
 
 use std::sync::Arc;
 
 use stack_core::Result;
 use stack_core::cache::Cache;
-use stack_core::config::Config;
+use stack_core::config::{Config, ConfigError};
 use stack_core::datapath::Replica;
 use stack_core::queue::Queue;
 use stack_core::store::Store;
@@ -19,15 +24,40 @@ use crate::sql::SqlStore;
 #[derive(Debug)]
 pub struct BackendContext {
     config: Config,
+    /// What [`registry::validate`] refused, returned by every opener instead of opening.
+    refused: Option<ConfigError>,
     database: OnceCell<SqlStore>,
 }
 
 impl BackendContext {
-    /// A context over a validated `config`; nothing is opened yet.
+    /// A context over a validated `config`; nothing is opened yet. A backend URL this build
+    /// cannot open fails every opener (`store`, `cache`, `queue`, ...) with the problems
+    /// [`registry::check_config`] finds, before any connection is made.
     pub fn new(config: Config) -> Self {
         Self {
+            refused: registry::validate(&config).err(),
             config,
             database: OnceCell::new(),
+        }
+    }
+
+    /// As [`BackendContext::new`], refusing at once a configuration naming a backend this
+    /// build cannot open.
+    ///
+    /// # Errors
+    /// As [`registry::validate`]: every such URL, with its key and the Cargo feature to
+    /// enable when it was not compiled in.
+    pub fn try_new(config: Config) -> std::result::Result<Self, ConfigError> {
+        registry::validate(&config)?;
+        Ok(Self::new(config))
+    }
+
+    /// `Invalid` (naming the first key, listing every problem) when the configuration names
+    /// a backend this build cannot open.
+    fn checked(&self) -> Result<()> {
+        match &self.refused {
+            Some(refused) => Err(refused.clone().into()),
+            None => Ok(()),
         }
     }
 
@@ -39,8 +69,10 @@ impl BackendContext {
     /// The database `database.url` names, opened on first use and shared afterwards.
     ///
     /// # Errors
-    /// As [`registry::open_store`].
+    /// As [`registry::open_store`]; `Invalid` when the configuration names a backend
+    /// this build cannot open (see [`BackendContext::new`]).
     pub async fn database(&self) -> Result<&SqlStore> {
+        self.checked()?;
         self.database
             .get_or_try_init(|| registry::open_store(&self.config.database))
             .await
@@ -57,8 +89,10 @@ impl BackendContext {
     /// A pool on each of `database.read_replicas`, with the primary's pool settings.
     ///
     /// # Errors
-    /// A replica URL that is not PostgreSQL; `Unavailable` when one cannot be reached.
+    /// A replica URL that is not PostgreSQL; `Unavailable` when one cannot be reached; `Invalid` when the configuration names a backend
+    /// this build cannot open (see [`BackendContext::new`]).
     pub async fn replicas(&self) -> Result<Vec<Arc<dyn Replica>>> {
+        self.checked()?;
         let options = registry::sql_options(&self.config.database);
         let mut replicas: Vec<Arc<dyn Replica>> = Vec::new();
         for (i, url) in self.config.database.read_replicas.iter().enumerate() {
@@ -77,8 +111,10 @@ impl BackendContext {
     /// The cache `cache.backend` names.
     ///
     /// # Errors
-    /// As [`registry::open_cache`].
+    /// As [`registry::open_cache`]; `Invalid` when the configuration names a backend
+    /// this build cannot open (see [`BackendContext::new`]).
     pub async fn cache(&self) -> Result<Arc<dyn Cache>> {
+        self.checked()?;
         registry::open_cache(&self.config.cache, &self.config.redis).await
     }
 
@@ -86,8 +122,10 @@ impl BackendContext {
     /// database pool (the Store's), opening the database first if need be.
     ///
     /// # Errors
-    /// As [`registry::open_queue`] and [`BackendContext::database`].
+    /// As [`registry::open_queue`] and [`BackendContext::database`]; `Invalid` when the configuration names a backend
+    /// this build cannot open (see [`BackendContext::new`]).
     pub async fn queue(&self) -> Result<Arc<dyn Queue>> {
+        self.checked()?;
         let database = if stack_core::config::url_scheme(&self.config.queue.backend).as_deref()
             == Some("database")
         {
@@ -104,6 +142,58 @@ mod tests {
     use stack_core::store::NewUser;
 
     use super::*;
+
+    /// A cache URL this build cannot open: a scheme not compiled in when there is one, else
+    /// one no backend serves (every feature on); the same check refuses both.
+    fn unopenable_cache() -> &'static str {
+        if cfg!(feature = "redis") {
+            "memcached://127.0.0.1:11211"
+        } else {
+            "redis://"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_this_build_cannot_open_is_refused_before_anything_connects() {
+        let mut config = Config::default();
+        // A database nothing listens on: an attempt to connect would fail otherwise.
+        config.database.url = "postgres://stack@127.0.0.1:9/nowhere".into();
+        config.cache.backend = unopenable_cache().into();
+        // What `stack config check` (the binary's loader) reports for this configuration.
+        let binary: Vec<String> = registry::check_config(&config)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(binary[0].starts_with("cache.backend: "), "{binary:?}");
+        if !cfg!(feature = "redis") {
+            assert!(
+                binary[0].contains("needs stack-backends built with feature redis"),
+                "{binary:?}"
+            );
+        }
+
+        let context = BackendContext::new(config.clone());
+        for err in [
+            context.store().await.err(),
+            context.cache().await.err(),
+            context.queue().await.err(),
+            context.replicas().await.err(),
+        ] {
+            let err = err.expect("refused");
+            assert!(
+                matches!(&err, stack_core::Error::Invalid { field, .. } if field == "cache.backend"),
+                "{err}"
+            );
+            for problem in &binary {
+                assert!(err.to_string().contains(problem.as_str()), "{err}");
+            }
+        }
+        assert!(context.database.get().is_none(), "nothing was opened");
+
+        let refused = BackendContext::try_new(config).unwrap_err();
+        let found: Vec<String> = refused.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(found, binary);
+    }
 
     #[tokio::test]
     async fn stores_from_one_context_share_one_database() {

@@ -2,14 +2,16 @@
 //! Cargo features decide which were compiled in.
 //!
 //! [`SCHEMES`] is the one list of what each scheme serves; [`check_config`] (which
-//! `stack config check` and `stack serve` both run) and the `open_*` functions read it, so a
-//! configuration that checks out is one that opens. Asking for a backend that was not
+//! `stack config check`, `stack serve` and every `context::BackendContext` run) and the `open_*`
+//! functions read it, so a configuration that checks out is one that opens. Asking for a backend that was not
 //! compiled in names the feature to enable.
 
 use std::sync::Arc;
 
 use stack_core::cache::Cache;
-use stack_core::config::{CacheConfig, Config, ConfigProblem, QueueConfig, url_scheme};
+use stack_core::config::{
+    CacheConfig, Config, ConfigError, ConfigProblem, QueueConfig, url_scheme,
+};
 use stack_core::queue::{Queue, QueueOptions};
 use stack_core::retry::Backoff;
 use stack_core::{Error, Result};
@@ -191,6 +193,17 @@ pub fn check_config(config: &Config) -> Vec<ConfigProblem> {
             Some(ConfigProblem::new(key, reason))
         })
         .collect()
+}
+
+/// [`check_config`] as a result: the check `stack config check` and `stack serve` run at
+/// load, for a host that loaded its [`Config`] itself. `context::BackendContext` runs it
+/// before it opens anything, so a host that opens its backends through one needs no call of
+/// its own.
+///
+/// # Errors
+/// A [`ConfigError`] listing every backend URL this build cannot open, each with its key.
+pub fn validate(config: &Config) -> std::result::Result<(), ConfigError> {
+    ConfigError::from_problems(check_config(config)).map_or(Ok(()), Err)
 }
 
 /// Opens the cache `config.backend` names: `memory://`, or `redis://`, which connects to the

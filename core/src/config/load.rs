@@ -4,10 +4,11 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Yaml};
 use figment::value::{Dict, Value};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use super::Config;
 use super::problem::{ConfigError, ConfigProblem, key_of, path_of, reason_of};
 use super::sources::{ENV_SOURCE, EnvOverrides, FLAG_SOURCE, FlagOverride, remove};
+use super::{Config, host};
 
 /// The prefix of environment overrides: `STACK__DATABASE__URL` sets `database.url`.
 pub const ENV_PREFIX: &str = "STACK__";
@@ -103,6 +104,12 @@ impl ConfigLoader {
         self
     }
 
+    /// Reads the YAML document `yaml` over the defaults when no file is given.
+    pub fn yaml(mut self, yaml: &str) -> Self {
+        self.yaml = Some(yaml.to_owned());
+        self
+    }
+
     /// The file this loader reads, if any.
     pub fn file_path(&self) -> Option<&Path> {
         self.file.as_deref()
@@ -115,6 +122,43 @@ impl ConfigLoader {
     /// (a duplicate key is an error), a key that does not exist, a value of the wrong type,
     /// a value out of range, or a problem an added check reports.
     pub fn load(&self) -> Result<Config, ConfigError> {
+        self.load_parts(|_| Ok(())).map(|(config, ())| config)
+    }
+
+    /// As [`ConfigLoader::load`], and reads the host application's section, `app:`, into
+    /// its own type `T` (see [`Config::app_settings`]), in the same pass: problems with STACK's
+    /// sections and with `app.<key>` are reported together, each blamed on its variable or
+    /// flag. The section stays in the returned [`Config`] as well.
+    ///
+    /// ```
+    /// use stack_core::config::ConfigLoader;
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Shop { name: String, port: u16 }
+    ///
+    /// let vars = [("STACK__APP__PORT".to_owned(), "7001".to_owned())];
+    /// let loader = ConfigLoader::new().env_vars(vars).yaml("app:\n  name: tea\n  port: 7000\n");
+    /// let (config, shop) = loader.load_with::<Shop>().unwrap();
+    /// assert_eq!((shop.name.as_str(), shop.port), ("tea", 7001));
+    /// assert_eq!(config.workers.count, 10);
+    ///
+    /// let vars = [("STACK__APP__PORT".to_owned(), "high".to_owned())];
+    /// let loader = ConfigLoader::new().env_vars(vars).yaml("app:\n  name: tea\n");
+    /// let err = loader.load_with::<Shop>().unwrap_err();
+    /// assert!(err.problems()[0].to_string().starts_with("app.port (from STACK__APP__PORT): "));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ConfigLoader::load`], and a problem naming `app.<key>` for a host setting that
+    /// does not read as `T`.
+    pub fn load_with<T: DeserializeOwned>(&self) -> Result<(Config, T), ConfigError> {
+        self.load_parts(|config| host::app_settings(&config.app))
+    }
+
+    /// Reads every layer, validates, then reads the host's part with `host`.
+    fn load_parts<T>(
+        &self,
+        host: impl FnOnce(&Config) -> Result<T, Vec<ConfigProblem>>,
+    ) -> Result<(Config, T), ConfigError> {
         let fail = |problems| ConfigError::new(self.file.clone(), problems);
         let defaults = Figment::from(Serialized::defaults(Config::default()));
         let default_dict: Dict = defaults.extract().map_err(|e| fail(from_figment(e)))?;
@@ -170,10 +214,13 @@ impl ConfigLoader {
                 .into_iter()
                 .filter(|p| !typed_keys.contains(&p.key)),
         );
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(fail(self.attribute(&figment, problems)))
+        match host(&config) {
+            Ok(settings) if problems.is_empty() => Ok((config, settings)),
+            Ok(_) => Err(fail(self.attribute(&figment, problems))),
+            Err(host_problems) => {
+                problems.extend(host_problems);
+                Err(fail(self.attribute(&figment, problems)))
+            }
         }
     }
 
@@ -211,14 +258,21 @@ impl Config {
         ConfigLoader::new().file(path).load()
     }
 
+    /// As [`Config::load`], and the host application's section, `app:`, read into `T`: see
+    /// [`ConfigLoader::load_with`].
+    ///
+    /// # Errors
+    /// As [`ConfigLoader::load_with`].
+    pub fn load_with<T: DeserializeOwned>(path: Option<&Path>) -> Result<(Self, T), ConfigError> {
+        ConfigLoader::new().file(path).load_with()
+    }
+
     /// Defaults overlaid with a YAML document (no environment), then validated.
     ///
     /// # Errors
     /// As [`ConfigLoader::load`].
     pub fn from_yaml_str(yaml: &str) -> Result<Self, ConfigError> {
-        let mut loader = ConfigLoader::new().env_vars([]);
-        loader.yaml = Some(yaml.to_owned());
-        loader.load()
+        ConfigLoader::new().env_vars([]).yaml(yaml).load()
     }
 }
 
@@ -248,7 +302,7 @@ fn read_file(path: &Path) -> Result<String, ConfigProblem> {
 }
 
 /// The key a figment error is about, and the problem in words.
-fn problem_at(error: &figment::Error) -> (Vec<String>, ConfigProblem) {
+pub(super) fn problem_at(error: &figment::Error) -> (Vec<String>, ConfigProblem) {
     // An unknown field's path already ends with the field.
     let path = error.path.clone();
     let problem = ConfigProblem::new(key_of(&path), reason_of(&error.kind));

@@ -3,7 +3,9 @@
 //!
 //! `STACK__DATABASE__URL=postgres://...` overrides `database.url`; a double underscore
 //! separates levels. Durations are written as `300s`, `5m` or `1h 30m`. Unknown keys are
-//! refused, so a typo does not silently fall back to a default.
+//! refused, so a typo does not silently fall back to a default; the one exception is the
+//! host application's own section, `app:`, which STACK keeps for the host to read into its
+//! own type ([`ConfigLoader::load_with`], [`Config::app_settings`]).
 //!
 //! ```
 //! use stack_core::config::Config;
@@ -16,8 +18,10 @@
 //! ```
 
 mod deprecation;
+mod host;
 mod load;
 mod problem;
+mod scheme;
 mod sources;
 mod validate;
 
@@ -26,8 +30,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use deprecation::Deprecation;
+pub use host::APP_KEY;
 pub use load::{ConfigLoader, ENV_PREFIX, ExtraCheck};
 pub use problem::{ConfigError, ConfigProblem};
+pub use scheme::url_scheme;
 pub use validate::log_filter;
 
 use crate::version::ApiVersion;
@@ -52,6 +58,11 @@ pub struct Config {
     pub workers: WorkersConfig,
     /// The REST API.
     pub api: ApiConfig,
+    /// The host application's own settings, kept free-form: STACK never reads them, and a
+    /// host reads them into its own type with [`Config::app_settings`] or
+    /// [`ConfigLoader::load_with`], whose errors name `app.<key>`. Default none.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub app: serde_json::Value,
 }
 
 /// Where and how the HTTP server listens.
@@ -359,39 +370,6 @@ impl Default for ApiConfig {
             idempotency_lock: Duration::from_secs(60),
         }
     }
-}
-
-/// The scheme of a backend URL, lowercased (`postgres` for `postgres://...`); a
-/// comma-separated list of Redis nodes reads as `redis+cluster`, while a multi-host
-/// PostgreSQL URL (`postgres://h1,h2/db`) stays `postgres`.
-///
-/// ```
-/// use stack_core::config::url_scheme;
-/// assert_eq!(url_scheme("Redis://127.0.0.1:6379").as_deref(), Some("redis"));
-/// assert_eq!(url_scheme("sqlite::memory:").as_deref(), Some("sqlite"));
-/// assert_eq!(url_scheme("redis://a:1,redis://b:2").as_deref(), Some("redis+cluster"));
-/// assert_eq!(url_scheme("postgres://h1:5432,h2:5432/db").as_deref(), Some("postgres"));
-/// assert_eq!(url_scheme("nonsense"), None);
-/// ```
-pub fn url_scheme(url: &str) -> Option<String> {
-    let url = url.trim();
-    let redis_list = url.contains(',') && url.to_ascii_lowercase().starts_with("redis://");
-    if redis_list {
-        return Some("redis+cluster".into());
-    }
-    // `sqlite::memory:` and `sqlite:stack.db` have no `//`.
-    let scheme = match url.split_once("://") {
-        Some((scheme, _)) => scheme,
-        None => url
-            .split_once(':')
-            .map(|(s, _)| s)
-            .filter(|s| s.eq_ignore_ascii_case("sqlite"))?,
-    };
-    let valid = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    valid.then(|| scheme.to_ascii_lowercase())
 }
 
 #[cfg(test)]

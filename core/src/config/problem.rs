@@ -48,6 +48,12 @@ impl ConfigError {
         Self { file, problems }
     }
 
+    /// An error listing `problems`, found by a check of an already loaded configuration
+    /// (such as the backends a build can open); `None` when there are none.
+    pub fn from_problems(problems: Vec<ConfigProblem>) -> Option<Self> {
+        (!problems.is_empty()).then(|| Self::new(None, problems))
+    }
+
     /// The problems, in the order they were found.
     pub fn problems(&self) -> &[ConfigProblem] {
         &self.problems

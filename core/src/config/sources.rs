@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use figment::value::{Dict, Empty, Map, Tag, Value};
 use figment::{Error, Metadata, Profile, Provider};
 
+use super::host::APP_KEY;
+
 /// The metadata name of values set by environment variables.
 pub(super) const ENV_SOURCE: &str = "environment variable";
 /// The metadata name of values set on the command line.
@@ -14,7 +16,8 @@ pub(super) const FLAG_SOURCE: &str = "command line";
 /// `STACK__SECTION__KEY` variables, each coerced to the type of the key it sets: a key that
 /// holds text (or nothing by default) takes the variable's text as it is, so a token of
 /// digits stays a string; other keys parse it (`8080`, `true`, `[v1, v2]`). `null` or `~`
-/// clears a key that may be empty.
+/// clears a key that may be empty. Keys of the host's section, `STACK__APP__...`, have no
+/// type STACK knows: see [`host_value`].
 pub(super) struct EnvOverrides {
     dict: Dict,
     /// The variable each key came from, by its lowercased path.
@@ -34,7 +37,11 @@ impl EnvOverrides {
             if path.iter().any(String::is_empty) {
                 continue;
             }
-            let value = coerce(raw, lookup(defaults, &path));
+            let value = if path[0] == APP_KEY {
+                host_value(raw)
+            } else {
+                coerce(raw, lookup(defaults, &path))
+            };
             insert(&mut dict, &path, value);
             names.insert(path, name.clone());
         }
@@ -87,6 +94,18 @@ fn coerce(raw: &str, default: Option<&Value>) -> Value {
     match default {
         Some(Value::String(..) | Value::Empty(..)) => Value::from(raw.to_owned()),
         _ => raw.parse().unwrap_or_else(|never| match never {}),
+    }
+}
+
+/// A variable of the host's section, whose type STACK does not know: text as it is (the
+/// host's type reads numbers and booleans from text), a `[list]` or `{map}` parsed, and
+/// `null` or `~` nothing.
+fn host_value(raw: &str) -> Value {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') || trimmed == "null" || trimmed == "~" {
+        coerce(raw, None)
+    } else {
+        Value::from(raw.to_owned())
     }
 }
 
