@@ -263,6 +263,26 @@ impl Queue for RedisQueue {
         self.progress(&args).await
     }
 
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        let args = [
+            "drop".to_owned(),
+            if force { "1" } else { "0" }.to_owned(),
+            limit.min(CHUNK).to_string(),
+        ];
+        let reply = self.admin(&args).await?;
+        if reply.first().map(String::as_str) == Some("C") {
+            let running = count(reply.get(1))?;
+            return Err(Error::conflict(format!(
+                "{running} jobs are running: drop the queue once they finish, or force it"
+            )));
+        }
+        Ok(Progress {
+            done: count(reply.first())?,
+            remaining: count(reply.get(1))?,
+        })
+    }
+
     async fn health(&self) -> Result<()> {
         let mut connection = self.connection.clone();
         redis::cmd("PING")
