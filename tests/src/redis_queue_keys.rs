@@ -74,17 +74,29 @@ pub async fn a_queue_whose_jobs_all_ended_leaves_no_key(target: RedisTarget) {
         .enqueue(job("doomed", 99).max_attempts(1))
         .await
         .unwrap();
-    assert!(!keys_under(&target, &prefix).await.is_empty(), "keys while jobs live");
+    assert!(
+        !keys_under(&target, &prefix).await.is_empty(),
+        "keys while jobs live"
+    );
     let mut ended = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while ended < 41 && tokio::time::Instant::now() < deadline {
-        queue.wait_for_work(Duration::from_millis(100)).await.unwrap();
+        queue
+            .wait_for_work(Duration::from_millis(100))
+            .await
+            .unwrap();
         for lease in reserve_until(&queue, 10, LONG_LEASE, Duration::from_millis(50)).await {
             if lease.job.job_type == "doomed" {
-                queue.fail(&lease.token, Failure::permanent("no")).await.unwrap();
+                queue
+                    .fail(&lease.token, Failure::permanent("no"))
+                    .await
+                    .unwrap();
                 ended += 1;
             } else if lease.job.attempts == 1 && lease.job.payload["n"].as_u64() < Some(10) {
-                queue.fail(&lease.token, Failure::retry("again")).await.unwrap();
+                queue
+                    .fail(&lease.token, Failure::retry("again"))
+                    .await
+                    .unwrap();
             } else {
                 queue.complete(&lease.token).await.unwrap();
                 ended += 1;
@@ -96,6 +108,44 @@ pub async fn a_queue_whose_jobs_all_ended_leaves_no_key(target: RedisTarget) {
     assert_eq!((purged.done, purged.remaining), (1, 0));
     assert_eq!(total(&queue.stats().await.unwrap()), 0);
     assert_eq!(keys_under(&target, &prefix).await, Vec::<String>::new());
+}
+
+/// A completed job that holds a unique key is kept (in five keys: its payload, spec and meta,
+/// the unique key and the completed set; with the wake-up list, the six keys issue 16 saw)
+/// for the retention, so the key merges duplicates; past it, an idle worker's reserve
+/// forgets it and the queue leaves no key.
+pub async fn a_completed_unique_job_leaves_no_key_after_its_retention(target: RedisTarget) {
+    let prefix = fresh_prefix();
+    let mut opts = options();
+    opts.completed_retention = Duration::from_millis(300);
+    let queue = open(&target, opts, &prefix).await;
+    let id = queue
+        .enqueue(job("w", 1).unique_key("tick"))
+        .await
+        .unwrap()
+        .id();
+    let lease = reserve_until(&queue, 1, LONG_LEASE, Duration::from_secs(5)).await;
+    queue.complete(&lease[0].token).await.unwrap();
+    let again = queue.enqueue(job("w", 2).unique_key("tick")).await.unwrap();
+    assert_eq!(again.id(), id, "merged while remembered");
+    assert!(!again.is_created());
+    let kept = keys_under(&target, &prefix).await;
+    for part in ["payload", "spec", "meta", "unique", "completed"] {
+        assert!(
+            kept.iter().any(|k| k.ends_with(&format!(":{part}"))),
+            "{part}: {kept:?}"
+        );
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !keys_under(&target, &prefix).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retention passed long ago"
+        );
+        assert!(queue.reserve(1, LONG_LEASE).await.unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(queue.get(id).await.unwrap().is_none(), "forgotten");
 }
 
 /// Two queues of one name under two prefixes are apart; dropping one (forced, by batches of
@@ -113,7 +163,11 @@ pub async fn a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept(
     let theirs = fill(&kept).await;
     assert!(mine.ids.iter().all(|id| !theirs.ids.contains(id)));
     let beside = total(&kept.stats().await.unwrap());
-    assert_eq!(total(&dropped.stats().await.unwrap()), beside, "apart, alike");
+    assert_eq!(
+        total(&dropped.stats().await.unwrap()),
+        beside,
+        "apart, alike"
+    );
     let legacy = RedisQueue::open(target.clone(), opts).await.unwrap();
     assert_eq!(total(&legacy.stats().await.unwrap()), 0, "a third queue");
     legacy.enqueue(job("w", 1)).await.unwrap();
@@ -126,7 +180,11 @@ pub async fn a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept(
     assert!(held.iter().all(|k| k.contains(&format!("{{{name}}}"))));
     let refused = dropped.drop_queue(false, 100).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Conflict);
-    assert_eq!(keys_under(&target, &first).await, held, "a refusal deletes nothing");
+    assert_eq!(
+        keys_under(&target, &first).await,
+        held,
+        "a refusal deletes nothing"
+    );
 
     drop_all(&dropped, true, 3).await;
     assert_eq!(keys_under(&target, &first).await, Vec::<String>::new());
@@ -155,5 +213,9 @@ pub async fn a_prefix_that_breaks_the_hash_tag_is_refused(target: RedisTarget) {
     }
     let empty = open(&target, options(), "").await;
     empty.enqueue(job("w", 1)).await.unwrap();
-    assert_eq!(drop_all(&empty, false, 10).await, 1, "an empty prefix works");
+    assert_eq!(
+        drop_all(&empty, false, 10).await,
+        1,
+        "an empty prefix works"
+    );
 }

@@ -107,6 +107,12 @@ mod queue_keys {
     }
 
     #[tokio::test]
+    async fn a_completed_unique_job_leaves_no_key_after_its_retention() {
+        keys::a_completed_unique_job_leaves_no_key_after_its_retention(single().await).await;
+        keys::a_completed_unique_job_leaves_no_key_after_its_retention(cluster()).await;
+    }
+
+    #[tokio::test]
     async fn a_prefix_that_breaks_the_hash_tag_is_refused() {
         keys::a_prefix_that_breaks_the_hash_tag_is_refused(single().await).await;
         keys::a_prefix_that_breaks_the_hash_tag_is_refused(cluster()).await;

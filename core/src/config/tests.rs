@@ -288,6 +288,9 @@ fn a_queue_key_prefix_is_read_and_one_with_a_brace_is_refused() {
             "queue:\n  key_prefix: {prefix}\n"
         )));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with("queue.key_prefix: must not contain"), "{found:?}");
+        assert!(
+            found[0].starts_with("queue.key_prefix: must not contain"),
+            "{found:?}"
+        );
     }
 }

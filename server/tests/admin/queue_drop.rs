@@ -38,7 +38,13 @@ async fn a_drop_is_confirmed_refused_while_running_unless_forced_and_audited(
     assert_eq!(send(wrong).await.0, StatusCode::FORBIDDEN);
     let (status, problem) = send(drop().query("confirm", &true)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    assert!(problem["detail"].as_str().unwrap_or_default().contains("running"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("running"),
+        "{problem}"
+    );
     assert_eq!(held(queue.as_ref()).await, before, "nothing was dropped");
     assert!(audits(store.as_ref(), "queue.dropped").await.is_empty());
 

@@ -58,8 +58,18 @@ pub async fn fill(queue: &dyn Queue) -> Filled {
     let running = lease_one(queue).await;
     assert_eq!(running.job.id, ids[3], "the critical job is leased first");
 
-    for (n, priority) in [(4, Priority::High), (5, Priority::Normal), (6, Priority::Low)] {
-        ids.push(queue.enqueue(job("w", n).priority(priority)).await.unwrap().id());
+    for (n, priority) in [
+        (4, Priority::High),
+        (5, Priority::Normal),
+        (6, Priority::Low),
+    ] {
+        ids.push(
+            queue
+                .enqueue(job("w", n).priority(priority))
+                .await
+                .unwrap()
+                .id(),
+        );
     }
     let later = job("w", 7).delay(Duration::from_secs(3600));
     ids.push(queue.enqueue(later).await.unwrap().id());
@@ -98,19 +108,31 @@ pub async fn dropping_a_queue_deletes_every_job_and_spares_its_neighbour(new_que
     assert_eq!(zero.kind(), ErrorKind::Invalid);
     let refused = queue.drop_queue(false, 100).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
-    assert_eq!(total(&queue.stats().await.unwrap()), held, "nothing deleted");
+    assert_eq!(
+        total(&queue.stats().await.unwrap()),
+        held,
+        "nothing deleted"
+    );
     for id in &mine.ids[1..] {
         assert!(queue.get(*id).await.unwrap().is_some(), "job {id} kept");
     }
 
-    assert_eq!(drop_all(&*queue, true, 3).await, held, "every job deleted once");
+    assert_eq!(
+        drop_all(&*queue, true, 3).await,
+        held,
+        "every job deleted once"
+    );
     assert_eq!(total(&queue.stats().await.unwrap()), 0);
     for id in &mine.ids {
         assert!(queue.get(*id).await.unwrap().is_none(), "job {id} gone");
     }
     let late = queue.complete(&mine.running.token).await.unwrap_err();
     assert_eq!(late.kind(), ErrorKind::NotFound, "{late}");
-    assert_eq!(drop_all(&*queue, false, 100).await, 0, "nothing left to drop");
+    assert_eq!(
+        drop_all(&*queue, false, 100).await,
+        0,
+        "nothing left to drop"
+    );
 
     assert_eq!(total(&neighbour.stats().await.unwrap()), beside);
     for id in &theirs.ids[1..] {
@@ -121,7 +143,10 @@ pub async fn dropping_a_queue_deletes_every_job_and_spares_its_neighbour(new_que
     let again = job("w", 8)
         .priority(Priority::Critical)
         .unique_key("drop-unique");
-    assert!(queue.enqueue(again).await.unwrap().is_created(), "key freed");
+    assert!(
+        queue.enqueue(again).await.unwrap().is_created(),
+        "key freed"
+    );
     let lease = lease_one(&*queue).await;
     assert_eq!(lease.job.payload["n"], 8);
     queue.complete(&lease.token).await.unwrap();

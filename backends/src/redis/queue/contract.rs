@@ -43,6 +43,7 @@ impl Queue for RedisQueue {
             max.to_string(),
             lease_for.as_millis().max(1).to_string(),
             RECOVER_ON_RESERVE.to_string(),
+            self.options.completed_retention.as_millis().to_string(),
         ];
         // Random lease ids, one per job this call may lease: never repeated, even by a
         // server that lost its last writes in a failover.
