@@ -296,7 +296,7 @@ pub type QueueDatabase<'a> = Option<&'a std::convert::Infallible>;
 
 /// Opens the queue `config.backend` names: `memory://`; `redis://`, which connects to the
 /// node or Cluster of the `redis` section (`redis.cluster_mode` picks which; the host of
-/// `queue.backend` itself is not used); or `database://`, the SQL queue in `database`, the
+/// `queue.backend` itself is not used) under `queue.key_prefix`; or `database://`, the SQL queue in `database`, the
 /// Store's database, on its pool (see [`crate::context::BackendContext::queue`], which
 /// passes it).
 ///
@@ -335,9 +335,10 @@ pub async fn open_queue(
         ))?)),
         #[cfg(feature = "redis")]
         "redis" => Ok(Arc::new(
-            crate::redis::RedisQueue::open(
+            crate::redis::RedisQueue::open_with(
                 crate::redis::RedisTarget::from_config(redis),
                 queue_options(config),
+                crate::redis::RedisQueueOptions::with_key_prefix(config.key_prefix.clone()),
             )
             .await?,
         )),

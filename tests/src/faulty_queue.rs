@@ -238,6 +238,9 @@ impl Queue for FaultyQueue {
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress> {
         self.inner.purge_dead(job_type, limit).await
     }
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        self.inner.drop_queue(force, limit).await
+    }
     async fn health(&self) -> Result<()> {
         self.inner.health().await
     }

@@ -29,6 +29,7 @@ pub mod own_postgres;
 pub mod own_redis;
 pub mod queue_suite;
 pub mod redis_queue_faults;
+pub mod redis_queue_keys;
 pub mod scheduler_suite;
 pub mod services;
 pub mod sql_queue;

@@ -73,6 +73,51 @@ mod queue_faults {
         faults::a_server_that_may_evict_keys_is_refused().await;
     }
 }
+mod queue_keys {
+    use stack_backends::redis::RedisTarget;
+    use stack_tests::redis_queue_keys as keys;
+
+    async fn single() -> RedisTarget {
+        RedisTarget::Single(stack_tests::services::redis().await.url)
+    }
+
+    fn cluster() -> RedisTarget {
+        RedisTarget::parse(&stack_tests::services::redis_cluster().url)
+    }
+
+    #[tokio::test]
+    async fn a_queue_whose_jobs_all_ended_leaves_no_key() {
+        keys::a_queue_whose_jobs_all_ended_leaves_no_key(single().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_queue_whose_jobs_all_ended_leaves_no_key_on_the_cluster() {
+        keys::a_queue_whose_jobs_all_ended_leaves_no_key(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept() {
+        keys::a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept(single().await)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept_on_the_cluster() {
+        keys::a_dropped_queue_leaves_no_key_and_the_same_name_elsewhere_is_kept(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn a_completed_unique_job_leaves_no_key_after_its_retention() {
+        keys::a_completed_unique_job_leaves_no_key_after_its_retention(single().await).await;
+        keys::a_completed_unique_job_leaves_no_key_after_its_retention(cluster()).await;
+    }
+
+    #[tokio::test]
+    async fn a_prefix_that_breaks_the_hash_tag_is_refused() {
+        keys::a_prefix_that_breaks_the_hash_tag_is_refused(single().await).await;
+        keys::a_prefix_that_breaks_the_hash_tag_is_refused(cluster()).await;
+    }
+}
 stack_tests::queue_conformance!(cluster_queue, cluster);
 stack_tests::scheduler_conformance!(scheduler, single);
 stack_tests::scheduler_conformance!(cluster_scheduler, cluster);

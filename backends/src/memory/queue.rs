@@ -283,9 +283,27 @@ impl Queue for MemoryQueue {
         })
     }
 
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        let mut state = self.state();
+        let running = state.running_total();
+        if running > 0 && !force {
+            return Err(running_refusal(running));
+        }
+        let (done, remaining) = state.drop_some(limit);
+        Ok(Progress { done, remaining })
+    }
+
     async fn health(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The refusal of a drop that is not forced while `running` jobs run.
+fn running_refusal(running: u64) -> stack_core::Error {
+    stack_core::Error::conflict(format!(
+        "{running} jobs are running: drop the queue once they finish, or force it"
+    ))
 }
 
 #[cfg(test)]

@@ -274,15 +274,39 @@ impl State {
         Ok(())
     }
 
-    /// Deletes dead job `id` and frees its unique key.
+    /// Deletes job `id`, in whatever state, from every index and frees its unique key.
     pub(super) fn purge(&mut self, id: JobId) {
         let Some(slot) = self.jobs.remove(&id) else {
             return;
         };
+        if let Some(due) = slot.due {
+            self.pending[rank(slot.job.priority)].remove(&due);
+        }
+        if let Some((_, key)) = slot.lease {
+            self.running.remove(&key);
+        }
         if let Some(seq) = slot.dead_seq {
             self.dead.remove(&seq);
         }
+        if slot.job.state == JobState::Completed {
+            self.completed.retain(|(_, held)| *held != id);
+        }
         self.forget_unique(&slot.job);
+    }
+
+    /// Deletes up to `limit` jobs in any state; answers how many, and how many remain. The
+    /// last call leaves the state as new.
+    pub(super) fn drop_some(&mut self, limit: usize) -> (u64, u64) {
+        let total = self.jobs.len();
+        if total <= limit {
+            *self = Self::default();
+            return (total as u64, 0);
+        }
+        let ids: Vec<JobId> = self.jobs.keys().take(limit).copied().collect();
+        for id in &ids {
+            self.purge(*id);
+        }
+        (ids.len() as u64, self.jobs.len() as u64)
     }
 
     fn forget_unique(&mut self, job: &Job) {

@@ -14,6 +14,6 @@ mod tiered;
 
 pub use cache::{RedisCache, RedisCacheOptions};
 pub use connection::{RedisConnection, RedisTarget};
-pub use queue::RedisQueue;
+pub use queue::{DEFAULT_QUEUE_KEY_PREFIX, RedisQueue, RedisQueueOptions};
 #[cfg(feature = "memory")]
 pub use tiered::{FirstTier, TieredCache};

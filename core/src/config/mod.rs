@@ -279,6 +279,12 @@ pub struct QueueConfig {
     pub backend: String,
     /// The queue's name. Default `default`.
     pub name: String,
+    /// With `redis://`, prepended to every key of the queue (`<key_prefix>queue:{<name>}:*`),
+    /// so applications sharing a server keep queues of the same name apart; no `{` or `}`
+    /// (the hash tag is the queue name's). Not read by the other backends. Default `stack:`,
+    /// where earlier releases kept every queue. Apart from `cache.key_prefix`, so a changed
+    /// cache prefix never strands the jobs of an existing queue.
+    pub key_prefix: String,
     /// The first retry's largest backoff. Default `1s`.
     #[serde(with = "humantime_serde")]
     pub backoff_base: Duration,
@@ -292,6 +298,7 @@ impl Default for QueueConfig {
         Self {
             backend: "database://".into(),
             name: "default".into(),
+            key_prefix: "stack:".into(),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(3600),
         }

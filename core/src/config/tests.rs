@@ -277,3 +277,20 @@ fn idempotency_windows_default_and_must_be_positive() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_queue_key_prefix_is_read_and_one_with_a_brace_is_refused() {
+    let config = Config::from_yaml_str("queue:\n  key_prefix: \"app:\"\n").unwrap();
+    assert_eq!(config.queue.key_prefix, "app:");
+    assert_eq!(Config::default().queue.key_prefix, "stack:");
+    for prefix in ["\"{app}:\"", "\"app}\""] {
+        let found = problems(Config::from_yaml_str(&format!(
+            "queue:\n  key_prefix: {prefix}\n"
+        )));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("queue.key_prefix: must not contain"),
+            "{found:?}"
+        );
+    }
+}

@@ -158,6 +158,11 @@ impl Config {
         {
             p.check(false, "queue.name", reason);
         }
+        p.check(
+            !queue.key_prefix.contains(['{', '}']),
+            "queue.key_prefix",
+            "must not contain `{` or `}`: the queue's keys carry the hash tag `{<queue name>}`, and a brace in the prefix would move it",
+        );
         p.positive("queue.backoff_base", queue.backoff_base);
         p.check(
             queue.backoff_cap >= queue.backoff_base,

@@ -331,6 +331,31 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// [`Queue::recover_expired`].
     async fn purge_dead(&self, job_type: Option<&str>, limit: usize) -> Result<Progress>;
 
+    /// Drops the queue: deletes up to `limit` of its jobs in any state (pending, scheduled,
+    /// running, dead, remembered completed) with their unique keys; answers how many, and how
+    /// many remain. Bounded like [`Queue::purge_dead`] (one Lua script, one statement per
+    /// call): call again while `remaining > 0`. Once `remaining` is 0 the queue holds nothing
+    /// (no Redis key under its name, no row); it stays usable, and other queues are
+    /// untouched. Enqueues that run meanwhile are dropped by later calls, or kept if they
+    /// come after the last one.
+    ///
+    /// While a job is running, each call is refused unless `force`: a forced drop deletes
+    /// running jobs too, and their workers' acknowledgements are then refused as not found.
+    /// A job leased by a reserve racing with the drop may be deleted as if forced.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`](crate::Error::Conflict) when a job is running and `force` is
+    /// false (nothing is deleted); [`Error::Invalid`](crate::Error::Invalid) for a zero
+    /// `limit`; [`Error::Unsupported`](crate::Error::Unsupported) by default, for a backend
+    /// that cannot; otherwise as [`Queue::recover_expired`].
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        let _ = (force, limit);
+        Err(crate::Error::unsupported(format!(
+            "dropping the {} queue",
+            self.name()
+        )))
+    }
+
     /// Checks that the backend answers.
     ///
     /// # Errors

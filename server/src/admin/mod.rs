@@ -2,8 +2,9 @@
 //! `/admin/openapi.json`, behind a bearer token (`api.admin_token`; `null` mounts nothing, so
 //! every `/admin` route answers 404). See [`auth`] for the token's rules.
 //!
-//! - [`queue`]: queue stats, and the dead-letter queue (list, replay one, replay by type,
-//!   purge with an explicit confirmation); each replay and purge writes an operator audit log;
+//! - [`queue`]: queue stats, the dead-letter queue (list, replay one, replay by type, purge
+//!   with an explicit confirmation), and dropping the whole queue (confirmed, refused while a
+//!   job runs unless forced); each replay, purge and drop writes an operator audit log;
 //! - [`schedules`]: cron schedules with their next and last fire, and "trigger now";
 //! - [`cache`]: invalidation by keys, by pattern, and by user (the user's generation);
 //! - [`diagnostics`]: the slow-query log, `EXPLAIN` of the Store's named list queries, and

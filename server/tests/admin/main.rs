@@ -10,6 +10,7 @@ mod auth;
 mod cache;
 mod diagnostics;
 mod queue;
+mod queue_drop;
 mod schedules;
 
 use poem::http::StatusCode;

@@ -40,7 +40,7 @@ async fn dead_count(queue: &dyn Queue) -> u64 {
 }
 
 /// The operator audit logs of `action`.
-async fn audits(store: &dyn Store, action: &str) -> Vec<stack_core::store::AuditLog> {
+pub(super) async fn audits(store: &dyn Store, action: &str) -> Vec<stack_core::store::AuditLog> {
     let filter = AuditFilter {
         action: Some(action.into()),
         ..AuditFilter::default()

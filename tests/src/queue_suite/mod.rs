@@ -3,6 +3,7 @@
 
 mod bounds;
 mod delivery;
+mod dropping;
 mod edges;
 mod enqueue;
 mod failures;
@@ -19,6 +20,7 @@ use stack_core::retry::Backoff;
 
 pub use bounds::*;
 pub use delivery::*;
+pub use dropping::*;
 pub use edges::*;
 pub use enqueue::*;
 pub use failures::*;
@@ -128,6 +130,7 @@ macro_rules! queue_conformance {
                 lease_ids_are_random,
                 expired_unique_keys_are_cleaned_as_fast_as_they_are_added,
                 an_empty_job_type_is_refused,
+                dropping_a_queue_deletes_every_job_and_spares_its_neighbour,
             );
         }
     };

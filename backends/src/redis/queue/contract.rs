@@ -43,6 +43,7 @@ impl Queue for RedisQueue {
             max.to_string(),
             lease_for.as_millis().max(1).to_string(),
             RECOVER_ON_RESERVE.to_string(),
+            self.options.completed_retention.as_millis().to_string(),
         ];
         // Random lease ids, one per job this call may lease: never repeated, even by a
         // server that lost its last writes in a failover.
@@ -261,6 +262,26 @@ impl Queue for RedisQueue {
             limit.min(CHUNK).to_string(),
         ];
         self.progress(&args).await
+    }
+
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        let args = [
+            "drop".to_owned(),
+            if force { "1" } else { "0" }.to_owned(),
+            limit.min(CHUNK).to_string(),
+        ];
+        let reply = self.admin(&args).await?;
+        if reply.first().map(String::as_str) == Some("C") {
+            let running = count(reply.get(1))?;
+            return Err(Error::conflict(format!(
+                "{running} jobs are running: drop the queue once they finish, or force it"
+            )));
+        }
+        Ok(Progress {
+            done: count(reply.first())?,
+            remaining: count(reply.get(1))?,
+        })
     }
 
     async fn health(&self) -> Result<()> {

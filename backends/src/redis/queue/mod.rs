@@ -31,9 +31,55 @@ const CHUNK: usize = 500;
 /// reserves recovers the leases of dead workers, so no reaper process is needed.
 const RECOVER_ON_RESERVE: usize = 100;
 
+/// The key prefix of a queue whose options name none: the keys every earlier release wrote.
+pub const DEFAULT_QUEUE_KEY_PREFIX: &str = "stack:";
+
+/// Settings of the Redis queue beyond [`QueueOptions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisQueueOptions {
+    /// Prepended to every key of the queue (`<key_prefix>queue:{<name>}:...`), so that
+    /// applications sharing a server keep queues of the same name apart. No `{` or `}`: the
+    /// hash tag that keeps a queue on one Cluster shard is the queue name's. Default
+    /// [`DEFAULT_QUEUE_KEY_PREFIX`] (`stack:`), where earlier releases kept every queue.
+    pub key_prefix: String,
+}
+
+impl Default for RedisQueueOptions {
+    fn default() -> Self {
+        Self {
+            key_prefix: DEFAULT_QUEUE_KEY_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl RedisQueueOptions {
+    /// Options with `key_prefix`.
+    pub fn with_key_prefix(key_prefix: impl Into<String>) -> Self {
+        Self {
+            key_prefix: key_prefix.into(),
+        }
+    }
+
+    /// Checks the prefix.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `queue.key_prefix` when it holds `{` or `}`: Redis Cluster
+    /// would hash the prefix's braces instead of the queue's tag.
+    pub fn validate(&self) -> Result<()> {
+        if self.key_prefix.contains(['{', '}']) {
+            return Err(Error::invalid(
+                "queue.key_prefix",
+                "must not contain `{` or `}`: the queue's keys carry the hash tag `{<queue name>}`, and a brace in the prefix would move it",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A durable queue on Redis or Redis Cluster, with the full semantics of [`Queue`].
 ///
-/// Each operation is one Lua script over the queue's keys, which share the hash tag
+/// Each operation is one Lua script over the queue's keys, `<prefix>queue:{<name>}:*`
+/// ([`RedisQueueOptions::key_prefix`], `stack:` by default), which share the hash tag
 /// `{<queue name>}` and so live on one shard of a Cluster: no `KEYS`, no cross-slot command,
 /// every key declared. Times are the server's (`TIME`), at millisecond precision. Idle workers
 /// block on a marker list (`BLPOP`, over a connection of their own) that enqueues, retries
@@ -61,11 +107,26 @@ impl RedisQueue {
     /// whose `maxmemory-policy` may evict keys (the message names the setting to change);
     /// [`Error::Unavailable`] when Redis does not answer.
     pub async fn open(target: RedisTarget, options: QueueOptions) -> Result<Self> {
+        Self::open_with(target, options, RedisQueueOptions::default()).await
+    }
+
+    /// Connects to `target` and opens the queue `options.name` under the key prefix of
+    /// `redis_options`.
+    ///
+    /// # Errors
+    /// As [`RedisQueue::open`], and [`Error::Invalid`] naming `queue.key_prefix` for a
+    /// prefix holding `{` or `}` ([`RedisQueueOptions::validate`]).
+    pub async fn open_with(
+        target: RedisTarget,
+        options: QueueOptions,
+        redis_options: RedisQueueOptions,
+    ) -> Result<Self> {
         options.validate()?;
+        redis_options.validate()?;
         let connection = target.connect().await?;
         eviction::check_eviction_policy(&connection).await?;
         Ok(Self {
-            keys: Keys::new(&options.name),
+            keys: Keys::new(&redis_options.key_prefix, &options.name),
             scripts: Scripts::new(),
             options,
             target,

@@ -30,19 +30,20 @@ const KEY_NAMES: [&str; 15] = [
 /// Where the marker list sits in [`KEY_NAMES`].
 const MARKER: usize = 14;
 
-/// Every key of one queue. They share the hash tag `{<name>}`, so a Cluster keeps a queue on
-/// one shard and every script touches one slot.
+/// Every key of one queue: `<prefix>queue:{<name>}:<key>`. They share the hash tag
+/// `{<name>}`, so a Cluster keeps a queue on one shard and every script touches one slot
+/// (neither the prefix nor the name may hold a brace, which would move the tag).
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     all: Vec<String>,
 }
 
 impl Keys {
-    pub(super) fn new(queue_name: &str) -> Self {
+    pub(super) fn new(prefix: &str, queue_name: &str) -> Self {
         Self {
             all: KEY_NAMES
                 .iter()
-                .map(|k| format!("stack:queue:{{{queue_name}}}:{k}"))
+                .map(|k| format!("{prefix}queue:{{{queue_name}}}:{k}"))
                 .collect(),
         }
     }

@@ -402,6 +402,11 @@ impl Queue for SqlQueue {
         self.dead_batch(job_type, limit, false).await
     }
 
+    async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
+        validate_limit(limit)?;
+        self.drop_some(force, limit).await
+    }
+
     async fn health(&self) -> Result<()> {
         self.db.ping().await.map_err(|e| super::db_error("ping", e))
     }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use sea_orm::Value;
 use serde::Serialize;
-use stack_core::Result;
+use stack_core::queue::Progress;
+use stack_core::{Error, Result};
 
 use super::{SqlQueue, int, millis};
 
@@ -72,6 +74,40 @@ impl SqlQueue {
 }
 
 impl SqlQueue {
+    /// One bounded batch of [`Queue::drop_queue`](stack_core::queue::Queue::drop_queue): up
+    /// to `limit` (at most 500) rows of this queue deleted in one statement. Unless `force`,
+    /// refused while a job runs, and a job leased meanwhile is kept (the statement re-checks
+    /// each row's state), so no running job is deleted.
+    pub(super) async fn drop_some(&self, force: bool, limit: usize) -> Result<Progress> {
+        let name = || Value::from(self.options.name.clone());
+        if !force {
+            let sql = "SELECT COUNT(*) AS n FROM stack_jobs WHERE queue = $1 AND state = 'running'";
+            let running = self
+                .number("count running jobs", sql.to_owned(), vec![name()])
+                .await?;
+            if running > 0 {
+                return Err(Error::conflict(format!(
+                    "{running} jobs are running: drop the queue once they finish, or force it"
+                )));
+            }
+        }
+        let keep = if force { "" } else { " AND state <> 'running'" };
+        let sql = format!(
+            "DELETE FROM stack_jobs WHERE queue = $1{keep} AND id IN \
+             (SELECT id FROM stack_jobs WHERE queue = $1{keep} LIMIT $2)"
+        );
+        let values = vec![name(), int(limit.min(super::CHUNK))];
+        let done = sea_orm::ConnectionTrait::execute_raw(&self.db, self.statement(sql, values))
+            .await
+            .map_err(|e| super::db_error("drop the queue's jobs", e))?
+            .rows_affected();
+        let sql = "SELECT COUNT(*) AS n FROM stack_jobs WHERE queue = $1";
+        let remaining = self
+            .number("count the queue's jobs", sql.to_owned(), vec![name()])
+            .await?;
+        Ok(Progress { done, remaining })
+    }
+
     /// `VACUUM (SKIP_LOCKED) stack_jobs` on PostgreSQL (skipped while another session
     /// vacuums it); nothing on SQLite, whose freed pages are reused without it.
     ///

@@ -1,6 +1,6 @@
-//! `/admin/queue`: stats, and the dead-letter queue (list, replay one, replay by type,
-//! purge). Replays and purges are bounded (`limit` jobs per call, with what remains in the
-//! answer) and each writes an operator audit log.
+//! `/admin/queue`: stats, the dead-letter queue (list, replay one, replay by type, purge),
+//! and dropping the whole queue. Replays, purges and drops are bounded (`limit` jobs per
+//! call, with what remains in the answer) and each writes an operator audit log.
 
 mod wire;
 
@@ -175,6 +175,51 @@ impl QueueApi {
             "remaining": progress.remaining,
         });
         let audit_id = audit(&self.backends, "jobs.purged", operation_id, detail).await?;
+        Ok(Json(BulkOutcome {
+            operation_id,
+            done: progress.done,
+            remaining: progress.remaining,
+            audit_id,
+        }))
+    }
+
+    /// Drops the configured queue: deletes up to `limit` of its jobs in every state
+    /// (pending, scheduled, running, dead, remembered completed) with their unique keys, and
+    /// answers how many remain; call again until `remaining` is 0, when the queue holds
+    /// nothing (no Redis key, no row) and still takes new jobs. Refused unless
+    /// `confirm=true`; refused with 409 while a job is running unless `force=true` (a forced
+    /// drop deletes running jobs, whose workers' acknowledgements are then refused). Writes
+    /// the audit log `queue.dropped`.
+    #[oai(path = "/queue", method = "delete")]
+    async fn drop_queue(
+        &self,
+        _auth: AdminAuth,
+        /// Must be `true`: a drop cannot be undone.
+        confirm: Query<Option<bool>>,
+        /// `true` deletes running jobs too; by default a running job refuses the drop.
+        force: Query<Option<bool>>,
+        /// The most jobs this call deletes (1-1000, default 100).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<BulkOutcome>> {
+        let limit = bulk_limit(limit.0).map_err(invalid)?;
+        if confirm.0 != Some(true) {
+            return Err(invalid(bad_query(
+                "confirm",
+                "must be true: dropping the queue deletes every job in it for good",
+            )));
+        }
+        let force = force.0.unwrap_or(false);
+        let queue = &self.backends.queue;
+        let progress = queue.drop_queue(force, limit).await?;
+        let operation_id = Uuid::now_v7();
+        tracing::info!(action = "queue.dropped", backend = queue.name(), force, done = progress.done, remaining = progress.remaining, %operation_id, "admin action");
+        let detail = serde_json::json!({
+            "actor": "admin",
+            "force": force,
+            "dropped": progress.done,
+            "remaining": progress.remaining,
+        });
+        let audit_id = audit(&self.backends, "queue.dropped", operation_id, detail).await?;
         Ok(Json(BulkOutcome {
             operation_id,
             done: progress.done,

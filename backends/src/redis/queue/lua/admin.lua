@@ -8,6 +8,7 @@
 --   requeue: id                          -> 'OK' | 'N'
 --   requeue_type: type, limit            -> done, remaining
 --   purge:   type or '', limit           -> done, remaining
+--   drop:    force 0/1, limit            -> done, remaining | 'C', running
 local action = ARGV[1]
 local now = now_ms()
 
@@ -126,6 +127,69 @@ elseif action == 'purge' then
     unmake_dead(id, spec and spec.t)
     forget(id, spec)
   end
+  tidy()
   return {str(#ids), str(dead_count(ARGV[2]))}
+elseif action == 'drop' then
+  local limit = whole(ARGV[3], 1, 100000)
+  if not limit or (ARGV[2] ~= '0' and ARGV[2] ~= '1') then
+    return redis.error_reply('drop: malformed arguments')
+  end
+  local running = redis.call('ZCARD', K_RUNNING)
+  if ARGV[2] == '0' and running > 0 then return {'C', str(running)} end
+  local indexes = {K_PENDING[1], K_PENDING[2], K_PENDING[3], K_PENDING[4], K_RUNNING, K_DEAD,
+    K_COMPLETED}
+  -- Read: up to limit jobs, index by index, with their specs (for the unique key and type).
+  local picked = {}
+  for _, key in ipairs(indexes) do
+    local want = limit - #picked
+    if want <= 0 then break end
+    for _, id in ipairs(redis.call('ZRANGE', key, 0, want - 1)) do
+      picked[#picked + 1] = {id = id, key = key, spec = spec_of(id) or false}
+    end
+  end
+  -- Write: every trace of each.
+  for _, e in ipairs(picked) do
+    local spec = e.spec or nil
+    if e.key == K_DEAD then
+      unmake_dead(e.id, spec and spec.t)
+    else
+      redis.call('ZREM', e.key, e.id)
+    end
+    forget(e.id, spec)
+  end
+  local left = 0
+  for _, key in ipairs(indexes) do left = left + redis.call('ZCARD', key) end
+  if left > 0 then return {str(#picked), str(left)} end
+  -- No job is left in any index: what remains of the other keys (entries of unreadable
+  -- jobs) goes too, at most the rest of limit entries per call.
+  local budget = limit - #picked
+  for _, key in ipairs({K_DEAD_LEX, K_UNIQUE, K_META, K_SPEC, K_PAYLOAD, K_ERRORS}) do
+    local sorted = key == K_DEAD_LEX
+    local size = sorted and redis.call('ZCARD', key) or redis.call('HLEN', key)
+    if size > 0 and size <= budget then
+      redis.call('DEL', key)
+      budget, size = budget - size, 0
+    elseif size > 0 and budget > 0 then
+      local members = {}
+      if sorted then
+        members = redis.call('ZRANGE', key, 0, budget - 1)
+        if #members > 0 then redis.call('ZREM', key, unpack(members)) end
+      else
+        local cursor = '0'
+        repeat
+          local page = redis.call('HSCAN', key, cursor, 'COUNT', budget)
+          cursor = page[1]
+          for i = 1, #page[2], 2 do
+            if #members < budget then members[#members + 1] = page[2][i] end
+          end
+        until cursor == '0' or #members >= budget
+        if #members > 0 then redis.call('HDEL', key, unpack(members)) end
+      end
+      budget, size = budget - #members, size - #members
+    end
+    left = left + size
+  end
+  if left == 0 then redis.call('DEL', K_MARKER, K_SEQ) end
+  return {str(#picked), str(left)}
 end
 return redis.error_reply('unknown action ' .. tostring(action))

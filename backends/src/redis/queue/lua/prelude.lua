@@ -230,6 +230,13 @@ local function recover_entries(entries, now, notes)
   return done
 end
 
+-- When the queue holds no job at all, its stale wake-ups and its death counter go too (death
+-- order matters only among dead jobs), so an idle queue leaves no key behind: Redis deletes
+-- an emptied hash or sorted set by itself.
+local function tidy()
+  if redis.call('EXISTS', K_META) == 0 then redis.call('DEL', K_MARKER, K_SEQ) end
+end
+
 -- One job as the client decodes it: id, payload, spec, meta, errors.
 local function push_row(out, id, meta)
   out[#out + 1] = id

@@ -1,5 +1,5 @@
--- ARGV: max, lease ms, how many lapsed leases to recover first, then max lease ids (random,
--- made by the client). Answers the lease expiry, the number of notes and the notes (entries
+-- ARGV: max, lease ms, how many lapsed leases to recover first, the completed jobs' retention
+-- ms, then max lease ids (random, made by the client). Answers the lease expiry, the number of notes and the notes (entries
 -- removed because nothing about them could be read), then one row (see push_row) per leased
 -- job, most urgent first, FIFO within a priority.
 --
@@ -8,14 +8,20 @@
 local max = whole(ARGV[1], 1, 100000)
 local lease_ms = whole(ARGV[2], 1, LATEST)
 local recover_limit = whole(ARGV[3], 0, 100000)
-if not max or not lease_ms or not recover_limit or #ARGV < 3 + max then
+local retention = whole(ARGV[4], 0, LATEST)
+if not max or not lease_ms or not recover_limit or not retention or #ARGV < 4 + max then
   return redis.error_reply('reserve: malformed arguments')
 end
 local now = now_ms()
 local expiry = now + lease_ms
 if expiry > LATEST then expiry = LATEST end
 
--- Read: lapsed leases (their jobs compete for their old places), then due pending jobs.
+-- Read: completed jobs past their retention (forgotten below, a bounded few per call, so an
+-- idle queue's workers clear them), lapsed leases (their jobs compete for their old places),
+-- then due pending jobs.
+local expired = redis.call('ZRANGEBYSCORE', K_COMPLETED, '-inf', now - retention, 'LIMIT', 0, 100)
+local expired_specs = {}
+for i, id in ipairs(expired) do expired_specs[i] = spec_of(id) or false end
 local lapsed_entries = lapsed(now, recover_limit)
 local back = {{}, {}, {}, {}}
 for _, e in ipairs(lapsed_entries) do
@@ -55,6 +61,7 @@ for rank = 1, 4 do
 end
 
 -- Write.
+for i, id in ipairs(expired) do forget(id, expired_specs[i] or nil) end
 local notes = {}
 recover_entries(lapsed_entries, now, notes)
 for _, e in ipairs(unreadable) do
@@ -68,7 +75,7 @@ for i, e in ipairs(chosen) do
     local list = taken[e.from]
     list[#list + 1] = e.id
   end
-  e.m.state, e.m.attempts, e.m.lease = 'r', e.m.attempts + 1, ARGV[3 + i]
+  e.m.state, e.m.attempts, e.m.lease = 'r', e.m.attempts + 1, ARGV[4 + i]
   push_row(rows, e.id, save(e.id, e.m))
   running[#running + 1], running[#running + 2] = expiry, e.id
 end
@@ -76,6 +83,7 @@ for rank = 1, 4 do
   if #taken[rank] > 0 then redis.call('ZREM', K_PENDING[rank], unpack(taken[rank])) end
 end
 if #running > 0 then redis.call('ZADD', K_RUNNING, unpack(running)) end
+if #expired > 0 then tidy() end
 
 local out = {str(expiry), str(#notes)}
 for _, note in ipairs(notes) do out[#out + 1] = note end

@@ -32,6 +32,7 @@ if action == 'complete' then
     for _, key in ipairs({K_PAYLOAD, K_SPEC, K_META, K_ERRORS}) do
       redis.call('HDEL', key, unpack(forgotten))
     end
+    tidy()
   end
 elseif action == 'extend' then
   local lease_ms = whole(ARGV[2], 1, LATEST)
