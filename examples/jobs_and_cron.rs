@@ -1,5 +1,6 @@
-//! Jobs and cron alone: an in-memory queue, a cron schedule that enqueues a job every second,
-//! and a small worker loop that leases, heartbeats and completes them. Runs for three seconds.
+//! Jobs and cron alone: an in-memory queue, typed jobs (each defined once, by its payload type
+//! and type name, for both enqueueing and its handler), a cron schedule that enqueues a typed
+//! job every second, and a worker pool that runs them. Runs for three seconds.
 //!
 //! ```text
 //! cargo run -p stack-examples --example jobs_and_cron
@@ -8,54 +9,96 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use stack_backends::memory::MemoryQueue;
-use stack_core::queue::{Failure, NewJob, Priority, Queue, QueueOptions};
+use stack_core::queue::{Priority, Queue, QueueExt, QueueOptions, TypedJob};
 use stack_core::scheduler::{CronScheduler, ScheduleSpec, Scheduler};
+use stack_core::worker::{Handlers, JobContext, JobError, WorkerOptions, WorkerPool};
+
+/// Sends the receipt of a deposit.
+#[derive(Debug, Serialize, Deserialize)]
+struct SendReceipt {
+    deposit: u64,
+}
+
+impl TypedJob for SendReceipt {
+    const TYPE: &'static str = "receipt";
+}
+
+/// Builds the periodic report; enqueued by the cron schedule.
+#[derive(Debug, Serialize, Deserialize)]
+struct BuildReport {
+    period: String,
+}
+
+impl TypedJob for BuildReport {
+    const TYPE: &'static str = "report";
+}
+
+/// A job whose handler always fails for good: it ends in the dead-letter queue.
+#[derive(Debug, Serialize, Deserialize)]
+struct Broken {}
+
+impl TypedJob for Broken {
+    const TYPE: &'static str = "broken";
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(QueueOptions::new("example"))?);
 
+    // Each handler takes its payload type; the type name comes from the definition.
+    let handlers = Handlers::new()
+        .register_job_fn(|receipt: SendReceipt, context: JobContext| async move {
+            println!(
+                "receipt for deposit {} (job {}, priority {})",
+                receipt.deposit, context.job.id, context.job.priority
+            );
+            Ok(())
+        })
+        .register_job_fn(|report: BuildReport, context: JobContext| async move {
+            let key = context.job.unique_key.as_deref().unwrap_or("-");
+            println!("{} report built (key {key})", report.period);
+            Ok(())
+        })
+        .register_job_fn(|_: Broken, _: JobContext| async {
+            Err(JobError::permanent("this job cannot succeed"))
+        });
+    let pool = WorkerPool::start(Arc::clone(&queue), handlers, WorkerOptions::default())?;
+
     // A cron schedule: every second (six fields, seconds first).
     let scheduler = CronScheduler::new(Arc::clone(&queue));
+    let report = BuildReport {
+        period: "second".into(),
+    };
     scheduler
-        .add(ScheduleSpec::new("tick", "* * * * * *", "report"))
+        .add(ScheduleSpec::of("tick", "* * * * * *", &report)?)
         .await?;
     scheduler.start().await?;
 
     // One-off jobs: an urgent one, and one that fails permanently.
     queue
-        .enqueue(
-            NewJob::new("receipt", serde_json::json!({ "deposit": 7 })).priority(Priority::High),
-        )
+        .enqueue_job_with(&SendReceipt { deposit: 7 }, |job| {
+            job.priority(Priority::High)
+        })
         .await?;
-    queue
-        .enqueue(NewJob::new("broken", serde_json::json!({})).max_attempts(2))
+    let broken = queue
+        .enqueue_job_with(&Broken {}, |job| job.max_attempts(2))
         .await?;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while tokio::time::Instant::now() < deadline {
-        for lease in queue.reserve(10, Duration::from_secs(30)).await? {
-            let job = &lease.job;
-            if job.job_type == "broken" {
-                let outcome = queue
-                    .fail(&lease.token, Failure::permanent("no handler"))
-                    .await?;
-                println!("{} {} -> {outcome:?}", job.job_type, job.id);
-            } else {
-                // A long job would extend its lease on a heartbeat about a third of the way in.
-                queue.extend(&lease.token, Duration::from_secs(30)).await?;
-                queue.complete(&lease.token).await?;
-                let key = job.unique_key.as_deref().unwrap_or("-");
-                println!(
-                    "{} {} done (priority {}, key {key})",
-                    job.job_type, job.id, job.priority
-                );
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
     scheduler.stop().await?;
-    println!("stats: {:?}", queue.stats().await?);
+    let stats = pool.stop().await;
+    if let Some(dead) = queue.get(broken.id()).await? {
+        println!(
+            "{} {} is {:?}: {}",
+            dead.job_type,
+            dead.id,
+            dead.state,
+            dead.last_error.unwrap_or_default()
+        );
+    }
+    println!("pool: {stats:?}");
+    println!("queue: {:?}", queue.stats().await?);
     Ok(())
 }

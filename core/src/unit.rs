@@ -20,13 +20,21 @@
 //! #     source: std::sync::Arc<dyn stack_core::unit::TransactionSource>,
 //! #     id: uuid::Uuid,
 //! # ) -> stack_core::Result<()> {
-//! use stack_core::queue::NewJob;
+//! use stack_core::queue::TypedJob;
 //! use stack_core::unit;
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Notify {
+//!     deposit: uuid::Uuid,
+//! }
+//! impl TypedJob for Notify {
+//!     const TYPE: &'static str = "notify";
+//! }
+//!
 //! // The deposit is credited and its notification stored together, or neither is.
 //! unit::atomically(&*source, async {
 //!     let deposit = store.confirm_deposit(id).await?;
-//!     let job = NewJob::new("notify", serde_json::json!({ "deposit": deposit.id }));
-//!     unit::enqueue(queue.clone(), job).await?;
+//!     unit::enqueue_job(queue.clone(), &Notify { deposit: deposit.id }).await?;
 //!     Ok(())
 //! })
 //! .await
@@ -41,7 +49,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
-use crate::queue::{Enqueued, NewJob, Queue};
+use crate::queue::{Enqueued, NewJob, Queue, TypedJob};
 use crate::{Error, ErrorKind, Result};
 
 /// An open database transaction. Core names no database type: a backend downcasts
@@ -306,6 +314,31 @@ pub async fn enqueue(queue: Arc<dyn Queue>, job: NewJob) -> Result<Option<Enqueu
     })
     .await;
     Ok(None)
+}
+
+/// Enqueues the [typed job](TypedJob) `payload` (type `J::TYPE`) on `queue` as part of the
+/// current unit, as [`enqueue`] does.
+///
+/// # Errors
+/// As [`NewJob::of`] (nothing is enqueued, the unit is untouched) and [`enqueue`].
+pub async fn enqueue_job<J: TypedJob>(
+    queue: Arc<dyn Queue>,
+    payload: &J,
+) -> Result<Option<Enqueued>> {
+    enqueue(queue, NewJob::of(payload)?).await
+}
+
+/// Enqueues the [typed job](TypedJob) `payload` with the settings `configure` makes of it
+/// (`|job| job.id(id).unique_key(key)`) as part of the current unit, as [`enqueue`] does.
+///
+/// # Errors
+/// As [`enqueue_job`].
+pub async fn enqueue_job_with<J: TypedJob>(
+    queue: Arc<dyn Queue>,
+    payload: &J,
+    configure: impl FnOnce(NewJob) -> NewJob,
+) -> Result<Option<Enqueued>> {
+    enqueue(queue, configure(NewJob::of(payload)?)).await
 }
 
 /// How many times a job deferred to after a commit is tried.

@@ -6,26 +6,28 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stack_core::page::{MAX_LIMIT, PageRequest};
+use stack_core::queue::TypedJob;
 use stack_core::store::{AuditFilter, NewAuditLog, Store};
 use stack_core::worker::{Handlers, JobContext, JobError};
 use uuid::Uuid;
 
-/// The type of the job that confirms a deposit once its chain confirms it.
-pub const CONFIRM_DEPOSIT: &str = "rail.confirm_deposit";
-
-/// The payload of [`CONFIRM_DEPOSIT`].
-#[derive(Debug, Deserialize)]
+/// The job that confirms a deposit once its chain confirms it: type `rail.confirm_deposit`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmDeposit {
     /// The deposit to confirm.
     pub deposit_id: Uuid,
 }
 
-/// The type of the job that notifies a deposit's owner once the deposit is confirmed and
-/// credited (enqueued by `POST /deposits/{id}/confirm`).
-pub const DEPOSIT_CONFIRMED: &str = "rail.deposit_confirmed";
+impl TypedJob for ConfirmDeposit {
+    const TYPE: &'static str = "rail.confirm_deposit";
+}
 
-/// The payload of [`DEPOSIT_CONFIRMED`].
+/// The type of [`ConfirmDeposit`] jobs (the same as its [`TypedJob::TYPE`]).
+pub const CONFIRM_DEPOSIT: &str = ConfirmDeposit::TYPE;
+
+/// The job that notifies a deposit's owner once the deposit is confirmed and credited
+/// (enqueued by `POST /deposits/{id}/confirm`): type `rail.deposit_confirmed`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepositConfirmed {
@@ -33,7 +35,14 @@ pub struct DepositConfirmed {
     pub deposit_id: Uuid,
 }
 
-/// The audit action a [`DEPOSIT_CONFIRMED`] job records: the notice its owner was sent.
+impl TypedJob for DepositConfirmed {
+    const TYPE: &'static str = "rail.deposit_confirmed";
+}
+
+/// The type of [`DepositConfirmed`] jobs (the same as its [`TypedJob::TYPE`]).
+pub const DEPOSIT_CONFIRMED: &str = DepositConfirmed::TYPE;
+
+/// The audit action a [`DepositConfirmed`] job records: the notice its owner was sent.
 pub const DEPOSIT_NOTIFIED: &str = "deposit.notified";
 
 /// Every handler of the rail service, over `store`.
@@ -47,26 +56,20 @@ pub const DEPOSIT_NOTIFIED: &str = "deposit.notified";
 pub fn handlers(store: Arc<dyn Store>) -> Handlers {
     let notify_store = Arc::clone(&store);
     Handlers::new()
-        .register_fn(
-            CONFIRM_DEPOSIT,
-            move |job: ConfirmDeposit, _: JobContext| {
-                let store = Arc::clone(&store);
-                async move {
-                    store
-                        .confirm_deposit(job.deposit_id)
-                        .await
-                        .map(drop)
-                        .map_err(JobError::from)
-                }
-            },
-        )
-        .register_fn(
-            DEPOSIT_CONFIRMED,
-            move |job: DepositConfirmed, _: JobContext| {
-                let store = Arc::clone(&notify_store);
-                async move { notify(store.as_ref(), job.deposit_id).await }
-            },
-        )
+        .register_job_fn(move |job: ConfirmDeposit, _: JobContext| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .confirm_deposit(job.deposit_id)
+                    .await
+                    .map(drop)
+                    .map_err(JobError::from)
+            }
+        })
+        .register_job_fn(move |job: DepositConfirmed, _: JobContext| {
+            let store = Arc::clone(&notify_store);
+            async move { notify(store.as_ref(), job.deposit_id).await }
+        })
 }
 
 /// Notifies the owner of confirmed deposit `deposit_id`. No delivery channel (email,
@@ -144,5 +147,42 @@ async fn already_notified(
             return Ok(false);
         }
         number += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the source folder reads") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// Each job type name is written once in the server's sources, in its definition: the
+    /// rail's enqueue and the handlers read it from there.
+    #[test]
+    fn each_job_type_name_is_written_once() {
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let text: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("a source file reads"))
+            .collect();
+        for name in [ConfirmDeposit::TYPE, DepositConfirmed::TYPE] {
+            // Split so this test's own text does not count.
+            let literal = format!("{}{name}{}", '"', '"');
+            assert_eq!(text.matches(&literal).count(), 1, "{literal} in server/src");
+        }
     }
 }

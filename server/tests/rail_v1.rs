@@ -3,6 +3,8 @@
 mod rail_support;
 
 use serde_json::json;
+use stack_core::queue::TypedJob;
+use stack_server::jobs::DepositConfirmed;
 
 use rail_support::{backends, client, get, pointers, post, user};
 
@@ -149,7 +151,7 @@ async fn money_path(backends: stack_server::backends::Backends) {
         .expect("the queue answers");
     let notices: Vec<_> = leases
         .iter()
-        .filter(|l| l.job.job_type == stack_server::jobs::DEPOSIT_CONFIRMED)
+        .filter(|l| l.job.job_type == <DepositConfirmed as TypedJob>::TYPE)
         .collect();
     assert_eq!(notices.len(), 1, "one notification however many confirms");
     assert_eq!(notices[0].job.payload["deposit_id"], json!(id));

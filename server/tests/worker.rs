@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::{LogTail, Spawned, signal, stack, wait_exit};
 use rust_decimal::Decimal;
 use stack_backends::redis::{RedisQueue, RedisTarget};
-use stack_core::queue::{JobState, NewJob, Queue, QueueOptions};
+use stack_core::queue::{JobState, NewJob, Queue, QueueOptions, TypedJob};
 use stack_core::store::{DepositStatus, Store};
-use stack_server::jobs::CONFIRM_DEPOSIT;
+use stack_server::jobs::ConfirmDeposit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
@@ -35,16 +35,16 @@ async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
     let queue = RedisQueue::open(RedisTarget::Single(redis.clone()), QueueOptions::new(&name))
         .await
         .unwrap();
-    let confirm = NewJob::new(
-        CONFIRM_DEPOSIT,
-        serde_json::json!({ "deposit_id": deposit }),
-    );
+    let confirm = NewJob::of(&ConfirmDeposit {
+        deposit_id: deposit,
+    })
+    .unwrap();
     let first = queue.enqueue(confirm.clone()).await.unwrap().id();
     // The same confirmation twice (a retried producer): credited once.
     let second = queue.enqueue(confirm).await.unwrap().id();
     let bad = queue
         .enqueue(NewJob::new(
-            CONFIRM_DEPOSIT,
+            ConfirmDeposit::TYPE,
             serde_json::json!({ "deposit": 1 }),
         ))
         .await

@@ -12,11 +12,15 @@
 //! dead-letter queue with its error history, from where it can be requeued or purged.
 //!
 //! Priorities are strict; within one priority, jobs run in the order they became due.
+//!
+//! A [`TypedJob`] defines a job once (its payload type and type name) for enqueueing
+//! ([`NewJob::of`], [`QueueExt::enqueue_job`]) and for its handler.
 
 mod bounds;
 mod job;
 mod lease;
 mod stats;
+mod typed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +38,7 @@ pub use job::{
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
 pub use stats::{PriorityStats, QueueStats};
+pub use typed::{QueueExt, TypedJob};
 
 use crate::Result;
 use crate::page::{Page, PageRequest};

@@ -24,7 +24,7 @@ pub use cron_scheduler::{CronScheduler, TickRetry};
 pub use expression::CronExpr;
 pub use missed::MissedTicks;
 
-use crate::queue::Priority;
+use crate::queue::{Priority, TypedJob};
 use crate::{Error, Result};
 
 /// A schedule to add: when to fire and what job to enqueue.
@@ -73,6 +73,40 @@ impl ScheduleSpec {
             max_attempts: crate::queue::DEFAULT_MAX_ATTEMPTS,
             missed: MissedTicks::Skip,
         }
+    }
+
+    /// A UTC schedule `name` firing `expression`, each tick enqueuing the [typed
+    /// job](TypedJob) `payload` under its type name `J::TYPE`.
+    ///
+    /// ```
+    /// use stack_core::queue::TypedJob;
+    /// use stack_core::scheduler::ScheduleSpec;
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct BuildReport {
+    ///     period: String,
+    /// }
+    /// impl TypedJob for BuildReport {
+    ///     const TYPE: &'static str = "build_report";
+    /// }
+    ///
+    /// let report = BuildReport { period: "day".into() };
+    /// let spec = ScheduleSpec::of("nightly-report", "0 30 2 * * *", &report)?;
+    /// assert_eq!(spec.job_type, "build_report");
+    /// assert_eq!(spec.payload, serde_json::json!({ "period": "day" }));
+    /// # Ok::<(), stack_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`NewJob::of`](crate::queue::NewJob::of): [`Error::Invalid`] naming `payload`
+    /// when it does not serialize.
+    pub fn of<J: TypedJob>(
+        name: impl Into<String>,
+        expression: impl Into<String>,
+        payload: &J,
+    ) -> Result<Self> {
+        let job = crate::queue::NewJob::of(payload)?;
+        Ok(Self::new(name, expression, job.job_type).payload(job.payload))
     }
 
     /// Sets what to do about missed ticks.

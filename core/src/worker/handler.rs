@@ -1,4 +1,5 @@
-//! Handlers: what a job of each type does, registered by type with a typed payload.
+//! Handlers: what a job of each type does, registered by type with a typed payload, or by
+//! [`TypedJob`] definition so the type name is written once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +12,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::{Failure, Job};
+use crate::queue::{Failure, Job, TypedJob};
 
 /// How a handler says a job failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +201,29 @@ impl Handlers {
                 _payload: PhantomData,
             },
         )
+    }
+
+    /// Runs jobs of the [typed job](TypedJob) `H::Payload` with `handler`, under the type
+    /// name [`TypedJob::TYPE`] (replacing any earlier handler for that type).
+    #[must_use]
+    pub fn register_job<H>(self, handler: H) -> Self
+    where
+        H: Handler,
+        H::Payload: TypedJob,
+    {
+        self.register(<H::Payload as TypedJob>::TYPE, handler)
+    }
+
+    /// Runs jobs of the [typed job](TypedJob) `J` with the async function
+    /// `run(payload, context)`, under the type name `J::TYPE`: see [`TypedJob`].
+    #[must_use]
+    pub fn register_job_fn<J, F, Fut>(self, run: F) -> Self
+    where
+        J: TypedJob,
+        F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.register_fn(J::TYPE, run)
     }
 
     /// The job types with a handler.

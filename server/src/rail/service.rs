@@ -3,20 +3,20 @@
 
 use std::sync::Arc;
 
+use stack_core::Result;
 use stack_core::bulk::BulkItem;
 use stack_core::page::{Page, PageRequest};
-use stack_core::queue::{NewJob, Queue};
+use stack_core::queue::{Queue, TypedJob};
 use stack_core::store::{
     AuditFilter, AuditLog, Balance, CursorPage, CursorRequest, Deposit, DepositFilter, EntryFilter,
     LedgerEntry, NewDebit, NewDeposit, NewUser, NewWallet, OnboardingFlow, OnboardingStatus,
     Recorded, Store, User, UserFilter, Wallet, WalletFilter,
 };
 use stack_core::unit::{self, TransactionSource};
-use stack_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::backends::Backends;
-use crate::jobs::{DEPOSIT_CONFIRMED, DepositConfirmed};
+use crate::jobs::DepositConfirmed;
 
 /// The rail's operations over one Store and queue.
 #[derive(Debug, Clone)]
@@ -167,17 +167,14 @@ impl Rail {
     pub async fn confirm_deposit(&self, id: Uuid) -> Result<Deposit> {
         unit::atomically(self.units.as_ref(), async {
             let deposit = self.store.confirm_deposit(id).await?;
-            let payload = serde_json::to_value(DepositConfirmed {
+            let notice = DepositConfirmed {
                 deposit_id: deposit.id,
-            })
-            .map_err(|e| Error::backend("encode a job payload").with_source(e))?;
+            };
             let job_id = Uuid::new_v5(&NOTIFICATIONS, deposit.id.as_bytes());
-            unit::enqueue(
-                Arc::clone(&self.queue),
-                NewJob::new(DEPOSIT_CONFIRMED, payload)
-                    .id(job_id)
-                    .unique_key(format!("{DEPOSIT_CONFIRMED}:{}", deposit.id)),
-            )
+            let key = format!("{}:{}", DepositConfirmed::TYPE, deposit.id);
+            unit::enqueue_job_with(Arc::clone(&self.queue), &notice, |job| {
+                job.id(job_id).unique_key(key)
+            })
             .await?;
             Ok(deposit)
         })

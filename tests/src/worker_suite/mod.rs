@@ -1,13 +1,16 @@
 //! The worker pool over a real queue: handlers by type, bad payloads, panics, timeouts,
 //! handler-chosen retries, cancellation, heartbeats, graceful shutdown ([`shutdown`]) and
-//! faults of the queue under a running pool ([`faults`]). Each trial runs a pool on a queue of
-//! its own from the factory, so the suite runs on every backend.
+//! faults of the queue under a running pool ([`faults`]), and typed jobs end to end
+//! ([`typed`]). Each trial runs a pool on a queue of its own from the factory, so the suite
+//! runs on every backend.
 
 mod faults;
 mod shutdown;
+mod typed;
 
 pub use faults::*;
 pub use shutdown::*;
+pub use typed::*;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -293,6 +296,8 @@ macro_rules! worker_conformance {
                 the_final_flush_waits_out_a_queue_outage,
                 a_reserve_that_hangs_does_not_hold_up_shutdown,
                 a_queue_slow_to_acknowledge_slows_reserving,
+                typed_jobs_reach_their_typed_handlers,
+                an_unserializable_payload_is_invalid_and_enqueues_nothing,
             );
         }
     };
