@@ -13,7 +13,10 @@
 //!   [`app::AppOptions`] (its prefix, title and version, the host's own APIs);
 //! - [`http::server::serve`] with a [`http::shutdown::Shutdown`] stopped from code, and
 //!   [`http::problem::render`] as the fallback that makes the host's own errors problem+json;
-//! - [`poem`] and [`poem_openapi`], re-exported so the host's versions match STACK's.
+//! - [`poem`] and [`poem_openapi`], re-exported so the host's versions match STACK's. Their
+//!   macros (`#[handler]`, `#[OpenApi]`, `#[derive(Object)]`) name the crates `poem` and
+//!   `poem_openapi`: a host that does not list them in its own `Cargo.toml` brings them into
+//!   scope where it uses the macros (`use stack_server::{poem, poem_openapi};`).
 //!
 //! The modules hidden from these docs (`cli`, `process`, `serve`, `worker`, `migrate`,
 //! `logging`, `config`) are the `stack` binary's and may change without notice.
