@@ -2,9 +2,11 @@
 //!
 //! The host owns the process: it opens the backends, builds STACK's app as a value (the rail
 //! API v1 and v2 with version negotiation, the probes, `/docs`), nests it under `/stack` next
-//! to its own `/hello`, and wraps STACK in its own middleware (a bearer
-//! check) and everything in another (a header on every response). STACK installs no logger,
-//! no signal handler and no global state, so none of that clashes with the host's.
+//! to its own `/hello` (the documents' `servers` say `/stack`, so Swagger UI's "Try it out"
+//! works), wraps STACK in its own middleware (a bearer check) and everything in another (a
+//! header on every response), renders its own errors as STACK's problem+json, and serves it
+//! with STACK's connection loop, stopped from its own code (here on Ctrl-C). STACK installs
+//! no logger, no signal handler and no global state, so none of that clashes with the host's.
 //!
 //! ```text
 //! cargo run -p stack-examples --example host_app
@@ -14,12 +16,15 @@
 //! open http://localhost:3000/stack/docs
 //! ```
 
-use poem::http::StatusCode;
-use poem::listener::TcpListener;
-use poem::web::Html;
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, handler};
 use stack_core::config::Config;
+use stack_server::app::{self, AppOptions};
 use stack_server::backends::Backends;
+use stack_server::http::problem;
+use stack_server::http::server::{ServeOptions, serve};
+use stack_server::http::shutdown::Shutdown;
+use stack_server::poem::http::StatusCode;
+use stack_server::poem::web::Html;
+use stack_server::poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 
 /// The token the host's own auth accepts in front of STACK (a real host reads its own secret).
 const HOST_TOKEN: &str = "Bearer host-secret";
@@ -35,8 +40,9 @@ fn hello() -> Html<&'static str> {
 /// # Errors
 /// When STACK's API configuration is invalid.
 fn host_app(backends: Backends, config: &Config) -> stack_core::Result<impl Endpoint + use<>> {
+    let options = AppOptions::new().prefix("/stack");
     let stack =
-        stack_server::app::build(backends, &config.api)?.around(|next, req: Request| async move {
+        app::build_with(backends, &config.api, options)?.around(|next, req: Request| async move {
             let authorized = req
                 .headers()
                 .get("authorization")
@@ -49,11 +55,14 @@ fn host_app(backends: Backends, config: &Config) -> stack_core::Result<impl Endp
     Ok(Route::new()
         .at("/hello", hello)
         .nest("/stack", stack)
-        .after(|result: poem::Result<Response>| async move {
+        // The host's own errors (a 404 outside `/stack`) in STACK's problem+json.
+        .catch_all_error(problem::render)
+        .after(|result: stack_server::poem::Result<Response>| async move {
             let mut response = result.unwrap_or_else(|error| error.into_response());
-            response
-                .headers_mut()
-                .insert("x-served-by", poem::http::HeaderValue::from_static("host"));
+            response.headers_mut().insert(
+                "x-served-by",
+                stack_server::poem::http::HeaderValue::from_static("host"),
+            );
             Ok(response)
         }))
 }
@@ -64,16 +73,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.database.url = "sqlite::memory:".into();
     let backends = Backends::open(&config).await?;
     let app = host_app(backends, &config)?;
-    println!("serving on http://127.0.0.1:3000 (/hello, /stack/docs)");
-    Server::new(TcpListener::bind("127.0.0.1:3000"))
-        .run(app)
-        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("serving on http://127.0.0.1:3000 (/hello, /stack/docs); Ctrl-C stops");
+    // The host decides when to stop: here on Ctrl-C, as well from any future or trigger.
+    let shutdown = Shutdown::on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    serve(
+        listener,
+        app,
+        ServeOptions::from_config(&config.server),
+        &shutdown,
+    )
+    .await;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use poem::test::TestClient;
+    use stack_server::poem::test::TestClient;
 
     use super::*;
 
@@ -158,5 +176,33 @@ mod tests {
             .await;
         missing.assert_status(StatusCode::NOT_FOUND);
         missing.assert_content_type("application/problem+json");
+
+        // The host's own 404, through its fallback.
+        let host_missing = client.get("/no-such-page").send().await;
+        host_missing.assert_status(StatusCode::NOT_FOUND);
+        host_missing.assert_content_type("application/problem+json");
+        host_missing.assert_header("x-served-by", "host");
+    }
+
+    #[tokio::test]
+    async fn the_documents_name_the_prefix() {
+        let client = client().await;
+        let document = client
+            .get("/stack/api/v1/openapi.json")
+            .header("authorization", HOST_TOKEN)
+            .send()
+            .await;
+        document.assert_status_is_ok();
+        document
+            .json()
+            .await
+            .value()
+            .object()
+            .get("servers")
+            .array()
+            .get(0)
+            .object()
+            .get("url")
+            .assert_string("/stack/api/v1");
     }
 }

@@ -28,6 +28,9 @@ cargo fmt --all -- --check
 phase "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+phase "stack-server without default features (a host that picks its own backends)"
+cargo check -p stack-server --no-default-features --locked
+
 phase "doc tests"
 cargo test --workspace --all-features --locked --doc
 

@@ -11,10 +11,14 @@
 //!
 //! Features choose what is compiled; configuration chooses what runs: [`registry`] opens the
 //! backend a URL's scheme names, and names the missing feature when it was not compiled in;
-//! [`context`] opens a configuration's backends once, sharing the database pool.
+//! [`context`] opens a configuration's backends once, sharing the database pool;
+//! [`datapath::open_layered`] opens the migrated, layered Store (circuit breaker, replica
+//! router, instrumentation, caching) from a configuration, as the server does.
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod context;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod datapath;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "redis")]

@@ -27,3 +27,13 @@ pub mod version;
 pub mod worker;
 
 pub use error::{Error, ErrorKind, Result};
+
+// The crates whose types this API takes and returns, re-exported so that a host uses the
+// very versions STACK was built with (`stack_core::Uuid`, `stack_core::chrono::Utc`).
+pub use chrono;
+pub use rust_decimal;
+pub use rust_decimal::Decimal;
+pub use serde_json;
+pub use serde_json::Value;
+pub use uuid;
+pub use uuid::Uuid;

@@ -1,23 +1,22 @@
-//! The backends a server runs on, opened from configuration in one place.
+//! The backends the routes and workers share: opened from configuration by
+//! [`Backends::open`], or put together by a host from its own with [`Backends::builder`].
 
 use std::sync::Arc;
 
-use stack_backends::context::BackendContext;
-use stack_backends::sql::SqlStore;
-use stack_core::Result;
 use stack_core::cache::Cache;
-use stack_core::cache::TypedCache;
-use stack_core::config::Config;
-use stack_core::datapath::{
-    BreakerOptions, CachingStore, CircuitBreaker, Instrumented, Layered, ReplicaOptions,
-    ReplicaRouter,
-};
+use stack_core::datapath::{CircuitBreaker, ReplicaRouter};
 use stack_core::queue::Queue;
 use stack_core::scheduler::CronScheduler;
 use stack_core::store::Store;
 
-/// Everything the routes and workers share.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use stack_backends::sql::SqlStore;
+
+/// Everything the routes and workers share. Read its fields; make it with
+/// [`Backends::open`] (from configuration) or [`Backends::builder`] (from a host's own
+/// backends), since fields may be added.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Backends {
     /// The Store (`database.url`), migrated.
     pub store: Arc<dyn Store>,
@@ -27,112 +26,118 @@ pub struct Backends {
     pub queue: Arc<dyn Queue>,
     /// Cron schedules, enqueuing on `queue`.
     pub scheduler: CronScheduler,
-    /// The read-replica router in front of the primary, when `database.read_replicas` names
-    /// any: its nodes' health and lag are part of `/health/ready`.
+    /// The read-replica router in front of the primary, when there are replicas: its nodes'
+    /// health and lag are part of `/health/ready`.
     pub replicas: Option<ReplicaRouter>,
-    /// The circuit breaker around the primary.
-    pub breaker: CircuitBreaker,
-    /// The primary's pool, for its figures in `/health/ready`.
-    pub database: SqlStore,
+    /// The circuit breaker around the primary, when there is one: its state is part of
+    /// `/health/ready`.
+    pub breaker: Option<CircuitBreaker>,
+    /// The primary's bare pool, when there is an SQL database: its figures in
+    /// `/health/ready`, the admin diagnostics, and the rail API's transactions and
+    /// idempotency keys (the rail is mounted only with one).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub database: Option<SqlStore>,
 }
 
 impl Backends {
-    /// Opens every backend `config` names. An SQLite database is created and migrated on
-    /// the spot (the embedded default needs no operator); a PostgreSQL schema that is behind
-    /// is refused, naming the command that brings it up to date.
-    ///
-    /// # Errors
-    /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
-    pub async fn open(config: &Config) -> Result<Self> {
-        let context = BackendContext::new(config.clone());
-        let url = &config.database.url;
-        let sqlite_file = url.starts_with("sqlite:") && !stack_backends::sql::is_memory_url(url);
-        if sqlite_file {
-            // Before the serving pool exists: none of its connections may hold the old schema.
-            let options = stack_backends::registry::sql_options(&config.database);
-            migrate_file(url, &options).await?;
-        }
-        let database = context.database().await?.clone();
-        if database.name() == "sqlite" {
-            if !sqlite_file {
-                stack_backends::sql::migrate_up(database.connection(), None).await?;
-            }
-        } else {
-            let pending = stack_backends::sql::pending_migrations(database.connection()).await?;
-            if !pending.is_empty() {
-                return Err(stack_core::Error::unsupported(format!(
-                    "the database schema is behind ({} pending: {}); run `stack migrate up` with the same configuration",
-                    pending.len(),
-                    pending.join(", ")
-                )));
-            }
-        }
-        // The data path, layer by layer: the primary's pool, the circuit breaker around it
-        // (so that replicas keep serving reads while the primary is down), the replica
-        // router, the instrumentation that counts and times every call that reaches the
-        // database, and, when configured, the caching Store on top.
-        let d = &config.database;
-        let breaker = CircuitBreaker::new(
-            context.store().await?,
-            BreakerOptions {
-                failure_threshold: d.breaker_threshold,
-                cooldown: d.breaker_cooldown,
-                probe_timeout: d.breaker_probe_timeout,
-                call_timeout: Some(d.call_timeout),
-            },
-        );
-        let primary: Arc<dyn Store> = Arc::new(Layered::new(breaker.clone()));
-        let replicas = context.replicas().await?;
-        let (store, replicas): (Arc<dyn Store>, _) = if replicas.is_empty() {
-            (primary, None)
-        } else {
-            let options = ReplicaOptions {
-                max_lag: d.replica_max_lag,
-                check_every: d.replica_check_interval,
-                read_your_writes: d.read_your_writes,
-            };
-            let router = ReplicaRouter::start(primary, replicas, options).await;
-            (Arc::new(Layered::new(router.clone())), Some(router))
-        };
-        let store: Arc<dyn Store> = Arc::new(Layered::new(Instrumented::new(store)));
-        let cache = context.cache().await?;
-        // On top, when configured: query-result caching, invalidated by the writes below it.
-        let store: Arc<dyn Store> = match config.cache.store_ttl {
-            Some(ttl) => Arc::new(CachingStore::new(
-                store,
-                TypedCache::new(Arc::clone(&cache)),
-                ttl,
-            )),
-            None => store,
-        };
-        let queue = context.queue().await?;
-        let scheduler = CronScheduler::new(Arc::clone(&queue));
-        Ok(Self {
+    /// Backends over a host's own `store`, `cache` and `queue` (the very ones its workers
+    /// use, so `/health/ready` reports those); the rest is optional, see [`BackendsBuilder`].
+    pub fn builder(
+        store: Arc<dyn Store>,
+        cache: Arc<dyn Cache>,
+        queue: Arc<dyn Queue>,
+    ) -> BackendsBuilder {
+        BackendsBuilder {
             store,
             cache,
             queue,
-            scheduler,
-            replicas,
-            breaker,
-            database,
-        })
+            scheduler: None,
+            replicas: None,
+            breaker: None,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            database: None,
+        }
+    }
+
+    /// Opens every backend `config` names: the layered data path of
+    /// [`stack_backends::datapath::open_layered`] (an SQLite database is created and
+    /// migrated there; a PostgreSQL schema that is behind is refused, naming the command that
+    /// brings it up to date), the cache, and the queue (sharing the database pool).
+    ///
+    /// # Errors
+    /// A backend that is unknown, not compiled in, or unreachable; a schema that is behind.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub async fn open(config: &stack_core::config::Config) -> stack_core::Result<Self> {
+        let context = stack_backends::context::BackendContext::new(config.clone());
+        let data = stack_backends::datapath::open_layered(&context).await?;
+        let queue = context.queue().await?;
+        let mut builder = Self::builder(data.store, data.cache, queue)
+            .breaker(data.breaker)
+            .database(data.database);
+        if let Some(router) = data.replicas {
+            builder = builder.replicas(router);
+        }
+        Ok(builder.build())
     }
 }
 
-/// Migrates the SQLite file at `url`, retried a few times: two processes starting together
-/// on a new file race to create its migration table, and the loser succeeds on a retry
-/// (finding the migrations applied).
-async fn migrate_file(url: &str, options: &stack_backends::sql::SqlOptions) -> Result<()> {
-    let mut wait = std::time::Duration::from_millis(100);
-    for _ in 0..4 {
-        match stack_backends::sql::migrate_url(url, options).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                tracing::warn!(%error, "migrating the SQLite file failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-            }
+/// Puts [`Backends`] together from a host's own; made by [`Backends::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct BackendsBuilder {
+    store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    queue: Arc<dyn Queue>,
+    scheduler: Option<CronScheduler>,
+    replicas: Option<ReplicaRouter>,
+    breaker: Option<CircuitBreaker>,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    database: Option<SqlStore>,
+}
+
+impl BackendsBuilder {
+    /// The host's cron scheduler (it must enqueue on the same queue), so the admin API lists
+    /// and triggers its schedules; without it, a new one over the queue.
+    pub fn scheduler(mut self, scheduler: CronScheduler) -> Self {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
+    /// The replica router in the store's data path, reported by `/health/ready`.
+    pub fn replicas(mut self, router: ReplicaRouter) -> Self {
+        self.replicas = Some(router);
+        self
+    }
+
+    /// The circuit breaker in the store's data path, reported by `/health/ready`.
+    pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The SQL database under the store: its pool figures in `/health/ready`, the admin
+    /// diagnostics, and the rail API (which keeps its transactions and idempotency keys
+    /// there).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub fn database(mut self, database: SqlStore) -> Self {
+        self.database = Some(database);
+        self
+    }
+
+    /// The backends.
+    pub fn build(self) -> Backends {
+        let scheduler = self
+            .scheduler
+            .unwrap_or_else(|| CronScheduler::new(Arc::clone(&self.queue)));
+        Backends {
+            store: self.store,
+            cache: self.cache,
+            queue: self.queue,
+            scheduler,
+            replicas: self.replicas,
+            breaker: self.breaker,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            database: self.database,
         }
     }
-    stack_backends::sql::migrate_url(url, options).await
 }

@@ -2,10 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use stack_server::cli::{Cli, Command, ConfigCommand};
-
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn main() -> ExitCode {
+    use clap::Parser;
+    use stack_server::cli::{Cli, Command, ConfigCommand};
+
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => stack_server::serve::run(args),
@@ -15,4 +16,11 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { file },
         } => stack_server::cli::check_config(&file),
     }
+}
+
+/// The binary needs an SQL backend (`sqlite` or `postgres` feature) for its Store.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+fn main() -> ExitCode {
+    eprintln!("stack was built without an SQL backend: enable the `sqlite` or `postgres` feature");
+    ExitCode::from(2)
 }

@@ -63,11 +63,13 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     };
     // Expired idempotency keys are free on lookup anyway; this keeps their table small.
     let housekeeping = CancellationToken::new();
-    let purge = tokio::spawn(purge_every(
-        Arc::new(backends.database.clone()),
-        IDEMPOTENCY_PURGE_INTERVAL,
-        housekeeping.clone(),
-    ));
+    let purge = backends.database.clone().map(|database| {
+        tokio::spawn(purge_every(
+            Arc::new(database),
+            IDEMPOTENCY_PURGE_INTERVAL,
+            housekeeping.clone(),
+        ))
+    });
     tracing::info!(
         %addr,
         store = backends.store.name(),
@@ -76,10 +78,7 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         docs = %format!("http://{addr}/docs"),
         "STACK listening"
     );
-    let options = ServeOptions {
-        header_read_timeout: config.server.header_read_timeout,
-        shutdown_grace: config.server.shutdown_grace,
-    };
+    let options = ServeOptions::from_config(&config.server);
     // The scheduler and the pool stop at the first signal, while requests drain.
     let background = async {
         let Some(pool) = pool else {
@@ -98,7 +97,9 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         background
     );
     housekeeping.cancel();
-    let _ = purge.await;
+    if let Some(purge) = purge {
+        let _ = purge.await;
+    }
     stopped?;
     tracing::info!("STACK stopped");
     Ok(())

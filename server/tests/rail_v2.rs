@@ -314,7 +314,8 @@ async fn a_host_mounts_the_rail_beside_its_own_routes_with_the_versions_it_confi
     let backends = backends().await;
     let mut config = stack_core::config::Config::default();
     config.api.supported_versions = vec![stack_core::version::ApiVersion::new(2)];
-    let rail = stack_server::rail::api_at(&backends, &config, "/rail");
+    let rail = stack_server::rail::api_at(&backends, &config, "/rail")
+        .expect("the backends have a database");
     let versions: Vec<_> = rail.specs().iter().map(|s| (s.version, s.path)).collect();
     assert_eq!(versions, [("v2", "/v2/openapi.json")]);
     let spec: serde_json::Value = serde_json::from_str(&rail.specs()[0].json).unwrap();

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
-use stack_backends::sql::ListQuery;
 use stack_backends::sql::diagnostics::explain;
+use stack_backends::sql::{ListQuery, SqlStore};
 use stack_core::page::{DEFAULT_LIMIT, PageRequest};
 use stack_core::store::{
     AuditFilter, CursorRequest, DepositFilter, EntryFilter, Store, UserFilter, WalletFilter,
@@ -17,7 +17,7 @@ use super::Tag;
 use super::auth::AdminAuth;
 use crate::api::health::{self, NodeCheck, PoolCheck};
 use crate::backends::Backends;
-use crate::http::api_error::ApiResult;
+use crate::http::api_error::{ApiError, ApiResult};
 
 /// A statement slower than `database.slow_query_threshold`.
 #[derive(Debug, Object)]
@@ -120,10 +120,13 @@ pub struct DataPathStatus {
     pub cache: String,
     /// The queue backend.
     pub queue: String,
-    /// The primary's connection pool.
-    pub pool: PoolCheck,
-    /// The circuit breaker around the primary: `closed`, `open` or `half_open`.
-    pub circuit: String,
+    /// The primary's connection pool; absent when the backends have no SQL database.
+    #[oai(skip_serializing_if_is_none)]
+    pub pool: Option<PoolCheck>,
+    /// The circuit breaker around the primary: `closed`, `open` or `half_open`; absent when
+    /// the backends have no breaker.
+    #[oai(skip_serializing_if_is_none)]
+    pub circuit: Option<String>,
     /// The database nodes behind the replica router (empty without replicas).
     pub replicas: Vec<NodeCheck>,
 }
@@ -147,7 +150,12 @@ impl DiagnosticsApi {
     /// `database.slow_query_threshold`, newest first (at most 100).
     #[oai(path = "/diagnostics/slow-queries", method = "get")]
     async fn slow_queries(&self, _auth: AdminAuth) -> Json<Vec<SlowQueryView>> {
-        let recent = self.backends.database.slow_queries();
+        let recent = self
+            .backends
+            .database
+            .as_ref()
+            .map(SqlStore::slow_queries)
+            .unwrap_or_default();
         Json(
             recent
                 .into_iter()
@@ -177,7 +185,11 @@ impl DiagnosticsApi {
     ) -> ApiResult<Json<PlanView>> {
         let named = query.0.query(user_id.0);
         let statement = named.statement(PageRequest::default());
-        let database = &self.backends.database;
+        let Some(database) = &self.backends.database else {
+            return Err(ApiError::not_found(
+                "these backends have no SQL database to plan a query on",
+            ));
+        };
         let plan = explain(database.connection(), &statement, &[]).await?;
         Ok(Json(PlanView {
             query: named.name().to_owned(),

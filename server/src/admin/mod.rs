@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod diagnostics;
 pub mod queue;
 pub mod schedules;
@@ -39,10 +40,12 @@ enum Tag {
     /// Cache invalidation.
     Cache,
     /// Query diagnostics and the data path's status.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     Diagnostics,
 }
 
 /// Every admin operation, in one document.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub type AdminApis = (
     queue::QueueApi,
     schedules::SchedulesApi,
@@ -50,12 +53,25 @@ pub type AdminApis = (
     diagnostics::DiagnosticsApi,
 );
 
-/// The admin API over `backends`: the OpenAPI service (for its document and its paths).
+/// Every admin operation, in one document (a build without an SQL backend has no query
+/// diagnostics).
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+pub type AdminApis = (queue::QueueApi, schedules::SchedulesApi, cache::CacheApi);
+
+/// The admin API over `backends`, nested at `/admin`: the OpenAPI service (for its document
+/// and its paths).
 pub fn service(backends: &Backends) -> OpenApiService<AdminApis, ()> {
+    service_at(backends, "/admin")
+}
+
+/// As [`service`], for an app nested at `prefix` (the full path of the admin API from the
+/// root, `/stack/admin`), which its document's server URL names.
+pub fn service_at(backends: &Backends, prefix: &str) -> OpenApiService<AdminApis, ()> {
     let apis = (
         queue::QueueApi::new(backends.clone()),
         schedules::SchedulesApi::new(backends.clone()),
         cache::CacheApi::new(backends.clone()),
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         diagnostics::DiagnosticsApi::new(backends.clone()),
     );
     OpenApiService::new(apis, "STACK admin", env!("CARGO_PKG_VERSION"))
@@ -64,7 +80,7 @@ pub fn service(backends: &Backends) -> OpenApiService<AdminApis, ()> {
              cache invalidation, query diagnostics and the data path's status. Every \
              operation needs `Authorization: Bearer <api.admin_token>`.",
         )
-        .server("/admin")
+        .server(prefix.to_owned())
 }
 
 /// The routes of `service` to nest under `/admin` (its operations and `/openapi.json`), all

@@ -80,10 +80,12 @@ pub struct Readiness {
     #[oai(skip_serializing_if_is_empty, default)]
     pub database_nodes: Vec<NodeCheck>,
     /// The circuit breaker around the primary: `closed`, `open` (calls fail at once) or
-    /// `half_open` (one probe may pass).
-    pub database_circuit: String,
-    /// The primary's connection pool now.
-    pub database_pool: PoolCheck,
+    /// `half_open` (one probe may pass); absent when the backends have no breaker.
+    #[oai(skip_serializing_if_is_none)]
+    pub database_circuit: Option<String>,
+    /// The primary's connection pool now; absent when the backends have no SQL database.
+    #[oai(skip_serializing_if_is_none)]
+    pub database_pool: Option<PoolCheck>,
 }
 
 /// The primary's connection pool.
@@ -170,25 +172,33 @@ pub fn database_nodes(backends: &Backends) -> Vec<NodeCheck> {
         .collect()
 }
 
-/// The state of the circuit breaker around the primary: `closed`, `open` or `half_open`.
-pub fn database_circuit(backends: &Backends) -> String {
-    match backends.breaker.state() {
+/// The state of the circuit breaker around the primary: `closed`, `open` or `half_open`;
+/// `None` when the backends have no breaker.
+pub fn database_circuit(backends: &Backends) -> Option<String> {
+    let state = match backends.breaker.as_ref()?.state() {
         BreakerState::Closed => "closed",
         BreakerState::Open => "open",
         BreakerState::HalfOpen => "half_open",
-    }
-    .to_owned()
+    };
+    Some(state.to_owned())
 }
 
-/// The primary's connection pool now.
-pub fn database_pool(backends: &Backends) -> PoolCheck {
-    let pool = backends.database.pool_stats();
-    PoolCheck {
+/// The primary's connection pool now; `None` when the backends have no SQL database.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn database_pool(backends: &Backends) -> Option<PoolCheck> {
+    let pool = backends.database.as_ref()?.pool_stats();
+    Some(PoolCheck {
         max: pool.max,
         size: pool.size,
         idle: pool.idle,
         in_use: pool.in_use,
-    }
+    })
+}
+
+/// The primary's connection pool now: none in a build without an SQL backend.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+pub fn database_pool(_backends: &Backends) -> Option<PoolCheck> {
+    None
 }
 
 #[OpenApi(tag = "Tag::Health")]

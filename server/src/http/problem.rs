@@ -92,8 +92,9 @@ pub fn respond(error: poem::Error) -> Response {
 }
 
 /// The `catch_all_error` handler of the app: any error becomes problem+json. A host that
-/// mounts STACK's routes can use it as its own fallback, so that its errors have the same
-/// shape: `Route::new().nest("/stack", stack).catch_all_error(stack_server::http::problem::render)`.
+/// mounts STACK's routes uses it as its own fallback, so that its errors (a 404 for a path
+/// no route of its serves, its handlers' errors) have the same shape as STACK's:
+/// `Route::new().nest("/stack", stack).catch_all_error(stack_server::http::problem::render)`.
 pub async fn render(error: poem::Error) -> Response {
     respond(error)
 }

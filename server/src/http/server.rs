@@ -16,6 +16,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, EndpointExt, Response};
+use stack_core::config::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -33,11 +34,44 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
 }
 
+impl ServeOptions {
+    /// The options `server` configures (`server.header_read_timeout`,
+    /// `server.shutdown_grace`).
+    pub fn from_config(server: &ServerConfig) -> Self {
+        Self {
+            header_read_timeout: server.header_read_timeout,
+            shutdown_grace: server.shutdown_grace,
+        }
+    }
+}
+
 type App = Arc<BoxEndpoint<'static, Response>>;
 
-/// Serves `app` on `listener` until a signal, then shuts down: stops accepting, lets open
-/// connections finish within the grace, and closes the rest when the grace runs out or a
-/// second signal arrives (each logged, with the number of connections cut).
+/// Serves `app` on `listener` until `shutdown`'s first stop, then shuts down: stops
+/// accepting, lets open connections finish within the grace, and closes the rest when the
+/// grace runs out or a second stop arrives (each logged, with the number of connections
+/// cut); returns when every connection is closed.
+///
+/// This is the loop for a host too (poem's `Server` has neither the header deadline nor
+/// problem+json for hyper's own errors):
+///
+/// ```no_run
+/// # async fn run(app: impl stack_server::poem::Endpoint + 'static, config: stack_core::config::Config) -> std::io::Result<()> {
+/// use stack_server::http::server::{ServeOptions, serve};
+/// use stack_server::http::shutdown::Shutdown;
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let (shutdown, trigger) = Shutdown::manual();
+/// let server = tokio::spawn({
+///     let shutdown = shutdown.clone();
+///     async move { serve(listener, app, ServeOptions::from_config(&config.server), &shutdown).await }
+/// });
+/// // ... later, from the host's own code:
+/// trigger.stop();
+/// server.await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve(
     listener: TcpListener,
     app: impl Endpoint + 'static,

@@ -1,9 +1,13 @@
-//! The signals that stop the server: the first starts a graceful shutdown, a second one
-//! cuts it short.
+//! What stops the server: the first stop starts a graceful shutdown, a second one cuts it
+//! short. The `stack` binary stops on OS signals ([`Shutdown::watch`]); a host stops from
+//! code ([`Shutdown::manual`], [`Shutdown::on`], [`Shutdown::from_token`]).
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use tokio_util::sync::CancellationToken;
+/// The token [`Shutdown::from_token`] takes, re-exported so a host need not match
+/// `tokio-util`'s version.
+pub use tokio_util::sync::CancellationToken;
 
 /// SIGINT and SIGTERM, listened to from the moment this is made, so a signal that arrives
 /// during start-up is not lost.
@@ -57,9 +61,10 @@ impl Signals {
     }
 }
 
-/// The signals of [`Signals`], watched by a task of their own so that several parts of one
-/// process (the HTTP server and the worker pool of `stack serve`) hear the same first and
-/// second signal. Cheap to clone.
+/// When to stop: a first stop (graceful) and a second (cut short), heard alike by every
+/// clone, so that several parts of one process (the HTTP server and the worker pool of
+/// `stack serve`) stop together. Made from OS signals ([`Shutdown::watch`]) or from code
+/// ([`Shutdown::manual`], [`Shutdown::on`], [`Shutdown::from_token`]). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     first: CancellationToken,
@@ -68,13 +73,44 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Watches `signals` from now on.
-    pub fn watch(mut signals: Signals) -> Self {
-        let shutdown = Self {
-            first: CancellationToken::new(),
+    fn new(first: CancellationToken) -> Self {
+        Self {
+            first,
             second: CancellationToken::new(),
             names: Arc::default(),
+        }
+    }
+
+    /// A shutdown stopped from code by the returned [`ShutdownTrigger`] (the first
+    /// [`stop`](ShutdownTrigger::stop) drains, a second cuts the drain short).
+    pub fn manual() -> (Self, ShutdownTrigger) {
+        let shutdown = Self::new(CancellationToken::new());
+        let trigger = ShutdownTrigger {
+            shutdown: shutdown.clone(),
         };
+        (shutdown, trigger)
+    }
+
+    /// A shutdown that starts when `token` is cancelled (a host's own cancellation token,
+    /// or a child of it); nothing cuts its drain short but the grace.
+    pub fn from_token(token: CancellationToken) -> Self {
+        Self::new(token)
+    }
+
+    /// A shutdown that starts when `stop` completes (a host's own signal, a channel, a
+    /// timer); spawned on the current Tokio runtime, which this must be called in.
+    pub fn on(stop: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (shutdown, trigger) = Self::manual();
+        tokio::spawn(async move {
+            stop.await;
+            trigger.stop();
+        });
+        shutdown
+    }
+
+    /// Watches `signals` from now on.
+    pub fn watch(mut signals: Signals) -> Self {
+        let shutdown = Self::new(CancellationToken::new());
         let watcher = shutdown.clone();
         tokio::spawn(async move {
             for token in [&watcher.first, &watcher.second] {
@@ -101,5 +137,29 @@ impl Shutdown {
     pub async fn second(&self) -> &'static str {
         self.second.cancelled().await;
         self.lock().get(1).copied().unwrap_or("signal")
+    }
+}
+
+/// Stops a [`Shutdown`] made by [`Shutdown::manual`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShutdownTrigger {
+    shutdown: Shutdown,
+}
+
+impl ShutdownTrigger {
+    /// Stops: the first call starts the graceful shutdown, the next one cuts it short
+    /// (logged as `stop requested`); later calls do nothing.
+    pub fn stop(&self) {
+        let shutdown = &self.shutdown;
+        let mut names = shutdown.lock();
+        let token = if shutdown.first.is_cancelled() {
+            &shutdown.second
+        } else {
+            &shutdown.first
+        };
+        if !token.is_cancelled() {
+            names.push("stop requested");
+            token.cancel();
+        }
     }
 }

@@ -116,13 +116,28 @@ fn document_endpoint(json: String) -> impl poem::Endpoint {
 
 /// The rail API over `backends`, nested by its host at `/api` (the documents' server URLs
 /// say so); the versions served are `config.api.supported_versions` among v1 and v2.
-pub fn api(backends: &Backends, config: &Config) -> RailApi {
+///
+/// # Errors
+/// `Unsupported` when `backends` have no SQL database (`BackendsBuilder::database`): the
+/// rail keeps its transactions and idempotency keys there.
+pub fn api(backends: &Backends, config: &Config) -> stack_core::Result<RailApi> {
     api_at(backends, config, "/api")
 }
 
-/// As [`api`], for a host that nests it at `prefix` instead of `/api`.
-pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
-    let rail = Rail::new(backends);
+/// As [`api`], for a host that nests it at `prefix` (the full path from the root, e.g.
+/// `/stack/api`) instead of `/api`.
+///
+/// # Errors
+/// As [`api`].
+pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> stack_core::Result<RailApi> {
+    let Some(database) = backends.database.clone() else {
+        return Err(stack_core::Error::unsupported(
+            "the rail API keeps its transactions and idempotency keys in an SQL database; \
+             give the backends one (`Backends::builder(..).database(..)`)",
+        ));
+    };
+    let database = Arc::new(database);
+    let rail = Rail::new(backends, database.clone());
     let serves = |n: u16| config.api.supported_versions.contains(&ApiVersion::new(n));
     let version = env!("CARGO_PKG_VERSION");
     let mut route = Route::new();
@@ -156,13 +171,13 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> RailApi {
         route = route.nest("/v2", service.with(fields));
     }
     let idempotency = Idempotency::new(
-        Arc::new(backends.database.clone()),
+        database.clone(),
         IdempotencyOptions::from_config(&config.api, MAX_BODY),
     )
-    .with_units(Arc::new(backends.database.clone()));
-    RailApi {
+    .with_units(database);
+    Ok(RailApi {
         route,
         specs,
         idempotency,
-    }
+    })
 }

@@ -33,12 +33,13 @@ pub struct Rail {
 const NOTIFICATIONS: Uuid = Uuid::from_u128(0x8c1d_54a2_6c1e_4f0b_9a57_2f3d_1e0c_7b61);
 
 impl Rail {
-    /// The operations over `backends`' Store and queue.
-    pub fn new(backends: &Backends) -> Self {
+    /// The operations over `backends`' Store and queue, with transactions of `units` (the
+    /// Store's primary).
+    pub fn new(backends: &Backends, units: Arc<dyn TransactionSource>) -> Self {
         Self {
             store: Arc::clone(&backends.store),
             queue: Arc::clone(&backends.queue),
-            units: Arc::new(backends.database.clone()),
+            units,
         }
     }
 

@@ -5,12 +5,13 @@
 //! # use std::sync::Arc;
 //! # use poem::{EndpointExt, Route, handler, post};
 //! # use stack_server::http::idempotency::{Idempotency, IdempotencyOptions};
-//! # fn wire(backends: stack_server::backends::Backends, config: &stack_core::config::Config) {
+//! # fn wire(database: stack_backends::sql::SqlStore, config: &stack_core::config::Config) {
 //! #[handler]
 //! fn create() -> &'static str { "created" }
 //! let options = IdempotencyOptions::from_config(&config.api, 1024 * 1024);
+//! // The keys live in the SQL database (`Backends::database`).
 //! let app = Route::new().at("/things", post(create))
-//!     .with(Idempotency::new(Arc::new(backends.database.clone()), options));
+//!     .with(Idempotency::new(Arc::new(database), options));
 //! # }
 //! ```
 //!

@@ -1,64 +1,14 @@
-//! The HTTP application: routes, documentation and error rendering in one place.
+//! The documented APIs an app is assembled from, and the app that serves them.
 
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
-use stack_core::config::{ApiConfig, Config};
+use stack_core::config::ApiConfig;
 
-use crate::admin;
 use crate::api::docs::{self, Document};
-use crate::api::health::HealthApi;
-use crate::backends::Backends;
 use crate::http::guards::{Guards, RouteTable};
 use crate::http::problem;
 use crate::http::request_log::RequestLog;
 use crate::http::versions::Versioning;
-
-/// Builds the app over `backends`: the rail API under `/api` (each version's document at
-/// `/api/vN/openapi.json`), the probes and their document at `/openapi.json`, the admin API
-/// under `/admin` when `api.admin_token` is set, Swagger UI at `/docs` listing every
-/// document, the request guards (undecodable paths, API version negotiation and deprecation
-/// notices per `api`, `Allow` on 405), request tracing, and problem+json for every error.
-///
-/// # Errors
-/// When `api` names no supported version or a default outside them.
-pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
-    // The rail reads only the `api` section of the configuration.
-    let rail = crate::rail::api(
-        &backends,
-        &Config {
-            api: api.clone(),
-            ..Config::default()
-        },
-    );
-    let rail_documents: Vec<NestedDocument> = rail
-        .specs()
-        .iter()
-        .map(|spec| NestedDocument {
-            name: format!("API {}", spec.version),
-            base: spec.path.trim_end_matches("/openapi.json").to_owned(),
-            json: spec.json.clone(),
-        })
-        .collect();
-    // The admin API, only when a token is configured: without one, `/admin` is not mounted.
-    let admin = api
-        .admin_token
-        .as_deref()
-        .map(|token| (admin::service(&backends), token));
-    let health = OpenApiService::new(HealthApi::new(backends), "STACK", env!("CARGO_PKG_VERSION"))
-        .description("STACK reference service: health probes.");
-    let mut parts = Parts::new()
-        .nest("/api", rail, &rail_documents)
-        .api("", "Health", health);
-    if let Some((admin, token)) = admin {
-        let document = NestedDocument {
-            name: "Admin".into(),
-            base: String::new(),
-            json: admin.spec(),
-        };
-        parts = parts.nest("/admin", admin::routes(admin, token), &[document]);
-    }
-    assemble(parts, api)
-}
 
 /// The documented APIs an app is assembled from, each nested at its prefix with its
 /// document at `<prefix>/openapi.json` and listed on `/docs`.
@@ -144,7 +94,7 @@ impl Parts {
 }
 
 /// The app serving `parts`, `/docs` listing their documents, behind the guards and error
-/// rendering that [`build`] describes.
+/// rendering that [`build`](super::build) describes.
 ///
 /// # Errors
 /// When `api` names no supported version, a default outside them, or a deprecation that

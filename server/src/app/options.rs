@@ -1,0 +1,114 @@
+//! How a host shapes the app: where it nests it, the title and version of its document, and
+//! its own poem-openapi APIs served and documented beside STACK's.
+
+use poem_openapi::{OpenApi, OpenApiService};
+
+use super::parts::Parts;
+
+/// Adds one host API to the parts, given the app's prefix.
+type AddApi = Box<dyn FnOnce(Parts, &str) -> Parts + Send>;
+
+/// Options of [`build_with`](super::build_with); the default is what [`build`](super::build)
+/// serves (nested at the root, titled "STACK", this crate's version, no host APIs).
+///
+/// ```no_run
+/// # use stack_server::poem_openapi::{OpenApi, OpenApiService, payload::PlainText};
+/// # struct HostApi;
+/// # #[OpenApi]
+/// # impl HostApi {
+/// #     #[oai(path = "/hello", method = "get")]
+/// #     async fn hello(&self) -> PlainText<&'static str> { PlainText("hi") }
+/// # }
+/// use stack_server::app::AppOptions;
+///
+/// let options = AppOptions::new()
+///     .prefix("/stack") // the host nests the app with `Route::new().nest("/stack", app)`
+///     .title("Acme")
+///     .version("2.1.0")
+///     .api("/host", "Acme", OpenApiService::new(HostApi, "Acme API", "2.1.0"));
+/// ```
+pub struct AppOptions {
+    pub(super) prefix: String,
+    pub(super) title: String,
+    pub(super) version: String,
+    /// Each host API's prefix, and how to add it.
+    pub(super) apis: Vec<(String, AddApi)>,
+}
+
+impl std::fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppOptions")
+            .field("prefix", &self.prefix)
+            .field("title", &self.title)
+            .field("version", &self.version)
+            .field("apis", &self.apis.len())
+            .finish()
+    }
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            prefix: String::new(),
+            title: "STACK".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            apis: Vec::new(),
+        }
+    }
+}
+
+impl AppOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where the host nests the app (`/stack`): every document's `servers` then names the
+    /// full path (`/stack`, `/stack/api/v1`, `/stack/admin`), so that Swagger UI's "Try it
+    /// out" calls the right URL. Routing is unchanged: poem strips the prefix it nests at.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix: String = prefix.into();
+        self.prefix = prefix.trim_end_matches('/').to_owned();
+        if !self.prefix.is_empty() && !self.prefix.starts_with('/') {
+            self.prefix.insert(0, '/');
+        }
+        self
+    }
+
+    /// The title of the app's root document (the health probes and `/openapi.json`).
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The version of the app's root document.
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// A host API served at `prefix` inside the app (`/host`: not empty, and none of
+    /// STACK's own `/api`, `/admin`, `/docs`, `/health`, else [`build_with`](super::build_with)
+    /// refuses it), its document at `<prefix>/openapi.json`, listed on `/docs` as `name` and
+    /// known to the guards (405 with `Allow`). Its document's `servers` gets the full path
+    /// (the app's prefix and `prefix`), so do not set one on `service` yourself.
+    #[must_use]
+    pub fn api<T: OpenApi + Send + 'static>(
+        mut self,
+        prefix: &str,
+        name: &str,
+        service: OpenApiService<T, ()>,
+    ) -> Self {
+        let (prefix, name) = (prefix.trim_end_matches('/').to_owned(), name.to_owned());
+        let mount = prefix.clone();
+        let add: AddApi = Box::new(move |parts: Parts, app_prefix: &str| {
+            let service = service.server(format!("{app_prefix}{prefix}"));
+            parts.api(&prefix, &name, service)
+        });
+        self.apis.push((mount, add));
+        self
+    }
+}
