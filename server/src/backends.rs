@@ -71,13 +71,10 @@ impl Backends {
         let context = stack_backends::context::BackendContext::new(config.clone());
         let data = stack_backends::datapath::open_layered(&context).await?;
         let queue = context.queue().await?;
-        let mut builder = Self::builder(data.store, data.cache, queue)
-            .breaker(data.breaker)
-            .database(data.database);
-        if let Some(router) = data.replicas {
-            builder = builder.replicas(router);
-        }
-        Ok(builder.build())
+        let cache = Arc::clone(&data.cache);
+        Ok(Self::builder(Arc::clone(&data.store), cache, queue)
+            .data_path(data)
+            .build())
     }
 }
 
@@ -115,12 +112,28 @@ impl BackendsBuilder {
         self
     }
 
-    /// The SQL database under the store: its pool figures in `/health/ready`, the admin
-    /// diagnostics, and the rail API (which keeps its transactions and idempotency keys
-    /// there).
+    /// Serves `store`, a bare SQL Store, in place of the builder's Store, and takes its pool
+    /// as the database: its figures in `/health/ready`, the admin diagnostics, and the rail
+    /// API (which keeps its transactions and idempotency keys there). The Store and the
+    /// database are one pool by construction: a rail write on another pool than its
+    /// transaction's would commit on its own, and a retried request could credit twice.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    pub fn database(mut self, database: SqlStore) -> Self {
-        self.database = Some(database);
+    pub fn sql_store(mut self, store: SqlStore) -> Self {
+        self.store = Arc::new(store.clone());
+        self.database = Some(store);
+        self
+    }
+
+    /// Serves a data path of [`open_layered`](stack_backends::datapath::open_layered): its
+    /// layered Store in place of the builder's, its breaker and replica router, and its
+    /// primary's pool as the database (see [`BackendsBuilder::sql_store`]), all of one
+    /// configuration. The builder's cache and queue stay.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub fn data_path(mut self, data: stack_backends::datapath::DataPath) -> Self {
+        self.store = data.store;
+        self.breaker = Some(data.breaker);
+        self.replicas = data.replicas;
+        self.database = Some(data.database);
         self
     }
 

@@ -98,11 +98,15 @@ impl Shutdown {
     }
 
     /// A shutdown that starts when `stop` completes (a host's own signal, a channel, a
-    /// timer); spawned on the current Tokio runtime, which this must be called in.
+    /// timer), or panics (a server nobody can stop any more is worse than one that stops);
+    /// spawned on the current Tokio runtime, which this must be called in.
     pub fn on(stop: impl Future<Output = ()> + Send + 'static) -> Self {
         let (shutdown, trigger) = Self::manual();
+        let waiting = tokio::spawn(stop);
         tokio::spawn(async move {
-            stop.await;
+            if let Err(error) = waiting.await {
+                tracing::error!(%error, "the future that stops the server failed; stopping");
+            }
             trigger.stop();
         });
         shutdown

@@ -133,7 +133,7 @@ pub fn api_at(backends: &Backends, config: &Config, prefix: &str) -> stack_core:
     let Some(database) = backends.database.clone() else {
         return Err(stack_core::Error::unsupported(
             "the rail API keeps its transactions and idempotency keys in an SQL database; \
-             give the backends one (`Backends::builder(..).database(..)`)",
+             give the backends one (`Backends::builder(..).data_path(..)` or `.sql_store(..)`)",
         ));
     };
     let database = Arc::new(database);

@@ -121,7 +121,7 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
 async fn a_host_s_database_brings_its_pool_figures_and_the_rail() {
     let (store, cache, queue) = host_backends().await;
     let backends = Backends::builder(Arc::new(store.clone()), cache, queue)
-        .database(store)
+        .sql_store(store)
         .build();
     let app = app::build(backends, &api()).unwrap();
     let client = TestClient::new(app);

@@ -36,7 +36,7 @@ fn home() -> &'static str {
 async fn backends() -> Backends {
     let (store, cache, queue) = host_backends().await;
     Backends::builder(Arc::new(store.clone()), cache, queue)
-        .database(store)
+        .sql_store(store)
         .build()
 }
 

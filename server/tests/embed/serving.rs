@@ -76,3 +76,22 @@ async fn a_future_stops_the_server() {
         .expect("serve returns after the future completes")
         .unwrap();
 }
+
+/// A stop future that panics (a bug in the host's own signal handling) stops the server
+/// rather than leaving one nobody can stop.
+#[tokio::test]
+async fn a_stop_future_that_panics_stops_the_server() {
+    let (listener, app) = bound().await;
+    let options = ServeOptions::from_config(&ServerConfig::default());
+    let (fail, failed) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = Shutdown::on(async move {
+        let _ = failed.await;
+        panic!("the host's stop future failed");
+    });
+    let server = tokio::spawn(async move { serve(listener, app, options, &shutdown).await });
+    fail.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve returns after the stop future panicked")
+        .unwrap();
+}
