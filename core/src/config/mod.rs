@@ -239,7 +239,8 @@ pub struct CacheConfig {
     /// TTL of entries stored without one; `null` keeps them until evicted. Default `5m`.
     #[serde(with = "humantime_serde")]
     pub default_ttl: Option<Duration>,
-    /// Prepended to every key, so applications can share a server. Default `stack:`.
+    /// Prepended to every key, so applications can share a server. Default `stack:cache:`
+    /// (apart from the queue's `stack:queue:`: on one Redis neither may hold the other).
     pub key_prefix: String,
     /// Most entries the in-memory cache holds before evicting. Default `100000`.
     pub max_entries: u64,
@@ -260,7 +261,7 @@ impl Default for CacheConfig {
         Self {
             backend: "memory://".into(),
             default_ttl: Some(Duration::from_secs(300)),
-            key_prefix: "stack:".into(),
+            key_prefix: "stack:cache:".into(),
             max_entries: 100_000,
             first_tier_ttl: None,
             store_ttl: None,

@@ -294,3 +294,35 @@ fn a_queue_key_prefix_is_read_and_one_with_a_brace_is_refused() {
         );
     }
 }
+
+#[test]
+fn on_one_redis_the_cache_prefix_may_not_cover_the_queue_s_keys() {
+    let both = |cache: &str, queue: &str| {
+        format!(
+            "cache:\n  backend: redis://\n  key_prefix: \"{cache}\"\nqueue:\n  backend: redis://\n  key_prefix: \"{queue}\"\n"
+        )
+    };
+    // The defaults, and prefixes of their own: fine.
+    assert!(Config::from_yaml_str(&both("stack:cache:", "stack:")).is_ok());
+    assert!(Config::from_yaml_str(&both("a:", "b:")).is_ok());
+    assert_eq!(Config::default().cache.key_prefix, "stack:cache:");
+    // The cache's prefix holding the queue's keys, or the other way round: refused.
+    for (cache, queue) in [
+        ("stack:", "stack:"),
+        ("", "x:"),
+        ("x:queue:", "x:"),
+        ("x:queue:c:", "x:"),
+    ] {
+        let err = Config::from_yaml_str(&both(cache, queue)).unwrap_err();
+        let found: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("cache.key_prefix: ") && p.contains("overlaps")),
+            "{cache:?} / {queue:?}: {found:?}"
+        );
+    }
+    // A memory cache beside a Redis queue shares nothing.
+    let apart = "cache:\n  key_prefix: \"stack:\"\nqueue:\n  backend: redis://\n";
+    assert!(Config::from_yaml_str(apart).is_ok());
+}

@@ -163,6 +163,21 @@ impl Config {
             "queue.key_prefix",
             "must not contain `{` or `}`: the queue's keys carry the hash tag `{<queue name>}`, and a brace in the prefix would move it",
         );
+        // On one Redis (the `redis` section serves both), neither namespace may hold the
+        // other: a cache pattern delete of `*` would delete queued jobs, and a cache key could
+        // overwrite a queue's.
+        let on_redis = |url: &str| url_scheme(url).is_some_and(|s| s.starts_with("redis"));
+        if on_redis(&self.cache.backend) && on_redis(&queue.backend) {
+            let jobs = format!("{}queue:", queue.key_prefix);
+            let cache = self.cache.key_prefix.as_str();
+            p.check(
+                !jobs.starts_with(cache) && !cache.starts_with(jobs.as_str()),
+                "cache.key_prefix",
+                format!(
+                    "`{cache}` overlaps the queue's keys (`{jobs}...`) on the same Redis: a cache pattern delete would delete queued jobs; give the cache a prefix of its own (the default is `stack:cache:`)"
+                ),
+            );
+        }
         p.positive("queue.backoff_base", queue.backoff_base);
         p.check(
             queue.backoff_cap >= queue.backoff_base,
