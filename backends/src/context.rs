@@ -31,8 +31,10 @@ pub struct BackendContext {
 
 impl BackendContext {
     /// A context over a validated `config`; nothing is opened yet. A backend URL this build
-    /// cannot open fails every opener (`store`, `cache`, `queue`, ...) with the problems
-    /// [`registry::check_config`] finds, before any connection is made.
+    /// cannot open fails the opener of its own section (`cache.backend` fails `cache`,
+    /// `database.url` fails `store`, `database`, `replicas` and a `database://` queue) with the
+    /// problems [`registry::check_config`] finds there, before any connection is made;
+    /// [`BackendContext::try_new`] refuses the whole configuration at once.
     pub fn new(config: Config) -> Self {
         Self {
             refused: registry::validate(&config).err(),
@@ -52,11 +54,28 @@ impl BackendContext {
         Ok(Self::new(config))
     }
 
-    /// `Invalid` (naming the first key, listing every problem) when the configuration names
-    /// a backend this build cannot open.
-    fn checked(&self) -> Result<()> {
-        match &self.refused {
-            Some(refused) => Err(refused.clone().into()),
+    /// `Invalid` (naming the first key, listing every problem) when the configuration's
+    /// `sections` (`database`, `cache`, `queue`, `redis`) name a backend this build cannot
+    /// open: an opener checks only what it opens, so a host that never opens the cache is not
+    /// refused its Store for a cache it lacks.
+    fn checked(&self, sections: &[&str]) -> Result<()> {
+        let Some(refused) = &self.refused else {
+            return Ok(());
+        };
+        let mine: Vec<_> = refused
+            .problems()
+            .iter()
+            .filter(|problem| {
+                sections.iter().any(|section| {
+                    problem.key == *section
+                        || problem.key.starts_with(&format!("{section}."))
+                        || problem.key.starts_with(&format!("{section}["))
+                })
+            })
+            .cloned()
+            .collect();
+        match ConfigError::from_problems(mine) {
+            Some(refused) => Err(refused.into()),
             None => Ok(()),
         }
     }
@@ -72,7 +91,7 @@ impl BackendContext {
     /// As [`registry::open_store`]; `Invalid` when the configuration names a backend
     /// this build cannot open (see [`BackendContext::new`]).
     pub async fn database(&self) -> Result<&SqlStore> {
-        self.checked()?;
+        self.checked(&["database"])?;
         self.database
             .get_or_try_init(|| registry::open_store(&self.config.database))
             .await
@@ -92,7 +111,7 @@ impl BackendContext {
     /// A replica URL that is not PostgreSQL; `Unavailable` when one cannot be reached; `Invalid` when the configuration names a backend
     /// this build cannot open (see [`BackendContext::new`]).
     pub async fn replicas(&self) -> Result<Vec<Arc<dyn Replica>>> {
-        self.checked()?;
+        self.checked(&["database"])?;
         let options = registry::sql_options(&self.config.database);
         let mut replicas: Vec<Arc<dyn Replica>> = Vec::new();
         for (i, url) in self.config.database.read_replicas.iter().enumerate() {
@@ -114,7 +133,7 @@ impl BackendContext {
     /// As [`registry::open_cache`]; `Invalid` when the configuration names a backend
     /// this build cannot open (see [`BackendContext::new`]).
     pub async fn cache(&self) -> Result<Arc<dyn Cache>> {
-        self.checked()?;
+        self.checked(&["cache", "redis"])?;
         registry::open_cache(&self.config.cache, &self.config.redis).await
     }
 
@@ -125,7 +144,7 @@ impl BackendContext {
     /// As [`registry::open_queue`] and [`BackendContext::database`]; `Invalid` when the configuration names a backend
     /// this build cannot open (see [`BackendContext::new`]).
     pub async fn queue(&self) -> Result<Arc<dyn Queue>> {
-        self.checked()?;
+        self.checked(&["queue", "redis"])?;
         let database = if stack_core::config::url_scheme(&self.config.queue.backend).as_deref()
             == Some("database")
         {
@@ -154,7 +173,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_backend_this_build_cannot_open_is_refused_before_anything_connects() {
+    async fn a_backend_this_build_cannot_open_is_refused_by_its_own_opener_before_it_connects() {
         let mut config = Config::default();
         // A database nothing listens on: an attempt to connect would fail otherwise.
         config.database.url = "postgres://stack@127.0.0.1:9/nowhere".into();
@@ -173,21 +192,24 @@ mod tests {
         }
 
         let context = BackendContext::new(config.clone());
-        for err in [
-            context.store().await.err(),
-            context.cache().await.err(),
-            context.queue().await.err(),
-            context.replicas().await.err(),
-        ] {
-            let err = err.expect("refused");
-            assert!(
-                matches!(&err, stack_core::Error::Invalid { field, .. } if field == "cache.backend"),
-                "{err}"
-            );
-            for problem in &binary {
-                assert!(err.to_string().contains(problem.as_str()), "{err}");
-            }
+        let err = context.cache().await.err().expect("refused");
+        assert!(
+            matches!(&err, stack_core::Error::Invalid { field, .. } if field == "cache.backend"),
+            "{err}"
+        );
+        for problem in &binary {
+            assert!(err.to_string().contains(problem.as_str()), "{err}");
         }
+        // The other openers check only their own sections: the Store is not refused for a
+        // cache this build lacks (it tries, and finds nothing listening).
+        for err in [context.store().await.err(), context.queue().await.err()] {
+            let err = err.expect("nothing listens on the database's port");
+            assert!(
+                !matches!(&err, stack_core::Error::Invalid { .. }),
+                "refused for another section: {err}"
+            );
+        }
+        assert!(context.replicas().await.unwrap().is_empty());
         assert!(context.database.get().is_none(), "nothing was opened");
 
         let refused = BackendContext::try_new(config).unwrap_err();
