@@ -192,7 +192,9 @@ mod tests {
         }
 
         let context = BackendContext::new(config.clone());
-        let err = context.cache().await.err().expect("refused");
+        let Err(err) = context.cache().await else {
+            panic!("a cache this build cannot open was opened");
+        };
         assert!(
             matches!(&err, stack_core::Error::Invalid { field, .. } if field == "cache.backend"),
             "{err}"
