@@ -42,6 +42,9 @@ else
   cargo test --workspace --all-features --locked --no-fail-fast --lib --bins --tests "$@"
 fi
 
+phase "embedded host (a crate outside the workspace, by path): SQLite build and run, Redis build and run"
+scripts/embedded-host.sh
+
 phase "contract fuzzing (schemathesis against a running stack serve)"
 # Uses the stack binary the test build just left in target/debug.
 scripts/schemathesis.sh
