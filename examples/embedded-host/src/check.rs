@@ -320,6 +320,35 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
         ));
     }
     passed("the rail's document names its server /stack/api/v1");
+    let root = client
+        .call("GET", "/stack/openapi.json", auth, None)
+        .await?;
+    let root = root.expect("GET /stack/openapi.json", 200)?;
+    if root["info"]["title"] != "Embedded host" {
+        return Err(format!(
+            "/stack/openapi.json: expected the host's title: {}",
+            root["info"]
+        ));
+    }
+    passed("the root document has the host's title");
+    let greeting = client
+        .call("GET", "/stack/host/greeting", auth, None)
+        .await?;
+    let document = "/stack/host/openapi.json";
+    let spec = client
+        .call("GET", document, auth, None)
+        .await?
+        .expect(document, 200)?;
+    if greeting.status != 200
+        || greeting.body.is_empty()
+        || spec["servers"][0]["url"] != "/stack/host"
+    {
+        return Err(format!(
+            "the host's API: GET /stack/host/greeting answered {} {:?}; its document's servers: {}",
+            greeting.status, greeting.body, spec["servers"]
+        ));
+    }
+    passed("the host's own API answers at /stack/host, its document naming /stack/host");
     let missing = client.call("GET", "/no-such-page", None, None).await?;
     if missing.status != 404 || missing.content_type != "application/problem+json" {
         return Err(format!(

@@ -14,6 +14,10 @@ use stack_server::poem;
 use stack_server::poem::http::StatusCode;
 use stack_server::poem::web::{Data, Json};
 use stack_server::poem::{Endpoint, EndpointExt, Error, Request, Route, handler};
+// poem-openapi's macros name the crate `poem_openapi`: the same stand-in.
+use stack_server::poem_openapi;
+use stack_server::poem_openapi::payload::PlainText;
+use stack_server::poem_openapi::{OpenApi, OpenApiService};
 
 /// The host's own settings: the `app:` section of the configuration file
 /// (`STACK__APP__TOKEN` and the like override them).
@@ -53,6 +57,21 @@ async fn hello(state: Data<&HostState>) -> Result<Json<serde_json::Value>, Error
     })))
 }
 
+/// The host's own documented API: served inside STACK's app at `/stack/host`, its document
+/// at `/stack/host/openapi.json`, listed on `/stack/docs` beside STACK's.
+struct HostApi {
+    greeting: Arc<str>,
+}
+
+#[OpenApi]
+impl HostApi {
+    /// The host's greeting.
+    #[oai(path = "/greeting", method = "get")]
+    async fn greeting(&self) -> PlainText<String> {
+        PlainText(self.greeting.to_string())
+    }
+}
+
 /// The whole app: `/hello`, and STACK's app (rail API, probes, docs) under `/stack` behind
 /// the host's bearer check. Every error outside STACK's own (a 404 of the host's, a refused
 /// token, a failed cache) is rendered as STACK's problem+json.
@@ -67,10 +86,20 @@ pub(crate) fn app(
 ) -> stack_core::Result<impl Endpoint + use<>> {
     // The prefix makes every OpenAPI document name `/stack`, so Swagger UI at /stack/docs
     // calls /stack/api/... ; poem's `nest` does the routing.
+    let version = env!("CARGO_PKG_VERSION");
+    let greeting: Arc<str> = settings.greeting.as_str().into();
+    let host_api = HostApi {
+        greeting: Arc::clone(&greeting),
+    };
     let options = AppOptions::new()
         .prefix("/stack")
         .title("Embedded host")
-        .version(env!("CARGO_PKG_VERSION"));
+        .version(version)
+        .api(
+            "/host",
+            "Host",
+            OpenApiService::new(host_api, "Host API", version),
+        );
     let expected: Arc<str> = format!("Bearer {}", settings.token).into();
     let stack =
         app::build_with(backends, &config.api, options)?.around(move |next, req: Request| {
@@ -86,10 +115,7 @@ pub(crate) fn app(
                 next.call(req).await
             }
         });
-    let state = HostState {
-        greeting: settings.greeting.as_str().into(),
-        cache,
-    };
+    let state = HostState { greeting, cache };
     Ok(Route::new()
         .at("/hello", hello.data(state))
         .nest("/stack", stack)
