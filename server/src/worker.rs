@@ -19,7 +19,8 @@ pub fn run(args: &WorkerArgs) -> ExitCode {
     process::run(load_worker_config(args), "worker", || {}, work)
 }
 
-/// Runs jobs of the configured queue with `workers.count` at once until SIGINT or SIGTERM;
+/// Runs jobs of the configured queue with `workers.count` at once (or as many as
+/// `workers.autoscale` decides) until SIGINT or SIGTERM;
 /// then stops reserving, lets running jobs finish within `workers.shutdown_grace` and
 /// releases the rest (a second signal releases them at once).
 ///
@@ -50,10 +51,13 @@ pub fn start(
     let types = types.join(",");
     let options = WorkerOptions::from_config(&config.workers);
     let pool = WorkerPool::start(backends.queue.clone(), handlers, options)?;
+    let size = pool.size();
     tracing::info!(
         queue = backends.queue.name(),
         name = %config.queue.name,
-        concurrency = config.workers.count,
+        concurrency = size.current(),
+        autoscale = config.workers.autoscale.is_some(),
+        max = size.max(),
         %types,
         "{started}"
     );

@@ -69,6 +69,24 @@ fn config_check_names_every_bad_key() {
 }
 
 #[test]
+fn config_check_names_every_bad_autoscaling_rule() {
+    let (code, stderr) = check(
+        "workers:\n  autoscale: { min: 4, max: 2, cooldown: 0s, idle_for: 100000000000y }\n",
+        "autoscale",
+        &[("STACK__WORKERS__AUTOSCALE__STEP", "0")],
+    );
+    assert_eq!(code, Some(1));
+    for problem in [
+        "workers.autoscale.max: must be at least min (4)",
+        "workers.autoscale.step (from STACK__WORKERS__AUTOSCALE__STEP): must be between 1 and 1000",
+        "workers.autoscale.idle_for: must be longer than zero and at most 24h",
+        "workers.autoscale.cooldown: must be longer than zero and at most 24h",
+    ] {
+        assert!(stderr.contains(problem), "{problem} in {stderr}");
+    }
+}
+
+#[test]
 fn config_check_applies_environment_overrides() {
     let (code, stderr) = check(
         "workers:\n  count: 4\n",

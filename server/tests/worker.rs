@@ -1,5 +1,6 @@
 //! `stack worker` as a process: it runs the rail service's jobs from a Redis queue against
-//! the configured database, dead-letters a job it cannot parse, and stops on SIGTERM.
+//! the configured database, dead-letters a job it cannot parse, and stops on SIGTERM; its
+//! pool autoscales when `workers.autoscale` is set.
 
 mod common;
 
@@ -58,13 +59,19 @@ async fn the_worker_confirms_deposits_from_the_queue_and_stops_on_sigterm() {
             .env("STACK__QUEUE__BACKEND", "redis://")
             .env("STACK__QUEUE__NAME", &name)
             .env("STACK__REDIS__URL", &redis)
+            .env("STACK__WORKERS__AUTOSCALE__MIN", "2")
+            .env("STACK__WORKERS__AUTOSCALE__MAX", "6")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let logs = LogTail::new(&mut child);
-    logs.wait_for("STACK worker running");
+    let running = logs.wait_for("STACK worker running");
+    // Autoscaling from its minimum: `--concurrency` is not read then.
+    for field in ["\"concurrency\":2", "\"autoscale\":true", "\"max\":6"] {
+        assert!(running.contains(field), "{field} in {running}");
+    }
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -329,6 +329,9 @@ pub struct WorkersConfig {
     /// process. Default `true`, so that the embedded configuration (one process, no server)
     /// runs the jobs it enqueues; `false` when separate `stack worker` processes do.
     pub in_serve: bool,
+    /// Resize the pool at run time between a minimum and a maximum from the queue's
+    /// backlog, instead of running `count` jobs at once. Default `null` (a fixed `count`).
+    pub autoscale: Option<crate::worker::Autoscale>,
 }
 
 impl Default for WorkersConfig {
@@ -340,6 +343,7 @@ impl Default for WorkersConfig {
             shutdown_grace: Duration::from_secs(30),
             prefetch: 10,
             in_serve: true,
+            autoscale: None,
         }
     }
 }

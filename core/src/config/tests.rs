@@ -326,3 +326,50 @@ fn on_one_redis_the_cache_prefix_may_not_cover_the_queue_s_keys() {
     let apart = "cache:\n  key_prefix: \"stack:\"\nqueue:\n  backend: redis://\n";
     assert!(Config::from_yaml_str(apart).is_ok());
 }
+
+#[test]
+fn autoscaling_is_off_by_default_and_read_with_defaults_for_what_is_left_out() {
+    assert_eq!(Config::from_yaml_str("{}").unwrap().workers.autoscale, None);
+    let yaml = "workers:\n  autoscale:\n    min: 2\n    max: 8\n    cooldown: 1m\n";
+    let rules = Config::from_yaml_str(yaml)
+        .unwrap()
+        .workers
+        .autoscale
+        .unwrap();
+    assert_eq!((rules.min, rules.max, rules.step), (2, 8, 1));
+    assert_eq!(rules.cooldown, std::time::Duration::from_secs(60));
+    assert_eq!(rules.check_interval, std::time::Duration::from_secs(5));
+    let config = ConfigLoader::new()
+        .env_vars(vars(&[
+            ("STACK__WORKERS__AUTOSCALE__MAX", "20"),
+            ("STACK__WORKERS__AUTOSCALE__IDLE_FOR", "2m"),
+        ]))
+        .load()
+        .unwrap();
+    let rules = config.workers.autoscale.unwrap();
+    assert_eq!((rules.min, rules.max), (1, 20));
+    assert_eq!(rules.idle_for, std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn every_bad_autoscaling_rule_is_named() {
+    let yaml = "workers:\n  lease: 100ms\n  autoscale:\n    min: 5\n    max: 3\n    step: 0\n    idle_for: 0s\n    cooldown: 500000000000y\n    check_interval: 25h\n";
+    assert_eq!(
+        found(Config::from_yaml_str(yaml)),
+        [
+            "workers.lease: must be at least 300ms (heartbeats renew it every third)",
+            "workers.autoscale.max: must be at least min (5)",
+            "workers.autoscale.step: must be between 1 and 1000",
+            "workers.autoscale.idle_for: must be longer than zero and at most 24h",
+            "workers.autoscale.cooldown: must be longer than zero and at most 24h",
+            "workers.autoscale.check_interval: must be longer than zero and at most 24h",
+        ]
+    );
+    let unknown = found(Config::from_yaml_str(
+        "workers:\n  autoscale:\n    maxx: 3\n",
+    ));
+    assert!(
+        unknown[0].starts_with("workers.autoscale.maxx: unknown key"),
+        "{unknown:?}"
+    );
+}

@@ -198,9 +198,13 @@ impl Config {
         // The pool's own check, so `config check`, `serve`, `worker` and library users agree.
         let pool = crate::worker::WorkerOptions::from_config(&self.workers).validate();
         if let Err(crate::Error::Invalid { field, reason, .. }) = pool {
-            if field != "concurrency" {
+            if field != "concurrency" && !field.starts_with("autoscale.") {
                 p.check(false, &format!("workers.{field}"), reason);
             }
+        }
+        let autoscale = self.workers.autoscale.as_ref();
+        for (field, reason) in autoscale.map(|a| a.problems()).unwrap_or_default() {
+            p.check(false, &format!("workers.autoscale.{field}"), reason);
         }
 
         let api = &self.api;

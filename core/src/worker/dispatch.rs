@@ -1,16 +1,19 @@
-//! The dispatcher and its fetcher: the fetcher keeps up to `concurrency + prefetch` leases
+//! The dispatcher and its fetcher: the fetcher keeps up to `size + prefetch` leases
 //! (reserving in batches while jobs run, and waiting for work when there is none); the
-//! dispatcher starts a held lease whenever one of the `concurrency` slots is free. At
-//! shutdown, leases not started are released at once and running jobs get the grace.
+//! dispatcher starts a held lease whenever one of the `size` slots is free. The size is the
+//! pool's current one ([`Capacity`](super::capacity::Capacity)), which an autoscaler may
+//! change while jobs run. At shutdown, leases not started are released at once and running
+//! jobs get the grace.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::ack::report;
+use super::capacity::Limit;
 use super::pool::{Counters, Shared, Stop};
 use super::run::run_job;
 use crate::queue::Lease;
@@ -24,15 +27,14 @@ const MAX_BATCH: usize = 500;
 pub const MAX_UNACKNOWLEDGED: usize = 1_000;
 
 /// A fetched lease, how to stop its run, and the permit that counts it against
-/// `concurrency + prefetch`.
+/// `size + prefetch`.
 type Held = (Lease, Stop, OwnedSemaphorePermit);
 
 /// Runs the pool until shutdown, then drains it.
 pub(super) async fn dispatch(shared: Arc<Shared>) {
-    let options = shared.options.clone();
     let (fetched, mut held) = mpsc::unbounded_channel::<Held>();
     let fetcher = tokio::spawn(fetch(Arc::clone(&shared), fetched));
-    let slots = Arc::new(Semaphore::new(options.concurrency));
+    let slots = Arc::clone(&shared.capacity.slots);
     let mut jobs = JoinSet::new();
     loop {
         while jobs.try_join_next().is_some() {}
@@ -46,12 +48,17 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
             () = shared.shutdown.cancelled() => break,
         };
         let Some((lease, stop, lease_permit)) = next else {
+            shared.capacity.give_back(Limit::Slot, slot);
             break;
         };
         let shared = Arc::clone(&shared);
+        shared.capacity.running(true);
         jobs.spawn(async move {
-            run_job(shared, lease, stop).await;
-            drop((slot, lease_permit));
+            run_job(Arc::clone(&shared), lease, stop).await;
+            let capacity = &shared.capacity;
+            capacity.running(false);
+            capacity.give_back(Limit::Slot, slot);
+            capacity.give_back(Limit::Room, lease_permit);
         });
     }
     // No more starts: the fetcher stops, and what it holds unstarted goes back at once. A
@@ -79,8 +86,9 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     // Only now may handlers hand their jobs back: no reserve of this pool is in flight.
     shared.handlers_stop.cancel();
     held.close();
-    while let Ok((lease, _stop, _permit)) = held.try_recv() {
+    while let Ok((lease, _stop, permit)) = held.try_recv() {
         release_unstarted(&shared, &lease).await;
+        shared.capacity.give_back(Limit::Room, permit);
     }
     loop {
         tokio::select! {
@@ -94,14 +102,14 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     shared.drained.cancel();
 }
 
-/// Waits while the pool holds `most` leases or more (run jobs awaiting their acknowledgement
-/// count), or until shutdown.
-async fn wait_for_acknowledgements(shared: &Shared, most: usize) {
+/// Waits while the pool holds `size + prefetch + MAX_UNACKNOWLEDGED` leases or more (run jobs
+/// awaiting their acknowledgement count), or until shutdown.
+async fn wait_for_acknowledgements(shared: &Shared) {
     loop {
         let released = shared.released.notified();
         tokio::pin!(released);
         released.as_mut().enable();
-        if shared.running().len() < most {
+        if shared.running().len() < shared.capacity.most_held() {
             return;
         }
         tokio::select! {
@@ -114,15 +122,14 @@ async fn wait_for_acknowledgements(shared: &Shared, most: usize) {
 /// Keeps leases coming while there is room for them; waits for work when there is none.
 async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     let options = shared.options.clone();
-    let room = Arc::new(Semaphore::new(options.concurrency + options.prefetch));
-    let most_held = options.concurrency + options.prefetch + MAX_UNACKNOWLEDGED;
+    let room = Arc::clone(&shared.capacity.room);
     // While the queue has a backlog (the last reserve was full), reserve once half the
     // prefetched leases were started rather than after each one: fewer, larger reserves, and
     // no slot waits, since a free slot leaves at least `prefetch` of the room free.
     let refill = u32::try_from((options.prefetch / 2).clamp(1, MAX_BATCH)).unwrap_or(1);
     let mut backlog = false;
     while !shared.shutdown.is_cancelled() {
-        wait_for_acknowledgements(&shared, most_held).await;
+        wait_for_acknowledgements(&shared).await;
         let least = if backlog { refill } else { 1 };
         let first = tokio::select! {
             permit = Arc::clone(&room).acquire_many_owned(least) => permit,
@@ -145,18 +152,21 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
         match shared.queue.reserve(asked_for, options.lease).await {
             Ok(leases) if !leases.is_empty() => {
                 backlog = leases.len() == asked_for;
-                for (lease, permit) in leases.into_iter().zip(permits) {
+                let mut permits = permits.into_iter();
+                for (lease, permit) in leases.into_iter().zip(&mut permits) {
                     let stop = shared.hold(lease.token, asked);
-                    if let Err(mpsc::error::SendError((lease, _, _))) =
+                    if let Err(mpsc::error::SendError((lease, _, permit))) =
                         fetched.send((lease, stop, permit))
                     {
                         release_unstarted(&shared, &lease).await;
+                        shared.capacity.give_back(Limit::Room, permit);
                     }
                 }
+                give_back_room(&shared, permits);
             }
             Ok(_) => {
                 backlog = false;
-                drop(permits);
+                give_back_room(&shared, permits);
                 tokio::select! {
                     waited = shared.queue.wait_for_work(options.max_idle_wait) => {
                         if let Err(e) = waited {
@@ -169,11 +179,18 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
             }
             Err(e) => {
                 backlog = false;
-                drop(permits);
+                give_back_room(&shared, permits);
                 tracing::warn!(error = %e, "reserving jobs failed; retrying");
                 pause(&shared, Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+/// Returns unused room (a reserve that leased fewer jobs than it asked for).
+fn give_back_room(shared: &Shared, permits: impl IntoIterator<Item = OwnedSemaphorePermit>) {
+    for permit in permits {
+        shared.capacity.give_back(Limit::Room, permit);
     }
 }
 

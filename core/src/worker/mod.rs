@@ -28,10 +28,21 @@
 //! worker takes it without waiting for a lease to lapse. The pool ends once every outcome is
 //! reported (or its lease lapsed). [`WorkerHandle::abort`] cuts the grace short.
 //!
+//! The pool runs `concurrency` jobs at once, or autoscales ([`Autoscale`]): it starts at
+//! `min`, grows by a step while the queue's ready depth or its oldest ready job's age is over
+//! a threshold, and shrinks by a step once idle for a while, never twice within a cooldown
+//! and never outside `[min, max]`. A shrink never stops a running job: it only stops starting
+//! new ones until the running ones are within the new size. The fetched-ahead leases follow
+//! the current size (`size + prefetch`), never the maximum. [`WorkerHandle::size`] reads the
+//! size; the gauges `stack_workers_current` and `stack_workers_max` report it through the
+//! `metrics` facade.
+//!
 //! A job whose type has no handler in this pool is dead-lettered with an error naming the
 //! type; requeue it by type once a worker that knows it runs.
 
 mod ack;
+mod autoscale;
+mod capacity;
 mod dispatch;
 mod handler;
 mod pool;
@@ -39,6 +50,8 @@ mod run;
 
 use std::time::Duration;
 
+pub use autoscale::{Autoscale, MAX_WORKERS};
+pub use capacity::PoolSize;
 pub use dispatch::MAX_UNACKNOWLEDGED;
 pub use handler::{FnHandler, Handler, Handlers, JobContext, JobError};
 pub use pool::{Stopper, WorkerHandle, WorkerPool, WorkerStats};
@@ -48,7 +61,7 @@ use crate::{Error, Result};
 /// How a pool runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerOptions {
-    /// Jobs run at once. Default 10.
+    /// Jobs run at once. Default 10. Not read when `autoscale` is set.
     pub concurrency: usize,
     /// A job running longer is stopped and its attempt failed (and retried). Default 5 min.
     pub job_timeout: Duration,
@@ -63,6 +76,9 @@ pub struct WorkerOptions {
     /// for long jobs, where a held job would wait behind running ones while another worker
     /// idles.
     pub prefetch: usize,
+    /// Resize the pool at run time by these rules, from `min` to `max`, instead of running
+    /// `concurrency` jobs at once. Default `None`.
+    pub autoscale: Option<Autoscale>,
 }
 
 impl Default for WorkerOptions {
@@ -74,6 +90,7 @@ impl Default for WorkerOptions {
             shutdown_grace: Duration::from_secs(30),
             max_idle_wait: Duration::from_secs(1),
             prefetch: 10,
+            autoscale: None,
         }
     }
 }
@@ -87,6 +104,7 @@ impl WorkerOptions {
             lease: config.lease,
             shutdown_grace: config.shutdown_grace,
             prefetch: usize::try_from(config.prefetch).unwrap_or(usize::MAX),
+            autoscale: config.autoscale.clone(),
             ..Self::default()
         }
     }
@@ -94,7 +112,7 @@ impl WorkerOptions {
     /// Checks the options.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming the first bad field.
+    /// [`Error::Invalid`] naming the first bad field (`autoscale.<field>` for the rules).
     pub fn validate(&self) -> Result<()> {
         if self.concurrency == 0 {
             return Err(Error::invalid("concurrency", "must be at least 1"));
@@ -116,6 +134,10 @@ impl WorkerOptions {
         // The queue's own bound (a lease no queue takes would leave every reserve failing).
         crate::queue::validate_lease(self.lease)
             .map_err(|e| Error::invalid("lease", e.to_string()))?;
+        let rules = self.autoscale.as_ref().map(Autoscale::problems);
+        if let Some((field, reason)) = rules.into_iter().flatten().next() {
+            return Err(Error::invalid(format!("autoscale.{field}"), reason));
+        }
         Ok(())
     }
 }

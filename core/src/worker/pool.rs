@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::acknowledge;
+use super::capacity::{Capacity, PoolSize, autoscale};
 use super::dispatch::dispatch;
 use super::run::heartbeat;
 use super::{Handlers, WorkerOptions};
@@ -110,6 +111,8 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
     /// Delays between attempts to report an outcome the queue did not take.
     pub(super) report_backoff: Backoff,
+    /// The pool's size now, and the limits that follow it.
+    pub(super) capacity: Capacity,
 }
 
 impl Shared {
@@ -157,7 +160,8 @@ impl Shared {
 pub struct WorkerPool;
 
 impl WorkerPool {
-    /// Starts a pool running jobs of `queue` with `handlers`.
+    /// Starts a pool running jobs of `queue` with `handlers`: `concurrency` at once, or, with
+    /// [`WorkerOptions::autoscale`], from its `min` and resized by its rules.
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) when `options` fail
@@ -173,6 +177,14 @@ impl WorkerPool {
             Duration::from_millis(50),
             (options.lease / 4).min(Duration::from_secs(2)),
         );
+        let bounds = options
+            .autoscale
+            .as_ref()
+            .map_or((options.concurrency, options.concurrency), |a| {
+                (a.min, a.max)
+            });
+        let capacity = Capacity::new(bounds.0, bounds, options.prefetch, queue.name());
+        let rules = options.autoscale.clone();
         let shared = Arc::new(Shared {
             queue,
             handlers,
@@ -187,12 +199,16 @@ impl WorkerPool {
             released: Notify::new(),
             counters: Counters::default(),
             report_backoff,
+            capacity,
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(dispatch(Arc::clone(&shared))),
             tokio::spawn(heartbeat(Arc::clone(&shared))),
             tokio::spawn(acknowledge(Arc::clone(&shared), received)),
         ];
+        if let Some(rules) = rules {
+            tasks.push(tokio::spawn(autoscale(Arc::clone(&shared), rules)));
+        }
         Ok(WorkerHandle { shared, tasks })
     }
 }
@@ -243,6 +259,12 @@ impl WorkerHandle {
             released: c.released.load(Ordering::Relaxed),
             lost: c.lost.load(Ordering::Relaxed),
         }
+    }
+
+    /// The pool's size (jobs it may run at once) now and as it changes, with its bounds; the
+    /// view stays readable after the handle is consumed.
+    pub fn size(&self) -> PoolSize {
+        self.shared.capacity.watch()
     }
 
     /// Stops job `id` if this pool runs it: its handler is dropped and the job goes to the

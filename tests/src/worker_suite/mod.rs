@@ -1,13 +1,15 @@
 //! The worker pool over a real queue: handlers by type, bad payloads, panics, timeouts,
 //! handler-chosen retries, cancellation, heartbeats, graceful shutdown ([`shutdown`]) and
-//! faults of the queue under a running pool ([`faults`]), and typed jobs end to end
-//! ([`typed`]). Each trial runs a pool on a queue of its own from the factory, so the suite
+//! faults of the queue under a running pool ([`faults`]), typed jobs end to end
+//! ([`typed`]), and autoscaling ([`autoscale`]). Each trial runs a pool on a queue of its own from the factory, so the suite
 //! runs on every backend.
 
+mod autoscale;
 mod faults;
 mod shutdown;
 mod typed;
 
+pub use autoscale::*;
 pub use faults::*;
 pub use shutdown::*;
 pub use typed::*;
@@ -36,6 +38,7 @@ fn pool_options() -> WorkerOptions {
         shutdown_grace: Duration::from_secs(5),
         max_idle_wait: Duration::from_millis(200),
         prefetch: 4,
+        autoscale: None,
     }
 }
 
@@ -298,6 +301,8 @@ macro_rules! worker_conformance {
                 a_queue_slow_to_acknowledge_slows_reserving,
                 typed_jobs_reach_their_typed_handlers,
                 an_unserializable_payload_is_invalid_and_enqueues_nothing,
+                an_autoscaled_pool_grows_under_a_backlog_and_shrinks_when_idle,
+                a_pool_at_its_bounds_keeps_its_size,
             );
         }
     };
