@@ -102,9 +102,7 @@ pub fn routes(service: OpenApiService<AdminApis, ()>, token: &str) -> impl Endpo
             async move { gate.call(&next, req).await }
         })
         .data(gate);
-    Route::new()
-        .nest("/dashboard", dashboard::routes())
-        .nest("/", gated)
+    dashboard::mount(Route::new()).nest("/", gated)
 }
 
 /// What is wrong with query parameter `name`.

@@ -1,7 +1,7 @@
 //! `/admin/dashboard`: the page and its assets (served without the token, with a strict
 //! Content-Security-Policy; absent without an admin token), one job by id, and the page in
-//! headless Chromium: signing in, a dead letter with its error history, replaying it, and a
-//! purge behind a typed confirmation.
+//! headless Chromium: signing in, a dead letter with its error history, replaying it, a
+//! purge behind a typed confirmation, a job by id and a schedule's "trigger now".
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use poem::test::TestClient;
 use serde_json::json;
 use stack_core::config::Config;
 use stack_core::queue::{Failure, JobId, JobState, NewJob, Queue};
+use stack_core::scheduler::{ScheduleSpec, Scheduler};
 use stack_server::admin::dashboard::CONTENT_SECURITY_POLICY;
 use stack_server::http::server::{ServeOptions, serve};
 use stack_server::http::shutdown::{Shutdown, ShutdownTrigger};
@@ -52,6 +53,9 @@ async fn the_page_and_its_assets_need_no_token_and_carry_a_strict_policy() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["cache-control"], "no-store");
     }
+    // Only the page's own URL: with a trailing slash its relative asset URLs would miss.
+    let (status, _) = send(client.get("/admin/dashboard/")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The rest of /admin still needs the token.
     let (status, _) = send(client.get("/admin/queue/stats")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -117,6 +121,8 @@ async fn the_dashboard_replays_a_dead_letter_in_chromium() {
     let queue = backends.queue.clone();
     let replayed = dead_letter(queue.as_ref(), "email.send").await;
     let purged = dead_letter(queue.as_ref(), "report.build").await;
+    let nightly = ScheduleSpec::new("nightly-report", "0 30 2 * * *", "report.build");
+    backends.scheduler.add(nightly).await.unwrap();
     let (port, _server) = served(&config, backends).await;
 
     if std::env::var_os("STACK_DASHBOARD_SCREENSHOT").is_some() {
@@ -164,7 +170,7 @@ async fn traffic(queue: std::sync::Arc<dyn Queue>) {
 /// The browser's part: answers the screenshot taken with the dead letters listed.
 fn drive(url: &str, replayed: JobId, purged: JobId) -> Vec<u8> {
     let limit = Duration::from_secs(20);
-    let mut browser = Chromium::start(1280, 1100);
+    let mut browser = Chromium::start(1280, 1240);
     browser.navigate(url);
     browser.wait_until(
         "document.readyState === 'complete' && typeof refreshAll === 'function'",
@@ -243,6 +249,25 @@ fn drive(url: &str, replayed: JobId, purged: JobId) -> Vec<u8> {
         &format!("{purged_row} === null && document.getElementById('status').textContent.includes('purged 1')"),
         limit,
         "the purged dead letter leaves the list",
+    );
+
+    // The replayed job by id: pending again, its history kept.
+    browser.eval(&format!(
+        "document.getElementById('job-id').value = '{replayed}'; \
+         document.getElementById('job-form').requestSubmit(); true"
+    ));
+    browser.wait_until(
+        "(t => t.includes('pending') && t.includes('smtp refused (attempt 2)'))\
+         (document.getElementById('job-result').textContent)",
+        limit,
+        "the job found by id",
+    );
+    // Trigger now.
+    browser.eval("document.querySelector('button[data-trigger=\"nightly-report\"]').click(); true");
+    browser.wait_until(
+        "document.getElementById('status').textContent.startsWith('triggered nightly-report: job ')",
+        limit,
+        "the schedule is triggered",
     );
     shot
 }

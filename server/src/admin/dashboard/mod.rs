@@ -12,7 +12,7 @@
 //! Without an admin token nothing under `/admin` is mounted, the dashboard included.
 
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Endpoint, EndpointExt, Response, Route, get, handler};
+use poem::{Response, Route, get, handler};
 
 /// The page.
 const INDEX: &str = include_str!("index.html");
@@ -62,14 +62,15 @@ fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
 }
 
-/// The dashboard's routes, to nest at `/admin/dashboard` outside the token's gate: the page
-/// at its root, `app.js` and `app.css` beside it.
-pub fn routes() -> impl Endpoint + use<> {
-    Route::new()
-        .at("/", get(index))
-        .at("/app.js", get(script))
-        .at("/app.css", get(style))
-        .map_to_response()
+/// `route` with the dashboard at `/dashboard` (to nest at `/admin`, outside the token's
+/// gate), its script at `/dashboard/app.js` and its style sheet at `/dashboard/app.css`. The
+/// page's URL has no trailing slash, so that its relative asset URLs resolve; nothing else
+/// is served under `/dashboard/`.
+pub fn mount(route: Route) -> Route {
+    route
+        .at("/dashboard", get(index))
+        .at("/dashboard/app.js", get(script))
+        .at("/dashboard/app.css", get(style))
 }
 
 #[cfg(test)]
