@@ -24,7 +24,7 @@ const STYLE: &str = include_str!("app.css");
 /// The policy of every dashboard response: nothing but this origin's script, style and
 /// `fetch`, no inline script or style element, no plugin, no framing, no form posts.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
 /// `body` as `content_type`, with the dashboard's security headers.
