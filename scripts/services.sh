@@ -6,6 +6,8 @@
 #                            comma-separated list of its nodes
 #   STACK_TEST_POSTGRES_REPLICA_URL  a streaming hot standby of that PostgreSQL on
 #                            127.0.0.1:5433 (pg_basebackup -R into a temp dir)
+#   STACK_CHROMIUM           Debian's headless-capable chromium, for the job dashboard's
+#                            browser test (installed when missing)
 # Run it to print the exports (`eval "$(scripts/services.sh)"`), or source it
 # (`. scripts/services.sh`): sourced, it runs itself in a child shell and only the exports
 # reach yours, so no shell option (`set -e`) leaks into it and a failure cannot close it.
@@ -199,10 +201,19 @@ cluster_urls() {
   echo "$urls"
 }
 
+# The job dashboard's browser test drives it over the DevTools protocol (no driver needed).
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    apt_install --no-install-recommends chromium
+  fi
+  STACK_CHROMIUM=$(command -v chromium)
+}
+
 ensure_postgres
 ensure_pg_replica
 ensure_redis
 ensure_redis_cluster
+ensure_chromium
 
 echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
 echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
@@ -210,3 +221,4 @@ echo "export STACK_TEST_REDIS_CLUSTER_URL=$STACK_TEST_REDIS_CLUSTER_URL"
 echo "export STACK_TEST_POSTGRES_REPLICA_URL=$STACK_TEST_POSTGRES_REPLICA_URL"
 echo "export STACK_TEST_POSTGRES_REPLICA_DIR=$REPLICA_DIR"
 echo "export STACK_TEST_PG_BIN=$(pg_bin)"
+echo "export STACK_CHROMIUM=$STACK_CHROMIUM"

@@ -8,13 +8,17 @@
 //! - [`schedules`]: cron schedules with their next and last fire, and "trigger now";
 //! - [`cache`]: invalidation by keys, by pattern, and by user (the user's generation);
 //! - [`diagnostics`]: the slow-query log, `EXPLAIN` of the Store's named list queries, and
-//!   the pool, circuit breaker and replicas.
+//!   the pool, circuit breaker and replicas;
+//! - [`dashboard`]: the job dashboard at `/admin/dashboard`, a page over these operations
+//!   (the page and its assets carry no data and are served without the token; every call it
+//!   makes sends it).
 //!
 //! Every action that changes something writes a `tracing` info line naming the action (never
 //! the token).
 
 pub mod auth;
 pub mod cache;
+pub mod dashboard;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod diagnostics;
 pub mod queue;
@@ -83,20 +87,22 @@ pub fn service_at(backends: &Backends, prefix: &str) -> OpenApiService<AdminApis
         .server(prefix.to_owned())
 }
 
-/// The routes of `service` to nest under `/admin` (its operations and `/openapi.json`), all
-/// behind the gate of `token`.
+/// The routes of `service` to nest under `/admin`: its operations and `/openapi.json`, all
+/// behind the gate of `token`, and the [`dashboard`]'s static page and assets, whose data
+/// comes from those operations.
 pub fn routes(service: OpenApiService<AdminApis, ()>, token: &str) -> impl Endpoint + use<> {
     let gate = Gate::new(token);
     let spec = service.spec_endpoint();
     let checker = gate.clone();
-    Route::new()
+    let gated = Route::new()
         .at("/openapi.json", get(spec))
         .nest("/", service)
         .around(move |next, req| {
             let gate = checker.clone();
             async move { gate.call(&next, req).await }
         })
-        .data(gate)
+        .data(gate);
+    dashboard::mount(Route::new()).nest("/", gated)
 }
 
 /// What is wrong with query parameter `name`.

@@ -8,6 +8,8 @@
 
 mod auth;
 mod cache;
+mod chromium;
+mod dashboard;
 mod diagnostics;
 mod queue;
 mod queue_drop;

@@ -1,4 +1,4 @@
-//! `/admin/queue`: stats, the dead-letter queue (list, replay one, replay by type, purge),
+//! `/admin/queue`: stats, one job by id, the dead-letter queue (list, replay one, replay by type, purge),
 //! and dropping the whole queue. Replays, purges and drops are bounded (`limit` jobs per
 //! call, with what remains in the answer) and each writes an operator audit log.
 
@@ -57,6 +57,15 @@ impl QueueApi {
         let queue = &self.backends.queue;
         let stats = queue.stats().await?;
         Ok(Json(QueueStatsView::new(queue.name(), &stats)))
+    }
+
+    /// The job `id` in whatever state it is, with its error history; 404 when the queue does
+    /// not hold it (never enqueued, purged, or completed and forgotten).
+    #[oai(path = "/queue/jobs/:id", method = "get")]
+    async fn job(&self, _auth: AdminAuth, id: Path<Uuid>) -> ApiResult<Json<JobView>> {
+        let job = self.backends.queue.get(id.0).await?;
+        let job = job.ok_or_else(|| ApiError::not_found(format!("no job has id {}", id.0)))?;
+        Ok(Json(job.into()))
     }
 
     /// Dead letters, oldest death first, optionally of one job type, by page (`page` from

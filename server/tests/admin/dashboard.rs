@@ -1,0 +1,273 @@
+//! `/admin/dashboard`: the page and its assets (served without the token, with a strict
+//! Content-Security-Policy; absent without an admin token), one job by id, and the page in
+//! headless Chromium: signing in, a dead letter with its error history, replaying it, a
+//! purge behind a typed confirmation, a job by id and a schedule's "trigger now".
+
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use serde_json::json;
+use stack_core::config::Config;
+use stack_core::queue::{Failure, JobId, JobState, NewJob, Queue};
+use stack_core::scheduler::{ScheduleSpec, Scheduler};
+use stack_server::admin::dashboard::CONTENT_SECURITY_POLICY;
+use stack_server::http::server::{ServeOptions, serve};
+use stack_server::http::shutdown::{Shutdown, ShutdownTrigger};
+
+use super::chromium::Chromium;
+use super::{TOKEN, admin, app, config, open, send};
+
+/// Enqueues a job of `job_type` and fails it twice (its two attempts): a dead letter with two
+/// errors in its history.
+async fn dead_letter(queue: &dyn Queue, job_type: &str) -> JobId {
+    let job = NewJob::new(job_type, json!({ "to": "ops@example.com" })).max_attempts(2);
+    let id = queue.enqueue(job).await.unwrap().id();
+    for attempt in 1..=2 {
+        let leases = queue.reserve(1, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(leases.len(), 1, "attempt {attempt}: the job is ready");
+        let message = format!("smtp refused (attempt {attempt})");
+        // The first failure is retried at once, the second one spends the last attempt.
+        let failure = Failure::retry_after(message, Duration::ZERO);
+        queue.fail(&leases[0].token, failure).await.unwrap();
+    }
+    assert_eq!(queue.get(id).await.unwrap().unwrap().state, JobState::Dead);
+    id
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_need_no_token_and_carry_a_strict_policy() {
+    let config = config();
+    let client = TestClient::new(app(open(&config).await, &config));
+    for (path, kind) in [
+        ("/admin/dashboard", "text/html"),
+        ("/admin/dashboard/app.js", "text/javascript"),
+        ("/admin/dashboard/app.css", "text/css"),
+    ] {
+        let response = client.get(path).send().await;
+        response.assert_status_is_ok();
+        let headers = response.0.headers();
+        let content_type = headers["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert_eq!(headers["content-security-policy"], CONTENT_SECURITY_POLICY);
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    // Only the page's own URL: with a trailing slash its relative asset URLs would miss.
+    let (status, _) = send(client.get("/admin/dashboard/")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The rest of /admin still needs the token.
+    let (status, _) = send(client.get("/admin/queue/stats")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_an_admin_token_there_is_no_dashboard() {
+    let mut config = config();
+    config.api.admin_token = None;
+    let client = TestClient::new(app(open(&config).await, &config));
+    for path in ["/admin/dashboard", "/admin/dashboard/app.js"] {
+        let (status, problem) = send(client.get(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_job_is_found_by_id_in_any_state_with_its_error_history() {
+    let config = config();
+    let backends = open(&config).await;
+    let id = dead_letter(backends.queue.as_ref(), "email.send").await;
+    let client = admin(app(backends, &config));
+    let (status, job) = send(client.get(format!("/admin/queue/jobs/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["state"], "dead");
+    assert_eq!(job["type"], "email.send");
+    let errors = job["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{job}");
+    assert_eq!(errors[1]["message"], "smtp refused (attempt 2)");
+    let unknown = uuid::Uuid::now_v7();
+    let (status, problem) = send(client.get(format!("/admin/queue/jobs/{unknown}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (status, _) = send(client.get("/admin/queue/jobs/not-a-uuid")).await;
+    assert!(status.is_client_error(), "{status}");
+}
+
+/// The app of `config` served on a loopback port until the returned trigger stops it.
+async fn served(config: &Config, backends: stack_server::backends::Backends) -> (u16, StopOnDrop) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (shutdown, trigger) = Shutdown::manual();
+    let endpoint = app(backends, config);
+    let options = ServeOptions::from_config(&config.server);
+    tokio::spawn(async move { serve(listener, endpoint, options, &shutdown).await });
+    (port, StopOnDrop(Some(trigger)))
+}
+
+/// Stops a served app when dropped.
+struct StopOnDrop(Option<ShutdownTrigger>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(trigger) = self.0.take() {
+            trigger.stop();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_replays_a_dead_letter_in_chromium() {
+    let config = config();
+    let backends = open(&config).await;
+    let queue = backends.queue.clone();
+    let replayed = dead_letter(queue.as_ref(), "email.send").await;
+    let purged = dead_letter(queue.as_ref(), "report.build").await;
+    let nightly = ScheduleSpec::new("nightly-report", "0 30 2 * * *", "report.build");
+    backends.scheduler.add(nightly).await.unwrap();
+    let (port, _server) = served(&config, backends).await;
+
+    if std::env::var_os("STACK_DASHBOARD_SCREENSHOT").is_some() {
+        tokio::spawn(traffic(queue.clone()));
+    }
+    let url = format!("http://127.0.0.1:{port}/admin/dashboard");
+    let shot = tokio::task::spawn_blocking(move || drive(&url, replayed, purged))
+        .await
+        .unwrap();
+    assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+    if let Some(path) = std::env::var_os("STACK_DASHBOARD_SCREENSHOT") {
+        std::fs::write(path, &shot).unwrap();
+    }
+
+    // What the page did, as the queue tells it.
+    let job = queue.get(replayed).await.unwrap().unwrap();
+    assert_eq!(
+        job.state,
+        JobState::Pending,
+        "the replayed job is pending again"
+    );
+    assert_eq!(job.attempts, 0, "with a fresh set of attempts");
+    assert!(
+        queue.get(purged).await.unwrap().is_none(),
+        "the purged one is gone"
+    );
+}
+
+/// Some work arriving and being taken, for the documentation's picture of the depth chart
+/// (only when the test saves it): jobs of other types than the test's.
+async fn traffic(queue: std::sync::Arc<dyn Queue>) {
+    use stack_core::queue::Priority;
+    for step in 0..16u32 {
+        for priority in Priority::URGENT_FIRST.iter().skip((step % 4) as usize) {
+            let job = NewJob::new("picture.work", json!({ "step": step })).priority(*priority);
+            let _ = queue.enqueue(job).await;
+        }
+        if step % 2 == 1 {
+            let _ = queue.reserve(3, Duration::from_secs(600)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+/// The browser's part: answers the screenshot taken with the dead letters listed.
+fn drive(url: &str, replayed: JobId, purged: JobId) -> Vec<u8> {
+    let limit = Duration::from_secs(20);
+    let mut browser = Chromium::start(1280, 1240);
+    browser.navigate(url);
+    browser.wait_until(
+        "document.readyState === 'complete' && typeof refreshAll === 'function'",
+        limit,
+        "the page and its script load",
+    );
+    // A wrong token is refused and the panels stay hidden.
+    let sign_in = |token: &str| {
+        format!(
+            "document.getElementById('token').value = {token:?}; \
+             document.getElementById('token-form').requestSubmit(); true"
+        )
+    };
+    browser.eval(&sign_in("not-the-token"));
+    browser.wait_until(
+        "document.getElementById('sign-in-error').textContent.includes('not the admin token') \
+         && document.getElementById('panels').hidden",
+        limit,
+        "a wrong token is refused",
+    );
+    browser.eval(&sign_in(TOKEN));
+    let row = format!("document.querySelector('tr[data-job-id=\"{replayed}\"]')");
+    browser.wait_until(
+        &format!("{row} !== null && {row}.textContent.includes('smtp refused (attempt 1)')"),
+        limit,
+        "the dead letter is listed with its error history",
+    );
+    browser.wait_until(
+        "document.querySelectorAll('#chart polyline').length === 7",
+        limit,
+        "the depth chart is drawn",
+    );
+    if std::env::var_os("STACK_DASHBOARD_SCREENSHOT").is_some() {
+        // Samples on the chart for the documentation's picture.
+        browser.wait_until("samples.length >= 6", limit, "six samples");
+    }
+    let shot = browser.screenshot();
+
+    browser.eval(&format!(
+        "document.querySelector('button[data-replay=\"{replayed}\"]').click(); true"
+    ));
+    browser.wait_until(
+        &format!(
+            "{row} === null && document.getElementById('status').textContent.includes('replayed')"
+        ),
+        limit,
+        "the replayed dead letter leaves the list",
+    );
+
+    // Purge: the confirm button stays disabled until the phrase is typed exactly.
+    browser.eval(
+        "document.getElementById('dead-type').value = 'report.build'; \
+         document.getElementById('purge').click(); true",
+    );
+    let typed = |text: &str| {
+        format!(
+            "(() => {{ const input = document.getElementById('confirm-input'); \
+             input.value = {text:?}; input.dispatchEvent(new Event('input')); \
+             return document.getElementById('confirm-go').disabled; }})()"
+        )
+    };
+    browser.wait_until(
+        "document.getElementById('confirm').open",
+        limit,
+        "the dialog opens",
+    );
+    assert_eq!(
+        browser.eval(&typed("purge")),
+        json!(true),
+        "a partial phrase"
+    );
+    assert_eq!(browser.eval(&typed("purge report.build")), json!(false));
+    browser.eval("document.getElementById('confirm-go').click(); true");
+    let purged_row = format!("document.querySelector('tr[data-job-id=\"{purged}\"]')");
+    browser.wait_until(
+        &format!("{purged_row} === null && document.getElementById('status').textContent.includes('purged 1')"),
+        limit,
+        "the purged dead letter leaves the list",
+    );
+
+    // The replayed job by id: pending again, its history kept.
+    browser.eval(&format!(
+        "document.getElementById('job-id').value = '{replayed}'; \
+         document.getElementById('job-form').requestSubmit(); true"
+    ));
+    browser.wait_until(
+        "(t => t.includes('pending') && t.includes('smtp refused (attempt 2)'))\
+         (document.getElementById('job-result').textContent)",
+        limit,
+        "the job found by id",
+    );
+    // Trigger now.
+    browser.eval("document.querySelector('button[data-trigger=\"nightly-report\"]').click(); true");
+    browser.wait_until(
+        "document.getElementById('status').textContent.startsWith('triggered nightly-report: job ')",
+        limit,
+        "the schedule is triggered",
+    );
+    shot
+}
