@@ -19,6 +19,7 @@
 mod bounds;
 mod job;
 mod lease;
+mod location;
 mod stats;
 mod typed;
 
@@ -37,6 +38,7 @@ pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
+pub use location::QueueLocation;
 pub use stats::{PriorityStats, QueueStats};
 pub use typed::{QueueExt, TypedJob};
 
@@ -149,6 +151,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 
     /// What this backend can do.
     fn capabilities(&self) -> QueueCapabilities;
+
+    /// The queue's name and where its jobs live, for audit entries; `None` when unknown.
+    fn location(&self) -> Option<QueueLocation> {
+        None
+    }
 
     /// How long a completed job keeps its unique key ([`QueueOptions::completed_retention`]),
     /// when the backend says; `None` when it does not. The cron scheduler reads it to bound
@@ -344,8 +351,10 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// untouched. Enqueues that run meanwhile are dropped by later calls, or kept if they
     /// come after the last one.
     ///
-    /// While a job is running, each call is refused unless `force`: a forced drop deletes
-    /// running jobs too, and their workers' acknowledgements are then refused as not found.
+    /// While a job is running (its lease not yet lapsed by the backend's clock), each call is
+    /// refused unless `force`: a forced drop deletes running jobs too, and their workers'
+    /// acknowledgements are then refused as not found. A job whose lease lapsed (its worker
+    /// died) does not refuse the drop, and goes with the rest.
     /// A job leased by a reserve racing with the drop may be deleted as if forced.
     ///
     /// # Errors
