@@ -8,6 +8,7 @@ use poem::http::StatusCode;
 use serde_json::json;
 use stack_core::config::Config;
 use stack_core::queue::{NewJob, Queue};
+use stack_server::app::AppOptions;
 use stack_server::backends::Backends;
 use stack_tests::faulty_queue::FaultyQueue;
 use stack_tests::queue_suite::{fill, total};
@@ -103,7 +104,8 @@ async fn a_drop_failing_after_it_deleted_has_left_its_audit_log() {
     let queue: Arc<dyn Queue> = faulty.clone();
     queue.enqueue(NewJob::new("w", json!({}))).await.unwrap();
     let backends = Backends::builder(store.clone(), opened.cache.clone(), queue.clone()).build();
-    let client = admin(app(backends, &config));
+    let options = AppOptions::new().without_rail();
+    let client = admin(stack_server::app::build_with(backends, &config.api, options).unwrap());
 
     let (status, problem) = send(client.delete("/admin/queue").query("confirm", &true)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
@@ -112,7 +114,10 @@ async fn a_drop_failing_after_it_deleted_has_left_its_audit_log() {
     assert_eq!(logs.len(), 1, "the trace is there");
     let detail: serde_json::Value = serde_json::from_str(&logs[0].detail).unwrap();
     assert_eq!(detail["queue"], "default", "{detail}");
-    assert_eq!(detail["namespace"], "stack_jobs (queue = 'default')", "{detail}");
+    assert_eq!(
+        detail["namespace"], "stack_jobs (queue = 'default')",
+        "{detail}"
+    );
     assert_eq!(detail["held"]["ready"], 1, "{detail}");
 }
 

@@ -15,7 +15,9 @@ use super::host_backends;
 async fn bound() -> (TcpListener, impl poem::Endpoint + 'static) {
     let (store, cache, queue) = host_backends().await;
     let backends =
-        stack_server::backends::Backends::builder(std::sync::Arc::new(store), cache, queue).build();
+        stack_server::backends::Backends::builder(std::sync::Arc::new(store.clone()), cache, queue)
+            .sql_store(store)
+            .build();
     let app = app::build(backends, &ApiConfig::default()).unwrap();
     (TcpListener::bind("127.0.0.1:0").await.unwrap(), app)
 }
