@@ -327,5 +327,9 @@ mod tests {
             assert_eq!(err.kind(), stack_core::ErrorKind::Invalid, "{name:?}");
         }
         assert!(MemoryQueue::new(QueueOptions::new("jobs")).is_ok());
+        let mut forever = QueueOptions::new("jobs");
+        forever.completed_retention = std::time::Duration::MAX;
+        let err = MemoryQueue::new(forever).unwrap_err();
+        assert_eq!(err.kind(), stack_core::ErrorKind::Invalid, "{err}");
     }
 }

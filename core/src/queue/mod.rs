@@ -31,8 +31,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use bounds::{
-    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_delay,
-    validate_job_type, validate_lease, validate_queue_name, validate_run_at, validate_type_filter,
+    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, MAX_RETENTION, latest_run_at, run_time_after,
+    validate_delay, validate_job_type, validate_lease, validate_queue_name, validate_retention,
+    validate_run_at, validate_type_filter,
 };
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
@@ -124,9 +125,10 @@ impl QueueOptions {
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) naming `queue.name`, as
-    /// [`validate_queue_name`].
+    /// [`validate_queue_name`], or `completed_retention` past [`MAX_RETENTION`].
     pub fn validate(&self) -> Result<()> {
-        validate_queue_name(&self.name)
+        validate_queue_name(&self.name)?;
+        validate_retention(self.completed_retention)
     }
 
     /// Uses `backoff` between retries.
