@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 phase "stack-server without default features (a host that picks its own backends)"
 cargo check -p stack-server --no-default-features --locked
 
+phase "stack-server with memory and redis only (a host with no SQL database)"
+cargo check -p stack-server --no-default-features --features memory,redis --locked
+
 phase "doc tests"
 cargo test --workspace --all-features --locked --doc
 

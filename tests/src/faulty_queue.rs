@@ -29,6 +29,8 @@ pub struct FaultyQueue {
     reports_refused: AtomicU32,
     /// Extends of leases for this attempt fail (0: none do).
     heartbeats_dropped_for: AtomicU32,
+    /// Drops delete, then fail as if the answer were lost.
+    drops_fail_after: AtomicBool,
 }
 
 /// What an unreachable queue answers.
@@ -57,6 +59,7 @@ impl FaultyQueue {
             reports_failing: AtomicU32::new(0),
             reports_refused: AtomicU32::new(0),
             heartbeats_dropped_for: AtomicU32::new(0),
+            drops_fail_after: AtomicBool::new(false),
         }
     }
 
@@ -92,6 +95,12 @@ impl FaultyQueue {
         token.attempt == self.heartbeats_dropped_for.load(Ordering::SeqCst)
     }
 
+    /// From now on every drop deletes what the wrapped queue deletes, then fails as an
+    /// unreachable backend would (the answer lost after the work was done).
+    pub fn fail_drops_after_deleting(&self) {
+        self.drops_fail_after.store(true, Ordering::SeqCst);
+    }
+
     /// The next `n` enqueues fail as an unreachable backend would.
     pub fn fail_next(&self, n: u32) {
         self.failures_left.store(n, Ordering::SeqCst);
@@ -125,6 +134,9 @@ impl Queue for FaultyQueue {
     }
     fn capabilities(&self) -> QueueCapabilities {
         self.inner.capabilities()
+    }
+    fn location(&self) -> Option<stack_core::queue::QueueLocation> {
+        self.inner.location()
     }
     fn unique_key_retention(&self) -> Option<Duration> {
         self.inner.unique_key_retention()
@@ -239,7 +251,11 @@ impl Queue for FaultyQueue {
         self.inner.purge_dead(job_type, limit).await
     }
     async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
-        self.inner.drop_queue(force, limit).await
+        let progress = self.inner.drop_queue(force, limit).await?;
+        if self.drops_fail_after.load(Ordering::SeqCst) {
+            return Err(unreachable());
+        }
+        Ok(progress)
     }
     async fn health(&self) -> Result<()> {
         self.inner.health().await

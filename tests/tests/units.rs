@@ -353,6 +353,49 @@ async fn a_deferred_job_waits_for_the_commit(kind: &str) {
     );
 }
 
+/// A typed job enqueued inside a unit on the SQL queue of the unit's own pool (one
+/// connection: a second one would time out) is stored with the unit's writes: gone when the
+/// unit rolls back, there when it commits.
+async fn a_typed_job_in_a_unit_commits_with_it(kind: &str) {
+    use stack_backends::sql::{SqlQueue, SqlQueueOptions};
+    use stack_core::queue::{Queue, QueueOptions, TypedJob};
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Tally {
+        n: u32,
+    }
+    impl TypedJob for Tally {
+        const TYPE: &'static str = "unit.tally";
+    }
+    let store = store(kind).await;
+    let options = QueueOptions::new(stack_tests::unique("units"));
+    let queue: Arc<dyn Queue> = SqlQueue::open(
+        store.connection().clone(),
+        options,
+        SqlQueueOptions::default(),
+    )
+    .expect("queue");
+    for commit in [false, true] {
+        let unit = Unit::begin(&store).await.expect("begin");
+        let n = u32::from(commit);
+        let stored = unit
+            .run(unit::enqueue_job(Arc::clone(&queue), &Tally { n }))
+            .await
+            .expect("enqueue");
+        let id = stored.expect("stored in the unit's transaction").id();
+        if commit {
+            unit.commit().await.expect("commit");
+        } else {
+            unit.rollback().await.expect("rollback");
+        }
+        let job = queue.get(id).await.expect("get");
+        assert_eq!(job.is_some(), commit, "commit {commit}");
+    }
+    let leased = queue.reserve(10, DAY).await.expect("reserve");
+    let numbers: Vec<_> = leased.iter().map(|l| l.job.payload["n"].clone()).collect();
+    assert_eq!(numbers, [serde_json::json!(1)], "only the committed job");
+    assert_eq!(leased[0].job.job_type, "unit.tally");
+}
+
 macro_rules! on_both {
     ($($trial:ident),* $(,)?) => {
         mod sqlite {
@@ -381,6 +424,7 @@ on_both!(
     a_failed_joined_block_rolls_the_unit_back,
     another_database_does_not_join,
     a_deferred_job_waits_for_the_commit,
+    a_typed_job_in_a_unit_commits_with_it,
 );
 
 /// On SQLite the unit holds the write lock, so no other request can take its key over

@@ -7,8 +7,8 @@ use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueOptions, QueueStats, validate_batch, validate_lease,
-    validate_limit, validate_reserve, validate_type_filter,
+    Progress, Queue, QueueCapabilities, QueueLocation, QueueOptions, QueueStats, validate_batch,
+    validate_lease, validate_limit, validate_reserve, validate_type_filter,
 };
 
 use super::queue_state::{State, after, now_ms};
@@ -77,6 +77,13 @@ impl MemoryQueue {
 impl Queue for MemoryQueue {
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn location(&self) -> Option<QueueLocation> {
+        Some(QueueLocation {
+            name: self.options.name.clone(),
+            namespace: "this process".to_owned(),
+        })
     }
 
     fn capabilities(&self) -> QueueCapabilities {
@@ -286,7 +293,8 @@ impl Queue for MemoryQueue {
     async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
         let mut state = self.state();
-        let running = state.running_total();
+        // Only live leases refuse: a lapsed one's worker is gone.
+        let running = state.running_total() - state.lapsed(now_ms());
         if running > 0 && !force {
             return Err(running_refusal(running));
         }
@@ -319,5 +327,9 @@ mod tests {
             assert_eq!(err.kind(), stack_core::ErrorKind::Invalid, "{name:?}");
         }
         assert!(MemoryQueue::new(QueueOptions::new("jobs")).is_ok());
+        let mut forever = QueueOptions::new("jobs");
+        forever.completed_retention = std::time::Duration::MAX;
+        let err = MemoryQueue::new(forever).unwrap_err();
+        assert_eq!(err.kind(), stack_core::ErrorKind::Invalid, "{err}");
     }
 }

@@ -229,6 +229,25 @@ mod tests {
         );
     }
 
+    /// The documented limits of variables: a value beginning with `[` is a list, refused for
+    /// a text field naming the key and the variable, and keys are lowercased.
+    #[test]
+    fn a_bracketed_variable_is_a_list_and_keys_are_lowercased() {
+        let env = vars(&[("STACK__APP__NAME", "[beta]"), ("STACK__APP__PORT", "1")]);
+        let found = problems(ConfigLoader::new().env_vars(env).load_with::<Shop>());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("app.name (from STACK__APP__NAME): "),
+            "{found:?}"
+        );
+        let env = vars(&[("STACK__APP__NAME", "tea"), ("STACK__APP__Port", "9")]);
+        let (_, shop) = ConfigLoader::new()
+            .env_vars(env)
+            .load_with::<Shop>()
+            .unwrap();
+        assert_eq!(shop.port, 9, "STACK__APP__Port set app.port");
+    }
+
     #[test]
     fn stack_s_problems_and_the_host_s_are_reported_together() {
         let yaml = YAML

@@ -27,6 +27,11 @@ pub const LATEST_RUN_AT_MS: i64 = 253_402_300_799_999;
 /// The longest delay, retry delay or lease: 100 years of 365.25 days.
 pub const MAX_DELAY: Duration = Duration::from_secs(36_525 * 24 * 3600);
 
+/// The longest [`completed_retention`](super::QueueOptions::completed_retention): 10 years
+/// of 365.25 days. Longer would keep keys for no purpose, and it bounds the retention's
+/// arithmetic in milliseconds (the Redis scripts', SQL's) far from any overflow.
+pub const MAX_RETENTION: Duration = Duration::from_secs(315_576_000);
+
 /// The longest queue name or job type, in bytes.
 const MAX_NAME_BYTES: usize = 200;
 
@@ -94,6 +99,20 @@ pub fn validate_lease(lease_for: Duration) -> Result<()> {
         return Err(Error::invalid(
             "lease_for",
             format!("{lease_for:?} is longer than the longest lease, 100 years"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks how long completed jobs are remembered.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `completed_retention` when it is longer than [`MAX_RETENTION`].
+pub fn validate_retention(retention: Duration) -> Result<()> {
+    if retention > MAX_RETENTION {
+        return Err(Error::invalid(
+            "completed_retention",
+            format!("{retention:?} is longer than the longest retention, 10 years"),
         ));
     }
     Ok(())
@@ -198,6 +217,29 @@ mod tests {
         let now = Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(run_time_after(now, Duration::MAX), latest_run_at());
         assert_eq!(run_time_after(now, MAX_DELAY), latest_run_at());
+    }
+
+    #[test]
+    fn a_retention_past_ten_years_is_refused_by_every_queue_s_options() {
+        assert_eq!(
+            MAX_RETENTION.as_secs(),
+            3_652 * 86_400 + 43_200,
+            "3652.5 days"
+        );
+        assert!(validate_retention(MAX_RETENTION).is_ok());
+        assert!(validate_retention(Duration::ZERO).is_ok());
+        for bad in [
+            MAX_RETENTION + Duration::from_millis(1),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            let mut options = super::super::QueueOptions::new("q");
+            options.completed_retention = bad;
+            match options.validate() {
+                Err(Error::Invalid { field, .. }) => assert_eq!(field, "completed_retention"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

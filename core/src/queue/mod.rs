@@ -19,6 +19,7 @@
 mod bounds;
 mod job;
 mod lease;
+mod location;
 mod stats;
 mod typed;
 
@@ -30,13 +31,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use bounds::{
-    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_delay,
-    validate_job_type, validate_lease, validate_queue_name, validate_run_at, validate_type_filter,
+    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, MAX_RETENTION, latest_run_at, run_time_after,
+    validate_delay, validate_job_type, validate_lease, validate_queue_name, validate_retention,
+    validate_run_at, validate_type_filter,
 };
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
+pub use location::QueueLocation;
 pub use stats::{PriorityStats, QueueStats};
 pub use typed::{QueueExt, TypedJob};
 
@@ -122,9 +125,10 @@ impl QueueOptions {
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) naming `queue.name`, as
-    /// [`validate_queue_name`].
+    /// [`validate_queue_name`], or `completed_retention` past [`MAX_RETENTION`].
     pub fn validate(&self) -> Result<()> {
-        validate_queue_name(&self.name)
+        validate_queue_name(&self.name)?;
+        validate_retention(self.completed_retention)
     }
 
     /// Uses `backoff` between retries.
@@ -149,6 +153,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 
     /// What this backend can do.
     fn capabilities(&self) -> QueueCapabilities;
+
+    /// The queue's name and where its jobs live, for audit entries; `None` when unknown.
+    fn location(&self) -> Option<QueueLocation> {
+        None
+    }
 
     /// How long a completed job keeps its unique key ([`QueueOptions::completed_retention`]),
     /// when the backend says; `None` when it does not. The cron scheduler reads it to bound
@@ -344,8 +353,10 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// untouched. Enqueues that run meanwhile are dropped by later calls, or kept if they
     /// come after the last one.
     ///
-    /// While a job is running, each call is refused unless `force`: a forced drop deletes
-    /// running jobs too, and their workers' acknowledgements are then refused as not found.
+    /// While a job is running (its lease not yet lapsed by the backend's clock), each call is
+    /// refused unless `force`: a forced drop deletes running jobs too, and their workers'
+    /// acknowledgements are then refused as not found. A job whose lease lapsed (its worker
+    /// died) does not refuse the drop, and goes with the rest.
     /// A job leased by a reserve racing with the drop may be deleted as if forced.
     ///
     /// # Errors

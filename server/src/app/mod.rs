@@ -22,20 +22,23 @@ use crate::backends::Backends;
 #[cfg(doc)]
 use crate::http::problem;
 pub use options::AppOptions;
+use options::HostApi;
 pub use parts::{NestedDocument, Parts, assemble};
 
-/// STACK's own prefixes inside the app, which a host API may not take.
-const RESERVED: [&str; 4] = ["/api", "/admin", "/docs", "/health"];
+/// STACK's own prefixes inside the app, which a host API may not take (nor a path under
+/// them): its APIs, the docs, the probes and the root document.
+const RESERVED: [&str; 5] = ["/api", "/admin", "/docs", "/health", "/openapi.json"];
 
 /// Builds the app over `backends`: the rail API under `/api` (each version's document at
-/// `/api/vN/openapi.json`; only when `backends` have an SQL database), the probes and their
+/// `/api/vN/openapi.json`; `backends` must have an SQL database), the probes and their
 /// document at `/openapi.json`, the admin API under `/admin` when `api.admin_token` is set,
 /// Swagger UI at `/docs` listing every document, the request guards (undecodable paths, API
 /// version negotiation and deprecation notices per `api`, `Allow` on 405), request tracing,
 /// and problem+json for every error. The same as [`build_with`] and the default options.
 ///
 /// # Errors
-/// When `api` names no supported version or a default outside them.
+/// When `api` names no supported version or a default outside them; `Invalid` naming
+/// `app.rail` when `backends` have no SQL database (see [`AppOptions::without_rail`]).
 pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl Endpoint + use<>> {
     build_with(backends, api, AppOptions::default())
 }
@@ -45,8 +48,9 @@ pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl End
 /// the host's APIs are served, listed on `/docs` and guarded like STACK's.
 ///
 /// # Errors
-/// As [`build`]; `Invalid` for a host API at an empty prefix or at one of STACK's (`/api`,
-/// `/admin`, `/docs`, `/health`), or two at the same prefix.
+/// As [`build`] (the rail's only when the options want it); `Invalid` naming `app.apis` for
+/// a host API whose routes would collide with STACK's or another host API's (see
+/// [`AppOptions::api`]): refused here, where poem would panic.
 pub fn build_with(
     backends: Backends,
     api: &ApiConfig,
@@ -57,10 +61,14 @@ pub fn build_with(
         title,
         version,
         apis,
+        rail: with_rail,
     } = options;
-    check_prefixes(apis.iter().map(|(mount, _)| mount.as_str()))?;
+    let (hosts, adds): (Vec<HostApi>, Vec<_>) = apis.into_iter().unzip();
+    check_host_apis(&hosts)?;
     let mut parts = Parts::new();
-    parts = rail(parts, &backends, api, &prefix)?;
+    if with_rail {
+        parts = rail(parts, &backends, api, &prefix)?;
+    }
     // The admin API, only when a token is configured: without one, `/admin` is not mounted.
     if let Some(token) = api.admin_token.as_deref() {
         let admin = crate::admin::service_at(&backends, &format!("{prefix}/admin"));
@@ -77,14 +85,14 @@ pub fn build_with(
         health = health.server(prefix.clone());
     }
     parts = parts.api("", "Health", health);
-    for (_, add) in apis {
+    for add in adds {
         parts = add(parts, &prefix);
     }
     assemble(parts, api)
 }
 
-/// `parts` with the rail API under `/api` when `backends` have an SQL database (it keeps its
-/// transactions and idempotency keys there); without one, `parts` as they are.
+/// `parts` with the rail API under `/api`, over the SQL database of `backends` (it keeps its
+/// transactions and idempotency keys there).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn rail(
     parts: Parts,
@@ -93,8 +101,7 @@ fn rail(
     prefix: &str,
 ) -> stack_core::Result<Parts> {
     if backends.database.is_none() {
-        tracing::info!("the backends have no SQL database: the rail API is not mounted");
-        return Ok(parts);
+        return Err(no_rail_database());
     }
     // The rail reads only the `api` section of the configuration.
     let config = stack_core::config::Config {
@@ -114,33 +121,76 @@ fn rail(
     Ok(parts.nest("/api", rail, &documents))
 }
 
-/// A build without an SQL backend has no rail API.
+/// A build without an SQL backend has no rail API to mount.
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 fn rail(
-    parts: Parts,
+    _parts: Parts,
     _backends: &Backends,
     _api: &ApiConfig,
     _prefix: &str,
 ) -> stack_core::Result<Parts> {
-    Ok(parts)
+    Err(no_rail_database())
 }
 
-/// Refuses a host API's prefix that is empty, STACK's own, or taken twice.
-fn check_prefixes<'a>(prefixes: impl Iterator<Item = &'a str>) -> stack_core::Result<()> {
-    let mut seen = Vec::new();
-    for prefix in prefixes {
-        let reserved = RESERVED
-            .iter()
-            .any(|r| prefix == *r || prefix.starts_with(&format!("{r}/")));
-        if prefix.is_empty() || !prefix.starts_with('/') || reserved || seen.contains(&prefix) {
-            return Err(stack_core::Error::invalid(
-                "app.apis",
-                format!(
-                    "a host API's prefix must start with `/`, be unique and be none of {RESERVED:?}; got {prefix:?}"
-                ),
-            ));
+/// The refusal of the rail API over backends without an SQL database.
+fn no_rail_database() -> stack_core::Error {
+    stack_core::Error::invalid(
+        "app.rail",
+        "the rail API needs an SQL database (Backends::open over sqlite or postgres, or the \
+         builder's data_path or sql_store); build with AppOptions::without_rail() to serve \
+         STACK without it",
+    )
+}
+
+/// Refuses a host API that would take a route twice (poem panics on that): a prefix that is
+/// empty, not plain segments, STACK's own or under it, or overlapping another host API's,
+/// and an operation at `/openapi.json`, where the API's document is served.
+fn check_host_apis(apis: &[HostApi]) -> stack_core::Result<()> {
+    let under = |prefix: &str, of: &str| prefix == of || prefix.starts_with(&format!("{of}/"));
+    let refuse = |prefix: &str, why: String| {
+        Err(stack_core::Error::invalid(
+            "app.apis",
+            format!("host API at {prefix:?}: {why}"),
+        ))
+    };
+    for (i, api) in apis.iter().enumerate() {
+        let prefix = api.prefix.as_str();
+        let plain = |segment: &str| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        };
+        if !prefix
+            .strip_prefix('/')
+            .is_some_and(|rest| rest.split('/').all(plain))
+        {
+            return refuse(
+                prefix,
+                "a prefix is `/` and plain path segments (letters, digits, `-._~`)".into(),
+            );
         }
-        seen.push(prefix);
+        if let Some(own) = RESERVED.iter().find(|own| under(prefix, own)) {
+            return refuse(
+                prefix,
+                format!("{own} is STACK's own (none of {RESERVED:?})"),
+            );
+        }
+        if let Some(other) = apis[..i]
+            .iter()
+            .find(|other| under(prefix, &other.prefix) || under(&other.prefix, prefix))
+        {
+            return refuse(
+                prefix,
+                format!("it overlaps the host API at {:?}", other.prefix),
+            );
+        }
+        if api.paths.iter().any(|path| path == "/openapi.json") {
+            return refuse(
+                prefix,
+                "an operation at /openapi.json, where its document is served".into(),
+            );
+        }
     }
     Ok(())
 }

@@ -31,8 +31,19 @@ pub struct AppOptions {
     pub(super) prefix: String,
     pub(super) title: String,
     pub(super) version: String,
-    /// Each host API's prefix, and how to add it.
-    pub(super) apis: Vec<(String, AddApi)>,
+    /// Each host API, and how to add it.
+    pub(super) apis: Vec<(HostApi, AddApi)>,
+    /// Whether the host wants the rail API (it needs an SQL database).
+    pub(super) rail: bool,
+}
+
+/// What the app checks of a host API before it mounts it.
+#[derive(Debug)]
+pub(super) struct HostApi {
+    /// Where it is served inside the app.
+    pub(super) prefix: String,
+    /// Its operations' paths, relative to `prefix`.
+    pub(super) paths: Vec<String>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -42,6 +53,7 @@ impl std::fmt::Debug for AppOptions {
             .field("title", &self.title)
             .field("version", &self.version)
             .field("apis", &self.apis.len())
+            .field("rail", &self.rail)
             .finish()
     }
 }
@@ -53,6 +65,7 @@ impl Default for AppOptions {
             title: "STACK".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             apis: Vec::new(),
+            rail: true,
         }
     }
 }
@@ -90,11 +103,24 @@ impl AppOptions {
         self
     }
 
-    /// A host API served at `prefix` inside the app (`/host`: not empty, and none of
-    /// STACK's own `/api`, `/admin`, `/docs`, `/health`, else [`build_with`](super::build_with)
-    /// refuses it), its document at `<prefix>/openapi.json`, listed on `/docs` as `name` and
-    /// known to the guards (405 with `Allow`). Its document's `servers` gets the full path
-    /// (the app's prefix and `prefix`), so do not set one on `service` yourself.
+    /// The app without the rail API (`/api`), for a host that serves STACK's probes, admin
+    /// API and docs over backends with no SQL database. Without it,
+    /// [`build_with`](super::build_with) refuses backends that have no SQL database rather
+    /// than leave the rail out silently.
+    #[must_use]
+    pub fn without_rail(mut self) -> Self {
+        self.rail = false;
+        self
+    }
+
+    /// A host API served at `prefix` inside the app (`/host`), its document at
+    /// `<prefix>/openapi.json`, listed on `/docs` as `name` and known to the guards (405
+    /// with `Allow`). Its document's `servers` gets the full path (the app's prefix and
+    /// `prefix`), so do not set one on `service` yourself. [`build_with`](super::build_with)
+    /// refuses, rather than let poem panic on a route taken twice: a prefix that is empty,
+    /// STACK's own or under it (`/api`, `/admin`, `/docs`, `/health`, `/openapi.json`), another
+    /// host API's or nested in it, or not plain path segments (letters, digits, `-._~`), and
+    /// an operation at `/openapi.json` (where the API's document is served).
     #[must_use]
     pub fn api<T: OpenApi + Send + 'static>(
         mut self,
@@ -103,12 +129,28 @@ impl AppOptions {
         service: OpenApiService<T, ()>,
     ) -> Self {
         let (prefix, name) = (prefix.trim_end_matches('/').to_owned(), name.to_owned());
-        let mount = prefix.clone();
+        let paths = service_paths(&service.spec());
+        let host = HostApi {
+            prefix: prefix.clone(),
+            paths,
+        };
         let add: AddApi = Box::new(move |parts: Parts, app_prefix: &str| {
             let service = service.server(format!("{app_prefix}{prefix}"));
             parts.api(&prefix, &name, service)
         });
-        self.apis.push((mount, add));
+        self.apis.push((host, add));
         self
     }
+}
+
+/// The operations' paths of an OpenAPI document (JSON).
+fn service_paths(spec: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(spec)
+        .ok()
+        .and_then(|doc| {
+            doc.get("paths")
+                .and_then(serde_json::Value::as_object)
+                .map(|paths| paths.keys().cloned().collect())
+        })
+        .unwrap_or_default()
 }

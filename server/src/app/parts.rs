@@ -6,6 +6,7 @@ use stack_core::config::ApiConfig;
 
 use crate::api::docs::{self, Document};
 use crate::http::guards::{Guards, RouteTable};
+use crate::http::idempotency::AppTarget;
 use crate::http::problem;
 use crate::http::request_log::RequestLog;
 use crate::http::versions::Versioning;
@@ -108,6 +109,11 @@ pub fn assemble(parts: Parts, api: &ApiConfig) -> stack_core::Result<impl Endpoi
         .route
         .nest("/docs", docs::endpoint(&parts.documents))
         .with(guards)
+        .before(|mut req| async move {
+            let target = AppTarget(req.uri().clone());
+            req.extensions_mut().insert(target);
+            Ok(req)
+        })
         .with(RequestLog)
         .catch_all_error(problem::render)
         .into_endpoint())

@@ -2,9 +2,15 @@
 //! unless forced, by bounded batches, each audited; on the SQL queue and on Redis (where no
 //! key of the queue's prefix is left).
 
+use std::sync::Arc;
+
 use poem::http::StatusCode;
+use serde_json::json;
 use stack_core::config::Config;
-use stack_core::queue::Queue;
+use stack_core::queue::{NewJob, Queue};
+use stack_server::app::AppOptions;
+use stack_server::backends::Backends;
+use stack_tests::faulty_queue::FaultyQueue;
 use stack_tests::queue_suite::{fill, total};
 
 use super::queue::audits;
@@ -46,7 +52,16 @@ async fn a_drop_is_confirmed_refused_while_running_unless_forced_and_audited(
         "{problem}"
     );
     assert_eq!(held(queue.as_ref()).await, before, "nothing was dropped");
-    assert!(audits(store.as_ref(), "queue.dropped").await.is_empty());
+    // The refused call left its trace too: what was asked, of which queue, holding what.
+    let refused = audits(store.as_ref(), "queue.dropped").await;
+    assert_eq!(refused.len(), 1);
+    let location = queue.location().unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&refused[0].detail).unwrap();
+    assert_eq!(detail["queue"], location.name.as_str(), "{detail}");
+    assert_eq!(detail["namespace"], location.namespace.as_str(), "{detail}");
+    assert_eq!(detail["force"], false, "{detail}");
+    assert_eq!(detail["held"]["running"], 1, "{detail}");
+    assert_eq!(detail["held"]["dead"], 1, "{detail}");
 
     let (mut dropped, mut calls) = (0, 0);
     loop {
@@ -70,8 +85,40 @@ async fn a_drop_is_confirmed_refused_while_running_unless_forced_and_audited(
     for id in &filled.ids {
         assert!(queue.get(*id).await.unwrap().is_none(), "job {id} gone");
     }
-    assert_eq!(audits(store.as_ref(), "queue.dropped").await.len(), calls);
+    assert_eq!(
+        audits(store.as_ref(), "queue.dropped").await.len(),
+        calls + 1
+    );
     queue
+}
+
+/// A drop that fails after its queue deleted jobs (the backend's answer lost, say) still left
+/// its audit log, written before the deletion, naming the queue and what it held.
+#[tokio::test]
+async fn a_drop_failing_after_it_deleted_has_left_its_audit_log() {
+    let config = config();
+    let opened = open(&config).await;
+    let faulty = Arc::new(FaultyQueue::new(opened.queue.clone()));
+    faulty.fail_drops_after_deleting();
+    let store = opened.store.clone();
+    let queue: Arc<dyn Queue> = faulty.clone();
+    queue.enqueue(NewJob::new("w", json!({}))).await.unwrap();
+    let backends = Backends::builder(store.clone(), opened.cache.clone(), queue.clone()).build();
+    let options = AppOptions::new().without_rail();
+    let client = admin(stack_server::app::build_with(backends, &config.api, options).unwrap());
+
+    let (status, problem) = send(client.delete("/admin/queue").query("confirm", &true)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert_eq!(held(queue.as_ref()).await, 0, "the jobs were deleted");
+    let logs = audits(store.as_ref(), "queue.dropped").await;
+    assert_eq!(logs.len(), 1, "the trace is there");
+    let detail: serde_json::Value = serde_json::from_str(&logs[0].detail).unwrap();
+    assert_eq!(detail["queue"], "default", "{detail}");
+    assert_eq!(
+        detail["namespace"], "stack_jobs (queue = 'default')",
+        "{detail}"
+    );
+    assert_eq!(detail["held"]["ready"], 1, "{detail}");
 }
 
 #[tokio::test]

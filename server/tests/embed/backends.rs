@@ -38,7 +38,17 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
     let store: Arc<dyn Store> = Arc::new(store);
     // No breaker, replicas or database: the host gives only its three backends.
     let backends = Backends::builder(store, cache, Arc::clone(&queue)).build();
-    let app = app::build_with(backends, &api(), AppOptions::new()).unwrap();
+    // Without an SQL database the rail is refused unless the host says it wants none.
+    for refused in [
+        app::build_with(backends.clone(), &api(), AppOptions::new()).map(drop),
+        app::build(backends.clone(), &api()).map(drop),
+    ] {
+        match refused {
+            Err(stack_core::Error::Invalid { field, .. }) => assert_eq!(field, "app.rail"),
+            other => panic!("the rail without a database: {:?}", other.err()),
+        }
+    }
+    let app = app::build_with(backends, &api(), AppOptions::new().without_rail()).unwrap();
     let client = TestClient::new(app).default_header("authorization", format!("Bearer {TOKEN}"));
 
     let (status, _, ready_report) = send(client.get("/health/ready")).await;
@@ -105,7 +115,7 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
     pool.stop().await;
 
     // What needs an SQL database answers without one: the status leaves the pool out, a
-    // plan is a problem, and the rail API is not mounted.
+    // plan is a problem, and the rail API, left out, is not mounted.
     let (status, _, data_path) = send(client.get("/admin/diagnostics/status")).await;
     assert_eq!(status, StatusCode::OK, "{data_path}");
     assert_eq!(data_path["queue"], "memory");

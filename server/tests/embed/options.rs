@@ -127,15 +127,78 @@ async fn the_defaults_keep_empty_servers_and_stack_s_title() {
     assert_eq!(root["info"]["title"], "STACK");
 }
 
-#[tokio::test]
-async fn a_host_api_may_not_take_stack_s_prefixes() {
-    for prefix in ["", "/api", "/docs/x", "/health"] {
-        let options = AppOptions::new().api(
-            prefix,
-            "Greeting",
-            OpenApiService::new(GreetingApi, "g", "1"),
-        );
-        let refused = app::build_with(backends().await, &ApiConfig::default(), options);
-        assert!(refused.is_err(), "{prefix:?} accepted");
+/// A host API with an operation where its own document is served.
+struct ShadowApi;
+
+#[OpenApi]
+impl ShadowApi {
+    /// Takes the document's path.
+    #[oai(path = "/openapi.json", method = "get")]
+    async fn shadow(&self) -> PlainText<&'static str> {
+        PlainText("not a document")
     }
+}
+
+/// The field of `build_with`'s refusal of `options`, which must not panic.
+async fn refused_field(options: AppOptions) -> String {
+    match app::build_with(backends().await, &ApiConfig::default(), options) {
+        Ok(_) => String::new(),
+        Err(stack_core::Error::Invalid { field, .. }) => field,
+        Err(other) => panic!("not Invalid: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_host_api_colliding_with_a_route_is_refused_not_a_panic() {
+    let greeting = || OpenApiService::new(GreetingApi, "g", "1");
+    for prefix in [
+        "",
+        "/",
+        "/openapi.json",
+        "/openapi.json/x",
+        "/api",
+        "/api/v1",
+        "/api/v2/users",
+        "/docs",
+        "/docs/x",
+        "/health",
+        "/health/live",
+        "/admin",
+        "/admin/queue",
+        "host",
+        "//host",
+        "/host//x",
+        "/:id",
+        "/*rest",
+        "/{id}",
+        "/a b",
+    ] {
+        let options = AppOptions::new().api(prefix, "Greeting", greeting());
+        assert_eq!(refused_field(options).await, "app.apis", "{prefix:?}");
+    }
+    for (first, second) in [
+        ("/host", "/host"),
+        ("/host", "/host/sub"),
+        ("/host/sub", "/host"),
+    ] {
+        let options =
+            AppOptions::new()
+                .api(first, "One", greeting())
+                .api(second, "Two", greeting());
+        assert_eq!(
+            refused_field(options).await,
+            "app.apis",
+            "{first:?} and {second:?}"
+        );
+    }
+    let shadow = AppOptions::new().api("/host", "S", OpenApiService::new(ShadowApi, "s", "1"));
+    assert_eq!(refused_field(shadow).await, "app.apis");
+
+    // Beside each other, under the app's own prefix, and with a root document: all served.
+    let options = AppOptions::new()
+        .prefix("/stack")
+        .api("/host", "One", greeting())
+        .api("/hosts", "Two", greeting())
+        .api("/v1.x/a-b_c~d", "Three", greeting());
+    assert_eq!(refused_field(options).await, "");
 }

@@ -15,7 +15,9 @@ use super::host_backends;
 async fn bound() -> (TcpListener, impl poem::Endpoint + 'static) {
     let (store, cache, queue) = host_backends().await;
     let backends =
-        stack_server::backends::Backends::builder(std::sync::Arc::new(store), cache, queue).build();
+        stack_server::backends::Backends::builder(std::sync::Arc::new(store.clone()), cache, queue)
+            .sql_store(store)
+            .build();
     let app = app::build(backends, &ApiConfig::default()).unwrap();
     (TcpListener::bind("127.0.0.1:0").await.unwrap(), app)
 }
@@ -93,5 +95,62 @@ async fn a_stop_future_that_panics_stops_the_server() {
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("serve returns after the stop future panicked")
+        .unwrap();
+}
+
+/// A POST of `body` with `key` to `path`, raw: the whole answer.
+async fn post_keyed(port: u16, path: &str, key: &str, body: &str) -> String {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(port, request.as_bytes()).await
+}
+
+#[tokio::test]
+async fn a_keyed_request_replays_through_another_mount_prefix() {
+    let (store, cache, queue) = host_backends().await;
+    let backends =
+        stack_server::backends::Backends::builder(std::sync::Arc::new(store.clone()), cache, queue)
+            .sql_store(store)
+            .build();
+    let api = ApiConfig::default();
+    let at = |prefix: &str| {
+        let options = app::AppOptions::new().prefix(prefix);
+        app::build_with(backends.clone(), &api, options).unwrap()
+    };
+    // The host moved STACK from /stack to /svc/stack: both mounts serve one database.
+    let host = poem::Route::new()
+        .nest("/stack", at("/stack"))
+        .nest("/svc/stack", at("/svc/stack"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let options = ServeOptions::from_config(&ServerConfig::default());
+    let (shutdown, trigger) = Shutdown::manual();
+    let server = tokio::spawn(async move { serve(listener, host, options, &shutdown).await });
+
+    let body = r#"{"email":"ana@example.com","phone":"+14155550100","full_name":"Ana"}"#;
+    let first = post_keyed(port, "/stack/api/v1/users", "user-1", body).await;
+    assert!(first.starts_with("HTTP/1.1 201"), "{first}");
+    assert!(
+        !first.to_lowercase().contains("idempotent-replayed"),
+        "{first}"
+    );
+    let again = post_keyed(port, "/svc/stack/api/v1/users", "user-1", body).await;
+    assert!(
+        again.starts_with("HTTP/1.1 201"),
+        "replayed, not refused: {again}"
+    );
+    assert!(
+        again.to_lowercase().contains("idempotent-replayed: true"),
+        "{again}"
+    );
+    let id = |answer: &str| answer.split("\"id\":\"").nth(1).map(|s| s[..36].to_owned());
+    assert_eq!(id(&first), id(&again), "one user, answered twice");
+
+    trigger.stop();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve returns after the stop")
         .unwrap();
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use stack_core::ErrorKind;
-use stack_core::queue::{Failure, JobId, Lease, Priority, Queue, QueueStats};
+use stack_core::queue::{Failure, JobId, Lease, Priority, Progress, Queue, QueueStats};
 
 use super::{LONG_LEASE, QueueFactory, job, options};
 
@@ -153,4 +153,45 @@ pub async fn dropping_a_queue_deletes_every_job_and_spares_its_neighbour(new_que
     drop_all(&*queue, false, 100).await;
     drop_all(&*neighbour, false, 1000).await;
     assert_eq!(total(&neighbour.stats().await.unwrap()), 0);
+}
+
+/// A job whose lease lapsed (its worker died) does not refuse a drop: once the backend's
+/// clock passes the lease, a drop without force succeeds and deletes that job too, whose
+/// late acknowledgement is then refused; a live lease still refuses.
+pub async fn a_lapsed_lease_does_not_refuse_a_drop(new_queue: QueueFactory) {
+    let queue = new_queue(options()).await;
+    queue.enqueue(job("w", 1)).await.unwrap();
+    let mut got = queue.reserve(1, Duration::from_millis(200)).await.unwrap();
+    let lost = got.pop().expect("one job leased");
+    // Refused while the lease lives (the backend's clock decides when it lapses), then done.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let progress = loop {
+        match queue.drop_queue(false, 100).await {
+            Ok(progress) => break progress,
+            Err(e) if e.kind() == ErrorKind::Conflict => assert!(
+                tokio::time::Instant::now() < deadline,
+                "a lapsed lease still refuses the drop: {e}"
+            ),
+            Err(e) => panic!("drop: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        progress,
+        Progress {
+            done: 1,
+            remaining: 0
+        }
+    );
+    assert!(queue.get(lost.job.id).await.unwrap().is_none(), "job gone");
+    let late = queue.complete(&lost.token).await.unwrap_err();
+    assert_eq!(late.kind(), ErrorKind::NotFound, "{late}");
+
+    queue.enqueue(job("w", 2)).await.unwrap();
+    let live = lease_one(&*queue).await;
+    let refused = queue.drop_queue(false, 100).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(queue.get(live.job.id).await.unwrap().is_some(), "job kept");
+    queue.complete(&live.token).await.unwrap();
+    assert_eq!(drop_all(&*queue, false, 100).await, 0);
 }

@@ -131,6 +131,7 @@ macro_rules! queue_conformance {
                 expired_unique_keys_are_cleaned_as_fast_as_they_are_added,
                 an_empty_job_type_is_refused,
                 dropping_a_queue_deletes_every_job_and_spares_its_neighbour,
+                a_lapsed_lease_does_not_refuse_a_drop,
             );
         }
     };

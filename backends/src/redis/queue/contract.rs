@@ -12,6 +12,13 @@ impl Queue for RedisQueue {
         }
     }
 
+    fn location(&self) -> Option<QueueLocation> {
+        Some(QueueLocation {
+            name: self.options.name.clone(),
+            namespace: self.keys.namespace(),
+        })
+    }
+
     fn capabilities(&self) -> QueueCapabilities {
         QueueCapabilities::default().with_durable(true)
     }

@@ -48,6 +48,15 @@ impl Keys {
         }
     }
 
+    /// What every key of the queue starts with, `<prefix>queue:{<name>}:`.
+    pub(super) fn namespace(&self) -> String {
+        let marker = self.marker();
+        marker
+            .strip_suffix(KEY_NAMES[MARKER])
+            .unwrap_or(marker)
+            .to_owned()
+    }
+
     /// The list idle workers block on.
     pub(super) fn marker(&self) -> &str {
         &self.all[MARKER]

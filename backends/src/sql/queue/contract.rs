@@ -8,8 +8,8 @@ use sea_orm::{DbBackend, Value};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueStats, Transaction, validate_batch, validate_lease,
-    validate_limit, validate_reserve, validate_type_filter,
+    Progress, Queue, QueueCapabilities, QueueLocation, QueueStats, Transaction, validate_batch,
+    validate_lease, validate_limit, validate_reserve, validate_type_filter,
 };
 use stack_core::{Error, Result};
 
@@ -89,6 +89,13 @@ impl Queue for SqlQueue {
             DbBackend::Postgres => "postgres",
             _ => "sqlite",
         }
+    }
+
+    fn location(&self) -> Option<QueueLocation> {
+        Some(QueueLocation {
+            name: self.options.name.clone(),
+            namespace: format!("stack_jobs (queue = '{}')", self.options.name),
+        })
     }
 
     fn capabilities(&self) -> QueueCapabilities {

@@ -76,22 +76,29 @@ impl SqlQueue {
 impl SqlQueue {
     /// One bounded batch of [`Queue::drop_queue`](stack_core::queue::Queue::drop_queue): up
     /// to `limit` (at most 500) rows of this queue deleted in one statement. Unless `force`,
-    /// refused while a job runs, and a job leased meanwhile is kept (the statement re-checks
-    /// each row's state), so no running job is deleted.
+    /// refused while a job runs (its lease not lapsed by the database's clock), and a job
+    /// leased meanwhile is kept (the statement re-checks each row's lease), so no running job
+    /// is deleted; a job whose lease lapsed (its worker died) goes with the rest.
     pub(super) async fn drop_some(&self, force: bool, limit: usize) -> Result<Progress> {
         let name = || Value::from(self.options.name.clone());
+        let live = format!(
+            "state = 'running' AND lease_expires_at > {}",
+            self.dialect.now()
+        );
         if !force {
-            let sql = "SELECT COUNT(*) AS n FROM stack_jobs WHERE queue = $1 AND state = 'running'";
-            let running = self
-                .number("count running jobs", sql.to_owned(), vec![name()])
-                .await?;
+            let sql = format!("SELECT COUNT(*) AS n FROM stack_jobs WHERE queue = $1 AND {live}");
+            let running = self.number("count running jobs", sql, vec![name()]).await?;
             if running > 0 {
                 return Err(Error::conflict(format!(
                     "{running} jobs are running: drop the queue once they finish, or force it"
                 )));
             }
         }
-        let keep = if force { "" } else { " AND state <> 'running'" };
+        let keep = if force {
+            String::new()
+        } else {
+            format!(" AND NOT ({live})")
+        };
         let sql = format!(
             "DELETE FROM stack_jobs WHERE queue = $1{keep} AND id IN \
              (SELECT id FROM stack_jobs WHERE queue = $1{keep} LIMIT $2)"

@@ -9,6 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use stack_core::page::PageRequest;
 use stack_core::queue::{JobState, validate_type_filter};
+use stack_core::store::NewAuditLog;
 use uuid::Uuid;
 
 pub use wire::{
@@ -197,8 +198,10 @@ impl QueueApi {
     /// answers how many remain; call again until `remaining` is 0, when the queue holds
     /// nothing (no Redis key, no row) and still takes new jobs. Refused unless
     /// `confirm=true`; refused with 409 while a job is running unless `force=true` (a forced
-    /// drop deletes running jobs, whose workers' acknowledgements are then refused). Writes
-    /// the audit log `queue.dropped`.
+    /// drop deletes running jobs, whose workers' acknowledgements are then refused; a job
+    /// whose lease lapsed does not refuse it). Each call writes the audit log `queue.dropped`
+    /// before it deletes anything, naming the queue, its namespace (Redis key prefix, SQL
+    /// rows) and what it held; a call whose audit log cannot be written deletes nothing.
     #[oai(path = "/queue", method = "delete")]
     async fn drop_queue(
         &self,
@@ -219,16 +222,37 @@ impl QueueApi {
         }
         let force = force.0.unwrap_or(false);
         let queue = &self.backends.queue;
-        let progress = queue.drop_queue(force, limit).await?;
+        let stats = queue.stats().await?;
+        let location = queue.location();
         let operation_id = Uuid::now_v7();
-        tracing::info!(action = "queue.dropped", backend = queue.name(), force, done = progress.done, remaining = progress.remaining, %operation_id, "admin action");
         let detail = serde_json::json!({
             "actor": "admin",
+            "backend": queue.name(),
+            "queue": location.as_ref().map(|l| l.name.as_str()),
+            "namespace": location.as_ref().map(|l| l.namespace.as_str()),
             "force": force,
-            "dropped": progress.done,
-            "remaining": progress.remaining,
+            "limit": limit,
+            "held": {
+                "ready": stats.ready(),
+                "scheduled": stats.scheduled,
+                "running": stats.running,
+                "dead": stats.dead,
+                "completed": stats.completed,
+            },
         });
-        let audit_id = audit(&self.backends, "queue.dropped", operation_id, detail).await?;
+        // Written before anything is deleted, so that a drop failing (or this process dying)
+        // after it deleted still leaves the operator's trace; no trace, no drop.
+        let entry = NewAuditLog {
+            user_id: None,
+            action: "queue.dropped".to_owned(),
+            subject_id: operation_id,
+            detail,
+        };
+        let audit_id = self.backends.store.record_audit_log(entry).await?.id;
+        let progress = queue.drop_queue(force, limit).await.inspect_err(|error| {
+            tracing::warn!(action = "queue.dropped", %operation_id, %audit_id, %error, "admin action failed");
+        })?;
+        tracing::info!(action = "queue.dropped", backend = queue.name(), queue = ?location, force, done = progress.done, remaining = progress.remaining, %operation_id, %audit_id, "admin action");
         Ok(Json(BulkOutcome {
             operation_id,
             done: progress.done,

@@ -157,16 +157,22 @@ fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, String> 
     }
 }
 
-/// What identifies `req` with `body`: method, the target the client sent (with the API
-/// version the guards resolved, when they did), and a SHA-256 of the body.
+/// The target of a request as STACK's app received it (after the host's prefix is stripped),
+/// put in the request's extensions by the app for the fingerprint.
+#[derive(Debug, Clone)]
+pub struct AppTarget(pub poem::http::Uri);
+
+/// What identifies `req` with `body`: method, the target relative to STACK's app (with the
+/// API version the guards resolved, when they did), and a SHA-256 of the body. Relative to
+/// the app, so the mount prefix a host nests it at (or changes) is no part of it.
 fn fingerprint(req: &Request, body: &[u8]) -> RequestFingerprint {
-    // The server records the target the client sent; a request built in-process (a test, a
-    // host calling the endpoint directly) has the default `/` there, and its own URI is the
-    // one it was built with.
-    let uri = if req.original_uri().path() == "/" {
-        req.uri()
-    } else {
-        req.original_uri()
+    // The app records the target as it received it ([`AppTarget`]); outside an app (the
+    // middleware alone) the server's record of the target the client sent, and a request
+    // built in-process has the default `/` there and its own URI instead.
+    let uri = match req.extensions().get::<AppTarget>() {
+        Some(AppTarget(uri)) => uri,
+        None if req.original_uri().path() == "/" => req.uri(),
+        None => req.original_uri(),
     };
     let target = uri
         .path_and_query()

@@ -80,6 +80,9 @@ impl Queue for Recording {
     fn capabilities(&self) -> QueueCapabilities {
         self.inner.capabilities()
     }
+    fn location(&self) -> Option<stack_core::queue::QueueLocation> {
+        self.inner.location()
+    }
     fn unique_key_retention(&self) -> Option<Duration> {
         self.inner.unique_key_retention()
     }

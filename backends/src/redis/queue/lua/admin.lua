@@ -8,7 +8,7 @@
 --   requeue: id                          -> 'OK' | 'N'
 --   requeue_type: type, limit            -> done, remaining
 --   purge:   type or '', limit           -> done, remaining
---   drop:    force 0/1, limit            -> done, remaining | 'C', running
+--   drop:    force 0/1, limit            -> done, remaining | 'C', live leases
 local action = ARGV[1]
 local now = now_ms()
 
@@ -134,7 +134,8 @@ elseif action == 'drop' then
   if not limit or (ARGV[2] ~= '0' and ARGV[2] ~= '1') then
     return redis.error_reply('drop: malformed arguments')
   end
-  local running = redis.call('ZCARD', K_RUNNING)
+  -- Only live leases refuse (expiry after now); a lapsed one's worker is gone.
+  local running = redis.call('ZCOUNT', K_RUNNING, '(' .. now, '+inf')
   if ARGV[2] == '0' and running > 0 then return {'C', str(running)} end
   local indexes = {K_PENDING[1], K_PENDING[2], K_PENDING[3], K_PENDING[4], K_RUNNING, K_DEAD,
     K_COMPLETED}
