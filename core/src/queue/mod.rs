@@ -20,6 +20,7 @@ mod bounds;
 mod job;
 mod lease;
 mod stats;
+mod trace;
 mod typed;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use job::{
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
 pub use stats::{PriorityStats, QueueStats};
+pub use trace::{MAX_TRACESTATE, TraceContext};
 pub use typed::{QueueExt, TypedJob};
 
 use crate::Result;
