@@ -4,8 +4,8 @@
 //! 1. [`m0001_rail_tables`]: the tables, with the constraints correctness depends on in the
 //!    database (unique keys that make writes idempotent, a balance never negative, amounts
 //!    positive, states from their set, foreign keys);
-//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 4`
-//!    (past migrations 5, 4 and 3) removes these and migrations 3 to 5;
+//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 6`
+//!    (past migrations 7 to 3) removes these and migrations 3 to 7;
 //! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
 //!    output_index), so one transaction paying two of our addresses is two deposits;
 //! 4. [`m0004_idempotency_keys`]: the table behind the API's `Idempotency-Key` (a key, the
