@@ -33,26 +33,26 @@ fn migrate_up_down_status_fresh_on_sqlite() {
     assert!(ok, "{err}");
     assert_eq!(
         out,
-        "pending  m0001_rail_tables\npending  m0002_list_indexes\npending  m0003_deposit_output_index\npending  m0004_idempotency_keys\npending  m0005_operator_audit\npending  m0006_jobs\n"
+        "pending  m0001_rail_tables\npending  m0002_list_indexes\npending  m0003_deposit_output_index\npending  m0004_idempotency_keys\npending  m0005_operator_audit\npending  m0006_jobs\npending  m0007_job_trace_context\n"
     );
     let (ok, out, err) = migrate(&url, &["up"]);
     assert!(ok, "{err}");
     assert_eq!(
         out,
-        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\napplied  m0006_jobs\n"
+        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\napplied  m0006_jobs\napplied  m0007_job_trace_context\n"
     );
     let (ok, out, _) = migrate(&url, &["down"]);
     assert!(ok);
     assert_eq!(
         out,
-        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\npending  m0006_jobs\n"
+        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\napplied  m0006_jobs\npending  m0007_job_trace_context\n"
     );
-    let (ok, out, _) = migrate(&url, &["down", "5"]);
+    let (ok, out, _) = migrate(&url, &["down", "6"]);
     assert!(ok);
     assert!(out.starts_with("pending  m0001"), "{out}");
     let (ok, out, _) = migrate(&url, &["fresh"]);
     assert!(ok);
-    assert_eq!(out.matches("applied").count(), 6, "{out}");
+    assert_eq!(out.matches("applied").count(), 7, "{out}");
     // A bad configuration is refused before anything is touched.
     let (ok, _, err) = migrate("mysql://nope", &["up"]);
     assert!(!ok);
@@ -97,9 +97,10 @@ async fn postgres_schema_behind_is_refused_and_down_2_removes_the_indexes() {
         .await
         .expect("a migrated schema opens");
 
-    // Migrations 3 (the deposit key), 4 (idempotency keys), 5 (operator audit logs) and 6
-    // (the jobs table) came after the indexes: five steps down remove all five.
-    let (ok, _, err) = migrate(&url, &["down", "5"]);
+    // Migrations 3 (the deposit key), 4 (idempotency keys), 5 (operator audit logs), 6 (the
+    // jobs table) and 7 (the jobs' trace context) came after the indexes: six steps down
+    // remove all six.
+    let (ok, _, err) = migrate(&url, &["down", "6"]);
     assert!(ok, "{err}");
     let left = index_names(&url).await;
     assert!(!left.iter().any(|n| n.starts_with("ix_")), "{left:?}");

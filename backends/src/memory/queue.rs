@@ -96,6 +96,7 @@ impl Queue for MemoryQueue {
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
+        let job = job.traced();
         let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
@@ -107,11 +108,11 @@ impl Queue for MemoryQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
+        let jobs = jobs.into_iter().map(NewJob::traced);
         let now = now_ms();
         let mut state = self.state();
         state.prune_completed(now, self.options.completed_retention);
         let enqueued = jobs
-            .into_iter()
             .map(|job| self.enqueue_locked(&mut state, job, now))
             .collect();
         drop(state);

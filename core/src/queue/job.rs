@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::TraceContext;
+
 use crate::{Error, Result};
 
 /// The identity of a job: a UUIDv7, so ids sort by creation time.
@@ -119,6 +121,13 @@ pub struct Job {
     pub last_error: Option<String>,
     /// Every failure, oldest first.
     pub errors: Vec<AttemptError>,
+    /// The trace of the request that enqueued it, which every attempt continues.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::trace::lenient"
+    )]
+    pub trace: Option<TraceContext>,
 }
 
 /// The default number of attempts a job gets.
@@ -161,6 +170,14 @@ pub struct NewJob {
     pub max_attempts: u32,
     /// A key no other live job of this queue may share.
     pub unique_key: Option<String>,
+    /// The trace its attempts continue; `None` takes the current span's at enqueue (see
+    /// [`NewJob::traced`]). A malformed one reads as `None`, never as an error.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::trace::lenient"
+    )]
+    pub trace: Option<TraceContext>,
 }
 
 impl NewJob {
@@ -175,6 +192,7 @@ impl NewJob {
             delay: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             unique_key: None,
+            trace: None,
         }
     }
 
@@ -224,6 +242,25 @@ impl NewJob {
         self
     }
 
+    /// Continues `trace` in every attempt, instead of the trace current at enqueue.
+    #[must_use]
+    pub fn trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The job as a backend stores it: one without a [`trace`](NewJob::trace) takes the
+    /// context of a zero-length `queue.enqueue` span opened under the current `tracing` span,
+    /// when an OpenTelemetry layer is installed (without one: none, at the cost of a look-up).
+    /// Every backend calls it when it enqueues.
+    #[must_use]
+    pub fn traced(mut self) -> Self {
+        if self.trace.is_none() {
+            self.trace = super::trace::enqueue_span(&self.job_type);
+        }
+        self
+    }
+
     /// Checks the job before any backend stores it: every backend accepts the same jobs.
     ///
     /// # Errors
@@ -269,6 +306,7 @@ impl NewJob {
             unique_key: self.unique_key,
             last_error: None,
             errors: Vec::new(),
+            trace: self.trace,
         }
     }
 }

@@ -21,6 +21,7 @@ mod job;
 mod lease;
 mod location;
 mod stats;
+mod trace;
 mod typed;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use job::{
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
 pub use location::QueueLocation;
 pub use stats::{PriorityStats, QueueStats};
+pub use trace::{MAX_TRACESTATE, TraceContext};
 pub use typed::{QueueExt, TypedJob};
 
 use crate::Result;

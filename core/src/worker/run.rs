@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::ack::report;
 use super::pool::{Counters, Shared, Stop};
 use super::{JobContext, JobError};
-use crate::queue::{FailOutcome, Failure, Lease, LeaseToken};
+use crate::queue::{FailOutcome, Failure, Job, Lease, LeaseToken};
 
 /// How a run ended.
 enum Ended {
@@ -23,8 +25,34 @@ enum Ended {
     Aborted,
 }
 
-/// Runs one leased job to its end and reports the outcome to the queue.
+/// Runs one leased job to its end and reports the outcome to the queue, inside the
+/// attempt's span.
 pub(super) async fn run_job(shared: Arc<Shared>, lease: Lease, stop: Stop) {
+    let span = attempt_span(shared.queue.name(), &lease.job);
+    run_attempt(shared, lease, stop).instrument(span).await;
+}
+
+/// The span of one attempt (`job.attempt`: the job's id, type and attempt number, and the
+/// queue's backend), a child of the trace context stored with the job: every attempt of a
+/// job, retries included, continues the trace of the request that enqueued it.
+fn attempt_span(backend: &str, job: &Job) -> tracing::Span {
+    let span = tracing::info_span!(
+        target: "stack::worker",
+        "job.attempt",
+        otel.kind = "consumer",
+        job.id = %job.id,
+        job.r#type = %job.job_type,
+        job.attempt = job.attempts,
+        queue = backend,
+    );
+    if let Some(trace) = &job.trace {
+        // Fails only without an OpenTelemetry layer, when there is no trace to continue.
+        let _ = span.set_parent(trace.to_otel());
+    }
+    span
+}
+
+async fn run_attempt(shared: Arc<Shared>, lease: Lease, stop: Stop) {
     let token = lease.token;
     let job_type = lease.job.job_type.clone();
     if stop.is_lost() {

@@ -9,6 +9,7 @@ mod enqueue;
 mod failures;
 mod identity;
 mod leases;
+mod trace;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use enqueue::*;
 pub use failures::*;
 pub use identity::*;
 pub use leases::*;
+pub use trace::*;
 
 /// Builds a fresh, empty queue with the given options.
 pub type QueueFactory =
@@ -132,6 +134,8 @@ macro_rules! queue_conformance {
                 an_empty_job_type_is_refused,
                 dropping_a_queue_deletes_every_job_and_spares_its_neighbour,
                 a_lapsed_lease_does_not_refuse_a_drop,
+                a_trace_context_round_trips_through_reserve_dead_letters_and_requeue,
+                a_malformed_trace_context_is_dropped_not_refused,
             );
         }
     };

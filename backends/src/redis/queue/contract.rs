@@ -29,6 +29,7 @@ impl Queue for RedisQueue {
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
+        let job = job.traced();
         let mut done = self.enqueue_chunk(std::slice::from_ref(&job)).await?;
         done.pop()
             .ok_or_else(|| Error::backend("Redis queue: empty enqueue reply"))
@@ -36,6 +37,7 @@ impl Queue for RedisQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
+        let jobs: Vec<NewJob> = jobs.into_iter().map(NewJob::traced).collect();
         let mut done = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(CHUNK) {
             done.extend(self.enqueue_chunk(chunk).await?);

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use stack_core::queue::{AttemptError, Job, JobState, LeaseToken, NewJob, Priority};
+use stack_core::queue::{AttemptError, Job, JobState, LeaseToken, NewJob, Priority, TraceContext};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
@@ -21,6 +21,11 @@ pub(super) struct Spec {
     /// Its unique key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) u: Option<String>,
+    /// Its W3C trace context, as [`TraceContext::to_stored`] writes it: stored with the spec
+    /// (one hash field the enqueue script sets, no key of its own), kept through dead letters
+    /// and requeues, which leave the spec as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) c: Option<String>,
 }
 
 /// A priority's rank: its index in [`Priority::URGENT_FIRST`].
@@ -38,6 +43,7 @@ impl Spec {
             r: rank(job.priority),
             m: job.max_attempts,
             u: job.unique_key.clone(),
+            c: job.trace.as_ref().map(TraceContext::to_stored),
         }
     }
 }
@@ -109,6 +115,8 @@ pub(super) fn decode(row: &[String]) -> Result<(Job, Option<Uuid>)> {
         unique_key: spec.u,
         last_error: errors.last().map(|e| e.message.clone()),
         errors,
+        // A stored context that is not valid (written by hand) is dropped, not an error.
+        trace: spec.c.as_deref().and_then(TraceContext::from_stored),
     };
     let lease = if lease.is_empty() {
         None

@@ -112,6 +112,7 @@ impl Queue for SqlQueue {
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
+        let job = job.traced();
         let mut done = self
             .enqueue_on(&self.db, std::slice::from_ref(&job))
             .await?;
@@ -122,6 +123,7 @@ impl Queue for SqlQueue {
 
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>> {
         validate_batch(&jobs)?;
+        let jobs: Vec<NewJob> = jobs.into_iter().map(NewJob::traced).collect();
         let done = if self.statements_for(&jobs).len() <= 1 {
             self.enqueue_on(&self.db, &jobs).await?
         } else {
@@ -140,6 +142,7 @@ impl Queue for SqlQueue {
     async fn enqueue_in(&self, tx: &dyn Transaction, job: NewJob) -> Result<Enqueued> {
         let tx = self.own_transaction(tx)?;
         job.validate()?;
+        let job = job.traced();
         let mut done = self.enqueue_on(tx, std::slice::from_ref(&job)).await?;
         if !self.dialect.is_postgres() {
             // The job is visible once the caller's transaction commits: wake workers then

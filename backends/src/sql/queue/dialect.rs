@@ -7,10 +7,11 @@ use stack_core::queue::LATEST_RUN_AT_MS;
 /// The columns of a job, as every read selects them.
 pub(super) const POSTGRES_COLUMNS: &str = "id, job_type, payload::text AS payload, priority, \
      state, run_at, enqueued_at, attempts, max_attempts, unique_key, last_error, \
-     errors::text AS errors, lease_id, lease_expires_at";
+     errors::text AS errors, lease_id, lease_expires_at, trace_context";
 
 const SQLITE_COLUMNS: &str = "id, job_type, payload, priority, state, run_at, enqueued_at, \
-     attempts, max_attempts, unique_key, last_error, errors, lease_id, lease_expires_at";
+     attempts, max_attempts, unique_key, last_error, errors, lease_id, lease_expires_at, \
+     trace_context";
 
 /// A PostgreSQL condition, always true, that makes the statement's own transaction commit
 /// without waiting for its WAL to reach the disk (`synchronous_commit = off` for that

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use sea_orm::{ConnectionTrait, Value};
-use stack_core::queue::{Enqueued, JobId, NewJob, to_millis};
+use stack_core::queue::{Enqueued, JobId, NewJob, TraceContext, to_millis};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
@@ -170,7 +170,7 @@ impl SqlQueue {
     ) -> (String, Vec<Value>) {
         let d = self.dialect;
         let now = d.now();
-        let mut columns: [Vec<Option<String>>; 8] = Default::default();
+        let mut columns: [Vec<Option<String>>; 9] = Default::default();
         for &i in which {
             let job = &jobs[i];
             let cells = [
@@ -183,6 +183,7 @@ impl SqlQueue {
                 Some(clamped_millis(job.delay.unwrap_or_default()).to_string()),
                 Some(job.max_attempts.to_string()),
                 job.unique_key.clone(),
+                job.trace.as_ref().map(TraceContext::to_stored),
             ];
             for (column, cell) in columns.iter_mut().zip(cells) {
                 column.push(cell);
@@ -190,13 +191,13 @@ impl SqlQueue {
         }
         let sql = format!(
             "WITH ins AS (INSERT INTO stack_jobs (id, queue, job_type, payload, priority, state, \
-             run_at, enqueued_at, max_attempts, unique_key) \
+             run_at, enqueued_at, max_attempts, unique_key, trace_context) \
              SELECT t.id, $1, t.job_type, t.payload::jsonb, t.priority, 'pending', \
-             COALESCE(t.run_at, {after}), {now}, t.max_attempts, t.unique_key \
+             COALESCE(t.run_at, {after}), {now}, t.max_attempts, t.unique_key, t.trace_context \
              FROM UNNEST($2::text::uuid[], $3::text::text[], $4::text::text[], \
              $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], $8::text::bigint[], \
-             $9::text::text[]) AS t(id, job_type, payload, priority, run_at, delay, \
-             max_attempts, unique_key) \
+             $9::text::text[], $10::text::text[]) AS t(id, job_type, payload, priority, run_at, \
+             delay, max_attempts, unique_key, trace_context) \
              ON CONFLICT DO NOTHING RETURNING id), \
              wake AS (SELECT pg_notify('{channel}', $1) AS woken FROM (SELECT 1 FROM ins LIMIT 1) AS any_row) \
              SELECT ins.id FROM ins LEFT JOIN wake ON true",
@@ -208,7 +209,7 @@ impl SqlQueue {
         (sql, values)
     }
 
-    /// SQLite: a `VALUES` list, eight parameters per job.
+    /// SQLite: a `VALUES` list, nine parameters per job.
     fn insert_values(
         &self,
         jobs: &[NewJob],
@@ -223,7 +224,7 @@ impl SqlQueue {
             let job = &jobs[i];
             let p = values.len() + 1;
             rows.push(format!(
-                "(${p}, $1, ${}, {}, ${}, 'pending', COALESCE(${}, {}), {now}, ${}, ${})",
+                "(${p}, $1, ${}, {}, ${}, 'pending', COALESCE(${}, {}), {now}, ${}, ${}, ${})",
                 p + 1,
                 d.json(&format!("${}", p + 2)),
                 p + 3,
@@ -231,6 +232,7 @@ impl SqlQueue {
                 d.after(&format!("${}", p + 5)),
                 p + 6,
                 p + 7,
+                p + 8,
             ));
             values.extend([
                 ids[i].into(),
@@ -241,11 +243,12 @@ impl SqlQueue {
                 millis(job.delay.unwrap_or_default(), 0),
                 i64::from(job.max_attempts).into(),
                 job.unique_key.clone().into(),
+                job.trace.as_ref().map(TraceContext::to_stored).into(),
             ]);
         }
         let sql = format!(
             "INSERT INTO stack_jobs (id, queue, job_type, payload, priority, state, run_at, \
-             enqueued_at, max_attempts, unique_key) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+             enqueued_at, max_attempts, unique_key, trace_context) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
             rows.join(", ")
         );
         (sql, values)
@@ -294,11 +297,16 @@ impl SqlQueue {
 }
 
 /// About how many bytes `job` adds to the arrays of an enqueue statement: its text cells,
-/// quoted and escaped, and the fixed ones (id, priority, times, attempts).
+/// quoted and escaped, and the fixed ones (id, priority, times, attempts, trace context).
+/// A trace context is at most a 55-byte `traceparent` and a `tracestate` of
+/// [`MAX_TRACESTATE`](stack_core::queue::MAX_TRACESTATE) bytes.
 fn wire_size(job: &NewJob) -> usize {
     let payload = serde_json::to_string(&job.payload).map_or(0, |text| text.len());
     // Every text cell counts twice: any of its characters may be escaped.
-    2 * (payload + job.job_type.len() + job.unique_key.as_ref().map_or(0, String::len)) + 90
+    let trace = job.trace.as_ref().map_or(0, |t| {
+        t.traceparent().len() + t.tracestate().map_or(0, str::len) + 1
+    });
+    2 * (payload + job.job_type.len() + job.unique_key.as_ref().map_or(0, String::len) + trace) + 90
 }
 
 /// `jobs` in runs of at most [`CHUNK`] jobs and [`WIRE_BUDGET`] bytes (a job alone over the

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{QueryResult, TryGetable};
 use serde::Deserialize;
-use stack_core::queue::{AttemptError, Job, JobState, Lease, LeaseToken, Priority};
+use stack_core::queue::{AttemptError, Job, JobState, Lease, LeaseToken, Priority, TraceContext};
 use stack_core::{Error, Result};
 use uuid::Uuid;
 
@@ -92,6 +92,10 @@ pub(super) fn job(row: &QueryResult) -> Result<Job> {
                 })
             })
             .collect::<Result<_>>()?,
+        // A stored context that is not valid (written by hand) is dropped, not an error.
+        trace: get::<Option<String>>(row, "trace_context")?
+            .as_deref()
+            .and_then(TraceContext::from_stored),
     })
 }
 
