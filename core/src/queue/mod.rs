@@ -19,6 +19,7 @@
 mod bounds;
 mod job;
 mod lease;
+mod listing;
 mod stats;
 mod typed;
 
@@ -37,6 +38,7 @@ pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
+pub use listing::{JobCursor, JobList, JobListing, ListedJob, ListedState, MAX_LIST_LIMIT};
 pub use stats::{PriorityStats, QueueStats};
 pub use typed::{QueueExt, TypedJob};
 
@@ -300,6 +302,24 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`Queue::recover_expired`].
     async fn get(&self, id: JobId) -> Result<Option<Job>>;
+
+    /// One page of the jobs in one state (running, scheduled or ready), optionally of one
+    /// type, after a cursor: running jobs by lease expiry then id, pending ones by run time
+    /// then id. For a running job the page gives its lease expiry; no backend records which
+    /// worker holds a lease. Read-only.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) as [`JobListing::validate`] (a `limit` of 0
+    /// or over [`MAX_LIST_LIMIT`], an empty type);
+    /// [`Error::Unsupported`](crate::Error::Unsupported) by default; otherwise as
+    /// [`Queue::recover_expired`].
+    async fn list_jobs(&self, listing: &JobListing) -> Result<JobList> {
+        listing.validate()?;
+        Err(crate::Error::unsupported(format!(
+            "listing jobs of the {} queue",
+            self.name()
+        )))
+    }
 
     /// Counts by state and priority, and the age of the oldest ready job per priority.
     ///

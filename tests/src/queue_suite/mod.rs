@@ -9,6 +9,7 @@ mod enqueue;
 mod failures;
 mod identity;
 mod leases;
+mod listing;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use enqueue::*;
 pub use failures::*;
 pub use identity::*;
 pub use leases::*;
+pub use listing::*;
 
 /// Builds a fresh, empty queue with the given options.
 pub type QueueFactory =
@@ -131,6 +133,7 @@ macro_rules! queue_conformance {
                 expired_unique_keys_are_cleaned_as_fast_as_they_are_added,
                 an_empty_job_type_is_refused,
                 dropping_a_queue_deletes_every_job_and_spares_its_neighbour,
+                jobs_are_listed_by_state_in_order_across_pages,
             );
         }
     };
