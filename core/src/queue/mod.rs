@@ -31,8 +31,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use bounds::{
-    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_delay,
-    validate_job_type, validate_lease, validate_queue_name, validate_run_at, validate_type_filter,
+    EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, latest_run_at, run_time_after, validate_batch,
+    validate_delay, validate_job_type, validate_lease, validate_queue_name, validate_reserve,
+    validate_run_at, validate_type_filter,
 };
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
@@ -386,32 +387,4 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`Error::Unavailable`](crate::Error::Unavailable) when it does not.
     async fn health(&self) -> Result<()>;
-}
-
-/// Checks `reserve`'s arguments the way every backend must.
-///
-/// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for` (as
-/// [`validate_lease`]).
-pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
-    if max == 0 {
-        return Err(crate::Error::invalid("max", "must be at least 1"));
-    }
-    validate_lease(lease_for)
-}
-
-/// Checks every job of a batch; the error names the index of the first bad one.
-///
-/// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) with field `jobs[i].<field>`.
-pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
-    for (index, job) in jobs.iter().enumerate() {
-        if let Err(crate::Error::Invalid { field, reason, .. }) = job.validate() {
-            return Err(crate::Error::invalid(
-                format!("jobs[{index}].{field}"),
-                reason,
-            ));
-        }
-    }
-    Ok(())
 }
