@@ -238,6 +238,12 @@ impl Queue for FaultyQueue {
     async fn stats(&self) -> Result<QueueStats> {
         self.inner.stats().await
     }
+    async fn list_jobs(
+        &self,
+        listing: &stack_core::queue::JobListing,
+    ) -> Result<stack_core::queue::JobList> {
+        self.inner.list_jobs(listing).await
+    }
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
         self.inner.dead_letters(job_type, page).await
     }

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueLocation, QueueOptions, QueueStats, validate_batch,
-    validate_lease, validate_limit, validate_reserve, validate_type_filter,
+    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, JobState, Lease, LeaseToken,
+    ListedJob, ListedState, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
+    QueueLocation, QueueOptions, QueueStats, validate_batch, validate_lease, validate_limit,
+    validate_reserve, validate_type_filter,
 };
 
 use super::queue_state::{State, after, now_ms};
@@ -240,6 +241,40 @@ impl Queue for MemoryQueue {
         }
         stats.scheduled = state.pending_total() - ready_total;
         Ok(stats)
+    }
+
+    async fn list_jobs(&self, listing: &JobListing) -> Result<JobList> {
+        listing.validate()?;
+        let now = now_ms();
+        let state = self.state();
+        let mut jobs: Vec<ListedJob> = state
+            .jobs
+            .values()
+            .filter(|slot| {
+                listing
+                    .job_type
+                    .as_ref()
+                    .is_none_or(|t| slot.job.job_type == *t)
+            })
+            .filter(|slot| match (listing.state, slot.job.state) {
+                (ListedState::Running, JobState::Running) => true,
+                (ListedState::Scheduled, JobState::Pending) => slot.job.run_at > now,
+                (ListedState::Ready, JobState::Pending) => slot.job.run_at <= now,
+                _ => false,
+            })
+            .map(|slot| ListedJob {
+                job: slot.job.clone(),
+                lease_expires_at: slot.lease_expiry(),
+            })
+            .filter(|listed| {
+                let at = listed.cursor();
+                listing.is_after_cursor(at.at, at.id)
+            })
+            .collect();
+        drop(state);
+        jobs.sort_by_key(ListedJob::cursor);
+        jobs.truncate(listing.limit);
+        Ok(JobList::full_or_last(jobs, listing.limit))
     }
 
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {

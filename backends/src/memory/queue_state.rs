@@ -61,6 +61,13 @@ pub(super) fn now_ms() -> DateTime<Utc> {
     stack_core::queue::to_millis(Utc::now())
 }
 
+impl Slot {
+    /// When the current lease lapses, while the job is running.
+    pub(super) fn lease_expiry(&self) -> Option<DateTime<Utc>> {
+        self.lease.map(|(_, (expires, _))| expires)
+    }
+}
+
 impl State {
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::NewJob;
 use crate::{Error, Result};
 
 /// The earliest run time a job may name, in milliseconds since the epoch: the epoch itself.
@@ -170,6 +171,31 @@ pub fn validate_job_type(field: &str, job_type: &str) -> Result<()> {
 /// As [`validate_job_type`], naming `job_type`.
 pub fn validate_type_filter(job_type: Option<&str>) -> Result<()> {
     job_type.map_or(Ok(()), |t| validate_job_type("job_type", t))
+}
+
+/// Checks `reserve`'s arguments the way every backend must.
+///
+/// # Errors
+/// [`Error::Invalid`](Error::Invalid) naming `max` or `lease_for` (as
+/// [`validate_lease`]).
+pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
+    if max == 0 {
+        return Err(Error::invalid("max", "must be at least 1"));
+    }
+    validate_lease(lease_for)
+}
+
+/// Checks every job of a batch; the error names the index of the first bad one.
+///
+/// # Errors
+/// [`Error::Invalid`](Error::Invalid) with field `jobs[i].<field>`.
+pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
+    for (index, job) in jobs.iter().enumerate() {
+        if let Err(Error::Invalid { field, reason, .. }) = job.validate() {
+            return Err(Error::invalid(format!("jobs[{index}].{field}"), reason));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 mod bounds;
 mod job;
 mod lease;
+mod listing;
 mod location;
 mod stats;
 mod trace;
@@ -33,13 +34,14 @@ use serde::Serialize;
 
 pub use bounds::{
     EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, MAX_RETENTION, latest_run_at, run_time_after,
-    validate_delay, validate_job_type, validate_lease, validate_queue_name, validate_retention,
-    validate_run_at, validate_type_filter,
+    validate_batch, validate_delay, validate_job_type, validate_lease, validate_queue_name,
+    validate_reserve, validate_retention, validate_run_at, validate_type_filter,
 };
 pub use job::{
     AttemptError, DEFAULT_MAX_ATTEMPTS, Job, JobId, JobState, NewJob, Priority, to_millis,
 };
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
+pub use listing::{JobCursor, JobList, JobListing, ListedJob, ListedState, MAX_LIST_LIMIT};
 pub use location::QueueLocation;
 pub use stats::{PriorityStats, QueueStats};
 pub use trace::{MAX_TRACESTATE, TraceContext};
@@ -312,6 +314,24 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// As [`Queue::recover_expired`].
     async fn get(&self, id: JobId) -> Result<Option<Job>>;
 
+    /// One page of the jobs in one state (running, scheduled or ready), optionally of one
+    /// type, after a cursor: running jobs by lease expiry then id, pending ones by run time
+    /// then id. For a running job the page gives its lease expiry; no backend records which
+    /// worker holds a lease. Read-only.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) as [`JobListing::validate`] (a `limit` of 0
+    /// or over [`MAX_LIST_LIMIT`], an empty type);
+    /// [`Error::Unsupported`](crate::Error::Unsupported) by default; otherwise as
+    /// [`Queue::recover_expired`].
+    async fn list_jobs(&self, listing: &JobListing) -> Result<JobList> {
+        listing.validate()?;
+        Err(crate::Error::unsupported(format!(
+            "listing jobs of the {} queue",
+            self.name()
+        )))
+    }
+
     /// Counts by state and priority, and the age of the oldest ready job per priority.
     ///
     /// # Errors
@@ -379,32 +399,4 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`Error::Unavailable`](crate::Error::Unavailable) when it does not.
     async fn health(&self) -> Result<()>;
-}
-
-/// Checks `reserve`'s arguments the way every backend must.
-///
-/// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) naming `max` or `lease_for` (as
-/// [`validate_lease`]).
-pub fn validate_reserve(max: usize, lease_for: Duration) -> Result<()> {
-    if max == 0 {
-        return Err(crate::Error::invalid("max", "must be at least 1"));
-    }
-    validate_lease(lease_for)
-}
-
-/// Checks every job of a batch; the error names the index of the first bad one.
-///
-/// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) with field `jobs[i].<field>`.
-pub fn validate_batch(jobs: &[NewJob]) -> Result<()> {
-    for (index, job) in jobs.iter().enumerate() {
-        if let Err(crate::Error::Invalid { field, reason, .. }) = job.validate() {
-            return Err(crate::Error::invalid(
-                format!("jobs[{index}].{field}"),
-                reason,
-            ));
-        }
-    }
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! `/admin/dashboard`: the page and its assets (served without the token, with a strict
 //! Content-Security-Policy; absent without an admin token), one job by id, and the page in
 //! headless Chromium: signing in, a dead letter with its error history, replaying it, a
-//! purge behind a typed confirmation, a job by id and a schedule's "trigger now".
+//! purge behind a typed confirmation, running and scheduled jobs, a job by id and a
+//! schedule's "trigger now"; the listing of jobs by state.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use poem::http::StatusCode;
 use poem::test::TestClient;
 use serde_json::json;
 use stack_core::config::Config;
-use stack_core::queue::{Failure, JobId, JobState, NewJob, Queue};
+use stack_core::queue::{Failure, JobId, JobState, NewJob, Priority, Queue};
 use stack_core::scheduler::{ScheduleSpec, Scheduler};
 use stack_server::admin::dashboard::CONTENT_SECURITY_POLICY;
 use stack_server::http::server::{ServeOptions, serve};
@@ -92,6 +93,71 @@ async fn a_job_is_found_by_id_in_any_state_with_its_error_history() {
     assert!(status.is_client_error(), "{status}");
 }
 
+/// A running job (leased for 10 minutes) and a job scheduled an hour ahead, of types no other
+/// job of a test has; answers their ids.
+async fn running_and_scheduled(queue: &dyn Queue) -> (JobId, JobId) {
+    let urgent = NewJob::new("video.encode", json!({ "clip": 7 })).priority(Priority::Critical);
+    let running = queue.enqueue(urgent).await.unwrap().id();
+    let leases = queue.reserve(1, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(
+        leases[0].job.id, running,
+        "the critical job is leased first"
+    );
+    let later = NewJob::new("invoice.send", json!({ "n": 1 })).delay(Duration::from_secs(3600));
+    let scheduled = queue.enqueue(later).await.unwrap().id();
+    (running, scheduled)
+}
+
+#[tokio::test]
+async fn running_and_scheduled_jobs_are_listed_and_bad_queries_are_problems() {
+    let config = config();
+    let backends = open(&config).await;
+    let (running, scheduled) = running_and_scheduled(backends.queue.as_ref()).await;
+    let client = admin(app(backends, &config));
+    let list = |query: &[(&str, &str)]| {
+        let mut request = client.get("/admin/queue/jobs");
+        for (name, value) in query {
+            request = request.query(*name, value);
+        }
+        request
+    };
+    let (status, page) = send(list(&[("state", "running")])).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["id"], running.to_string(), "{page}");
+    assert_eq!(page["items"][0]["type"], "video.encode");
+    assert_eq!(page["items"][0]["attempts"], 1);
+    assert!(page["items"][0]["lease_expires_at"].is_string(), "{page}");
+    assert!(page["next"].is_null(), "{page}");
+    let (_, page) = send(list(&[("state", "scheduled"), ("type", "invoice.send")])).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["items"][0]["id"], scheduled.to_string());
+    assert!(page["items"][0]["lease_expires_at"].is_null(), "{page}");
+    // A full page names where the next one starts; that page holds the rest.
+    let (_, page) = send(list(&[("state", "running"), ("limit", "1")])).await;
+    let next = page["next"]
+        .as_str()
+        .expect("a full page has a next")
+        .to_owned();
+    let (_, rest) = send(list(&[("state", "running"), ("after", &next)])).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 0, "{rest}");
+
+    for (name, query) in [
+        ("state", vec![("state", "dead")]),
+        ("limit", vec![("state", "running"), ("limit", "0")]),
+        ("limit", vec![("state", "running"), ("limit", "1001")]),
+        ("after", vec![("state", "running"), ("after", "yesterday")]),
+        ("type", vec![("state", "running"), ("type", "")]),
+    ] {
+        let (status, problem) = send(list(&query)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query:?}: {problem}"
+        );
+        assert_eq!(problem["errors"][0]["pointer"], format!("#/query/{name}"));
+    }
+}
+
 /// The app of `config` served on a loopback port until the returned trigger stops it.
 async fn served(config: &Config, backends: stack_server::backends::Backends) -> (u16, StopOnDrop) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -121,6 +187,7 @@ async fn the_dashboard_replays_a_dead_letter_in_chromium() {
     let queue = backends.queue.clone();
     let replayed = dead_letter(queue.as_ref(), "email.send").await;
     let purged = dead_letter(queue.as_ref(), "report.build").await;
+    let (running, scheduled) = running_and_scheduled(queue.as_ref()).await;
     let nightly = ScheduleSpec::new("nightly-report", "0 30 2 * * *", "report.build");
     backends.scheduler.add(nightly).await.unwrap();
     let (port, _server) = served(&config, backends).await;
@@ -129,9 +196,10 @@ async fn the_dashboard_replays_a_dead_letter_in_chromium() {
         tokio::spawn(traffic(queue.clone()));
     }
     let url = format!("http://127.0.0.1:{port}/admin/dashboard");
-    let shot = tokio::task::spawn_blocking(move || drive(&url, replayed, purged))
-        .await
-        .unwrap();
+    let shot =
+        tokio::task::spawn_blocking(move || drive(&url, replayed, purged, (running, scheduled)))
+            .await
+            .unwrap();
     assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
     if let Some(path) = std::env::var_os("STACK_DASHBOARD_SCREENSHOT") {
         std::fs::write(path, &shot).unwrap();
@@ -154,7 +222,6 @@ async fn the_dashboard_replays_a_dead_letter_in_chromium() {
 /// Some work arriving and being taken, for the documentation's picture of the depth chart
 /// (only when the test saves it): jobs of other types than the test's.
 async fn traffic(queue: std::sync::Arc<dyn Queue>) {
-    use stack_core::queue::Priority;
     for step in 0..16u32 {
         for priority in Priority::URGENT_FIRST.iter().skip((step % 4) as usize) {
             let job = NewJob::new("picture.work", json!({ "step": step })).priority(*priority);
@@ -168,7 +235,7 @@ async fn traffic(queue: std::sync::Arc<dyn Queue>) {
 }
 
 /// The browser's part: answers the screenshot taken with the dead letters listed.
-fn drive(url: &str, replayed: JobId, purged: JobId) -> Vec<u8> {
+fn drive(url: &str, replayed: JobId, purged: JobId, listed: (JobId, JobId)) -> Vec<u8> {
     let limit = Duration::from_secs(20);
     let mut browser = Chromium::start(1280, 1240);
     browser.navigate(url);
@@ -197,6 +264,24 @@ fn drive(url: &str, replayed: JobId, purged: JobId) -> Vec<u8> {
         &format!("{row} !== null && {row}.textContent.includes('smtp refused (attempt 1)')"),
         limit,
         "the dead letter is listed with its error history",
+    );
+    let (running, scheduled) = listed;
+    browser.wait_until(
+        &format!(
+            "(r => r !== null && r.textContent.includes('video.encode') \
+             && r.textContent.includes('since enqueue') && r.textContent.includes(' (in '))\
+             (document.querySelector('#running-table tr[data-job-id=\"{running}\"]'))"
+        ),
+        limit,
+        "the running job is listed with its age and lease expiry",
+    );
+    browser.wait_until(
+        &format!(
+            "(r => r !== null && r.textContent.includes('invoice.send') && r.textContent.includes('(in 60 min)'))\
+             (document.querySelector('#scheduled-table tr[data-job-id=\"{scheduled}\"]'))"
+        ),
+        limit,
+        "the scheduled job is listed with its run time",
     );
     browser.wait_until(
         "document.querySelectorAll('#chart polyline').length === 7",

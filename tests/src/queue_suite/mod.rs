@@ -9,6 +9,7 @@ mod enqueue;
 mod failures;
 mod identity;
 mod leases;
+mod listing;
 mod trace;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use enqueue::*;
 pub use failures::*;
 pub use identity::*;
 pub use leases::*;
+pub use listing::*;
 pub use trace::*;
 
 /// Builds a fresh, empty queue with the given options.
@@ -136,6 +138,7 @@ macro_rules! queue_conformance {
                 a_lapsed_lease_does_not_refuse_a_drop,
                 a_trace_context_round_trips_through_reserve_dead_letters_and_requeue,
                 a_malformed_trace_context_is_dropped_not_refused,
+                jobs_are_listed_by_state_in_order_across_pages,
             );
         }
     };

@@ -225,6 +225,49 @@ impl Queue for RedisQueue {
         Ok(stats)
     }
 
+    async fn list_jobs(&self, listing: &JobListing) -> Result<JobList> {
+        listing.validate()?;
+        let state = match listing.state {
+            ListedState::Running => "running",
+            ListedState::Scheduled => "scheduled",
+            ListedState::Ready => "ready",
+        };
+        let args = [
+            "list".to_owned(),
+            state.to_owned(),
+            listing.job_type.clone().unwrap_or_default(),
+            listing
+                .after
+                .map_or(String::new(), |c| c.at.timestamp_millis().to_string()),
+            listing.after.map_or(String::new(), |c| c.id.to_string()),
+            listing.limit.to_string(),
+        ];
+        let reply = self.admin(&args).await?;
+        let malformed = || Error::backend("Redis queue: malformed listing reply");
+        let [next_at, next_id, rest @ ..] = reply.as_slice() else {
+            return Err(malformed());
+        };
+        let next = if next_at.is_empty() {
+            None
+        } else {
+            Some(JobCursor {
+                at: millis(next_at)?,
+                id: next_id.parse().map_err(|_| malformed())?,
+            })
+        };
+        let mut jobs = Vec::with_capacity(rest.len() / (ROW + 1));
+        for entry in rest.chunks(ROW + 1) {
+            let (score, row) = entry.split_first().ok_or_else(malformed)?;
+            let (job, _) = decode(row)?;
+            let running = listing.state == ListedState::Running;
+            jobs.push(ListedJob {
+                job,
+                lease_expires_at: running.then(|| millis(score)).transpose()?,
+            });
+        }
+        Ok(JobList { jobs, next })
+    }
+
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {
         validate_type_filter(job_type)?;
         let args = [

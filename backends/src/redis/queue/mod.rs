@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueLocation, QueueOptions, QueueStats, validate_batch,
-    validate_lease, validate_limit, validate_reserve, validate_type_filter,
+    Enqueued, FailOutcome, Failure, Job, JobCursor, JobId, JobList, JobListing, Lease, LeaseToken,
+    ListedJob, ListedState, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
+    QueueLocation, QueueOptions, QueueStats, validate_batch, validate_lease, validate_limit,
+    validate_reserve, validate_type_filter,
 };
 use stack_core::{Error, Result};
 use tokio::sync::{Mutex, Notify};

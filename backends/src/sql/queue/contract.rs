@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Value};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, Lease, LeaseToken, NewJob, Priority, PriorityStats,
-    Progress, Queue, QueueCapabilities, QueueLocation, QueueStats, Transaction, validate_batch,
-    validate_lease, validate_limit, validate_reserve, validate_type_filter,
+    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, Lease, LeaseToken, NewJob,
+    Priority, PriorityStats, Progress, Queue, QueueCapabilities, QueueLocation, QueueStats,
+    Transaction, validate_batch, validate_lease, validate_limit, validate_reserve,
+    validate_type_filter,
 };
 use stack_core::{Error, Result};
 
@@ -360,6 +361,10 @@ impl Queue for SqlQueue {
             }
         }
         Ok(stats)
+    }
+
+    async fn list_jobs(&self, listing: &JobListing) -> Result<JobList> {
+        self.list(listing).await
     }
 
     async fn dead_letters(&self, job_type: Option<&str>, page: PageRequest) -> Result<Page<Job>> {

@@ -3,6 +3,7 @@
 mod contract;
 mod dialect;
 mod enqueue;
+mod listing;
 mod maintenance;
 mod rows;
 mod settle;

@@ -6,6 +6,7 @@ const API = location.pathname.replace(/\/dashboard\/?$/, "");
 const TOKEN_KEY = "stack.admin.token";
 const SAMPLES = 150;
 const PER_PAGE = 20;
+const LISTED = 50;
 const SERIES = [
   ["critical", "#b42318"], ["high", "#dc6803"], ["normal", "#1570ef"], ["low", "#6172f3"],
   ["scheduled", "#7a5af8"], ["running", "#099250"], ["dead", "#344054"],
@@ -100,6 +101,54 @@ async function refreshStats() {
     return row;
   });
   $("stats").tBodies[0].replaceChildren(...rows);
+}
+
+// ---- running and scheduled jobs ----
+
+/** `at` relative to now: "in 5.0 s" or "3.2 s ago". */
+function fromNow(at) {
+  const ms = new Date(at).getTime() - Date.now();
+  return ms >= 0 ? "in " + ageText(ms) : ageText(-ms) + " ago";
+}
+
+/** Fills table `id` with a row per job (`cells` gives a job's cells), or `empty` when none. */
+function fillJobs(id, jobs, cells, empty) {
+  const rows = jobs.map((job) => {
+    const row = el("tr");
+    row.dataset.jobId = job.id;
+    row.append(el("td", job.id, "mono"), el("td", job.type), el("td", job.priority), ...cells(job));
+    return row;
+  });
+  if (rows.length === 0) {
+    const row = el("tr");
+    const cell = el("td", empty, "empty");
+    cell.colSpan = 6;
+    row.appendChild(cell);
+    rows.push(row);
+  }
+  $(id + "-table").tBodies[0].replaceChildren(...rows);
+}
+
+async function refreshListed(state, cells, empty) {
+  const page = await api("GET", "/queue/jobs?" + new URLSearchParams({ state, limit: LISTED }));
+  fillJobs(state, page.items, cells, empty);
+  $(state + "-more").textContent = page.next ? `the first ${page.items.length} shown; more follow` : "";
+}
+
+function refreshRunning() {
+  return refreshListed("running", (job) => [
+    el("td", `${job.attempts}/${job.max_attempts}`),
+    el("td", ageText(Math.max(0, Date.now() - new Date(job.enqueued_at).getTime())) + " since enqueue"),
+    el("td", `${when(job.lease_expires_at)} (${fromNow(job.lease_expires_at)})`),
+  ], "no running jobs");
+}
+
+function refreshScheduled() {
+  return refreshListed("scheduled", (job) => [
+    el("td", `${when(job.run_at)} (${fromNow(job.run_at)})`),
+    el("td", `${job.attempts}/${job.max_attempts}`),
+    el("td", job.last_error || "—"),
+  ], "no scheduled jobs");
 }
 
 // ---- dead letters ----
@@ -288,7 +337,8 @@ async function refreshSchedules() {
 
 async function refreshAll() {
   try {
-    await Promise.all([refreshStats(), refreshDead(), refreshSchedules()]);
+    await Promise.all([refreshStats(), refreshRunning(), refreshScheduled(), refreshDead(),
+      refreshSchedules()]);
   } catch (e) {
     if (e.message !== "signed out") say("refresh failed: " + e.message);
   }

@@ -8,12 +8,13 @@ use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use stack_core::page::PageRequest;
-use stack_core::queue::{JobState, validate_type_filter};
+use stack_core::queue::{JobCursor, JobListing, JobState, ListedState, validate_type_filter};
 use stack_core::store::NewAuditLog;
 use uuid::Uuid;
 
 pub use wire::{
-    AttemptView, BulkOutcome, DeadLetterPage, JobView, PriorityView, QueueStatsView, Replayed,
+    AttemptView, BulkOutcome, DeadLetterPage, JobListPage, JobView, ListedJobView, PriorityView,
+    QueueStatsView, Replayed,
 };
 
 use super::auth::AdminAuth;
@@ -67,6 +68,52 @@ impl QueueApi {
         let job = self.backends.queue.get(id.0).await?;
         let job = job.ok_or_else(|| ApiError::not_found(format!("no job has id {}", id.0)))?;
         Ok(Json(job.into()))
+    }
+
+    /// One page of the jobs in one state: `running` (by lease expiry, then id), `scheduled`
+    /// (run time ahead; by run time, then id) or `ready` (run time passed; by run time, then
+    /// id), optionally of one type. `after` is the previous page's `next`; `limit` 1-1000,
+    /// default 50. Which worker holds a lease is not recorded by any backend.
+    #[oai(path = "/queue/jobs", method = "get")]
+    async fn list_jobs(
+        &self,
+        _auth: AdminAuth,
+        /// `running`, `scheduled` or `ready`.
+        state: Query<String>,
+        /// Only jobs of this type.
+        #[oai(name = "type")]
+        job_type_filter: Query<Option<String>>,
+        /// Where the page starts: the previous page's `next`.
+        after: Query<Option<String>>,
+        /// Jobs per page (1-1000, default 50).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<JobListPage>> {
+        let listed: ListedState = state.0.parse().map_err(|e| query_error("state", e))?;
+        let after = match after.0.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(
+                text.parse::<JobCursor>()
+                    .map_err(|e| query_error("after", e))?,
+            ),
+        };
+        let listing = JobListing {
+            state: listed,
+            job_type: job_type_filter.0,
+            after,
+            limit: usize::try_from(limit.0.unwrap_or(50)).unwrap_or(usize::MAX),
+        };
+        listing.validate().map_err(|e| match e {
+            stack_core::Error::Invalid { field, reason, .. } if field == "limit" => {
+                invalid(bad_query("limit", reason))
+            }
+            other => query_error("type", other),
+        })?;
+        let page = self.backends.queue.list_jobs(&listing).await?;
+        Ok(Json(JobListPage {
+            state: state.0,
+            items: page.jobs.into_iter().map(ListedJobView::from).collect(),
+            next: page.next.map(|c| c.to_string()),
+        }))
     }
 
     /// Dead letters, oldest death first, optionally of one job type, by page (`page` from

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use stack_core::page::Page;
-use stack_core::queue::{Job, JobState, QueueStats};
+use stack_core::queue::{Job, JobState, ListedJob, QueueStats};
 use uuid::Uuid;
 
 /// Ready work at one priority.
@@ -190,4 +190,60 @@ pub struct BulkOutcome {
     pub remaining: u64,
     /// The audit log of the action.
     pub audit_id: Uuid,
+}
+
+/// A job in a listing of one state.
+#[derive(Debug, Object)]
+pub struct ListedJobView {
+    /// Its id.
+    pub id: Uuid,
+    /// The kind of work.
+    #[oai(rename = "type")]
+    pub job_type: String,
+    /// How urgent it is.
+    pub priority: String,
+    /// `pending` or `running`.
+    pub state: String,
+    /// How many times it was started (counting a running attempt).
+    pub attempts: u32,
+    /// How many starts it gets.
+    pub max_attempts: u32,
+    /// When it was enqueued.
+    pub enqueued_at: DateTime<Utc>,
+    /// The earliest time it may run (for a running job: when its current run became due).
+    pub run_at: DateTime<Utc>,
+    /// When the lease of a running job lapses unless its worker extends it.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
+impl From<ListedJob> for ListedJobView {
+    fn from(listed: ListedJob) -> Self {
+        let job = listed.job;
+        Self {
+            id: job.id,
+            job_type: job.job_type,
+            priority: job.priority.as_str().to_owned(),
+            state: state(job.state).to_owned(),
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            enqueued_at: job.enqueued_at,
+            run_at: job.run_at,
+            lease_expires_at: listed.lease_expires_at,
+            last_error: job.last_error,
+        }
+    }
+}
+
+/// One page of the jobs in one state.
+#[derive(Debug, Object)]
+pub struct JobListPage {
+    /// The state listed: `running`, `scheduled` or `ready`.
+    pub state: String,
+    /// The jobs, in the state's order.
+    pub items: Vec<ListedJobView>,
+    /// The `after` of the next page; absent when nothing follows. A page may be short
+    /// while `next` is present.
+    pub next: Option<String>,
 }

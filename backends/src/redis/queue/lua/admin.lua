@@ -9,6 +9,9 @@
 --   requeue_type: type, limit            -> done, remaining
 --   purge:   type or '', limit           -> done, remaining
 --   drop:    force 0/1, limit            -> done, remaining | 'C', live leases
+--   list:    state, type or '', after ms or '', after id, limit
+--                                        -> next ms or '', next id, then per job its score
+--                                           (lease expiry or run time) and its row
 local action = ARGV[1]
 local now = now_ms()
 
@@ -47,6 +50,55 @@ local function requeue(e)
   unmake_dead(e.id, e.spec.t)
   e.m.attempts = 0
   make_pending(e.id, e.m, now)
+end
+
+
+-- Jobs of one state after (after_at, after_id), by score then id, at most limit; reads only.
+-- Each sorted set is read in chunks, at most LIST_BUDGET entries per set per call: under a
+-- type filter a page may be short, and its cursor then says how far the call looked.
+local LIST_BUDGET = 2000
+
+local function before(a, b)
+  return a.score < b.score or (a.score == b.score and a.id < b.id)
+end
+
+local function list_jobs(keys, lo, hi, job_type, after, limit)
+  local found_all, bound = {}, nil
+  for _, key in ipairs(keys) do
+    local found, examined, offset, cut = 0, 0, 0, nil
+    while not cut do
+      local chunk = redis.call('ZRANGEBYSCORE', key, lo, hi, 'WITHSCORES', 'LIMIT', offset, 100)
+      offset = offset + #chunk / 2
+      for i = 1, #chunk, 2 do
+        local e = {id = chunk[i], score = tonumber(chunk[i + 1])}
+        examined = examined + 1
+        if not (after and not before(after, e)) then
+          local spec = (job_type ~= '') and spec_of(e.id)
+          if job_type == '' or (spec and spec.t == job_type) then
+            found = found + 1
+            found_all[#found_all + 1] = e
+          end
+        end
+        if found >= limit or examined >= LIST_BUDGET then
+          cut = e
+          break
+        end
+      end
+      if #chunk < 200 then break end
+    end
+    if cut and (not bound or before(cut, bound)) then bound = cut end
+  end
+  table.sort(found_all, before)
+  local out, taken, last = {'', ''}, 0, nil
+  for _, e in ipairs(found_all) do
+    if taken >= limit or (bound and before(bound, e)) then break end
+    taken, last = taken + 1, e
+    out[#out + 1] = str(e.score)
+    push_row(out, e.id)
+  end
+  local next_at = (taken >= limit) and last or bound
+  if next_at then out[1], out[2] = str(next_at.score), next_at.id end
+  return out
 end
 
 if action == 'recover' then
@@ -192,5 +244,19 @@ elseif action == 'drop' then
   end
   if left == 0 then redis.call('DEL', K_MARKER, K_SEQ) end
   return {str(#picked), str(left)}
+elseif action == 'list' then
+  local state, job_type, limit = ARGV[2], ARGV[3], whole(ARGV[6], 1, 1000)
+  local after_at = whole(ARGV[4], 0, LATEST)
+  local after = after_at and {score = after_at, id = ARGV[5]}
+  if not limit or not job_type then return redis.error_reply('list: malformed arguments') end
+  local lo = after_at or 0
+  if state == 'running' then
+    return list_jobs({K_RUNNING}, str(lo), '+inf', job_type, after, limit)
+  elseif state == 'scheduled' then
+    return list_jobs(K_PENDING, str(math.max(lo, now + 1)), '+inf', job_type, after, limit)
+  elseif state == 'ready' then
+    return list_jobs(K_PENDING, str(lo), str(now), job_type, after, limit)
+  end
+  return redis.error_reply('list: unknown state ' .. tostring(state))
 end
 return redis.error_reply('unknown action ' .. tostring(action))
