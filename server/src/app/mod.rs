@@ -25,14 +25,14 @@ pub use options::AppOptions;
 pub use parts::{NestedDocument, Parts, assemble};
 
 /// STACK's own prefixes inside the app, which a host API may not take.
-const RESERVED: [&str; 4] = ["/api", "/admin", "/docs", "/health"];
+const RESERVED: [&str; 5] = ["/api", "/admin", "/docs", "/health", "/metrics"];
 
 /// Builds the app over `backends`: the rail API under `/api` (each version's document at
 /// `/api/vN/openapi.json`; only when `backends` have an SQL database), the probes and their
 /// document at `/openapi.json`, the admin API under `/admin` when `api.admin_token` is set,
 /// Swagger UI at `/docs` listing every document, the request guards (undecodable paths, API
-/// version negotiation and deprecation notices per `api`, `Allow` on 405), request tracing,
-/// and problem+json for every error. The same as [`build_with`] and the default options.
+/// version negotiation and deprecation notices per `api`, `Allow` on 405), request tracing
+/// and metrics (`stack_http_request_seconds`), and problem+json for every error. The same as [`build_with`] and the default options.
 ///
 /// # Errors
 /// When `api` names no supported version or a default outside them.
@@ -41,12 +41,13 @@ pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl End
 }
 
 /// As [`build`], shaped by `options`: every document's `servers` names the prefix the host
-/// nests the app at, the root document (the probes) has the host's title and version, and
-/// the host's APIs are served, listed on `/docs` and guarded like STACK's.
+/// nests the app at, the root document (the probes) has the host's title and version, the
+/// host's APIs are served, listed on `/docs` and guarded like STACK's, and `/metrics` is
+/// served when a recorder's handle is given.
 ///
 /// # Errors
 /// As [`build`]; `Invalid` for a host API at an empty prefix or at one of STACK's (`/api`,
-/// `/admin`, `/docs`, `/health`), or two at the same prefix.
+/// `/admin`, `/docs`, `/health`, `/metrics`), or two at the same prefix.
 pub fn build_with(
     backends: Backends,
     api: &ApiConfig,
@@ -57,6 +58,7 @@ pub fn build_with(
         title,
         version,
         apis,
+        metrics,
     } = options;
     check_prefixes(apis.iter().map(|(mount, _)| mount.as_str()))?;
     let mut parts = Parts::new();
@@ -79,6 +81,9 @@ pub fn build_with(
     parts = parts.api("", "Health", health);
     for (_, add) in apis {
         parts = add(parts, &prefix);
+    }
+    if let Some(handle) = metrics {
+        parts = parts.at("/metrics", crate::metrics::endpoint(handle));
     }
     assemble(parts, api)
 }

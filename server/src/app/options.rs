@@ -3,6 +3,8 @@
 
 use poem_openapi::{OpenApi, OpenApiService};
 
+use crate::metrics::PrometheusHandle;
+
 use super::parts::Parts;
 
 /// Adds one host API to the parts, given the app's prefix.
@@ -33,6 +35,8 @@ pub struct AppOptions {
     pub(super) version: String,
     /// Each host API's prefix, and how to add it.
     pub(super) apis: Vec<(String, AddApi)>,
+    /// The recorder whose rendering `/metrics` serves, when set.
+    pub(super) metrics: Option<PrometheusHandle>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -42,6 +46,7 @@ impl std::fmt::Debug for AppOptions {
             .field("title", &self.title)
             .field("version", &self.version)
             .field("apis", &self.apis.len())
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -53,6 +58,7 @@ impl Default for AppOptions {
             title: "STACK".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             apis: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -109,6 +115,17 @@ impl AppOptions {
             parts.api(&prefix, &name, service)
         });
         self.apis.push((mount, add));
+        self
+    }
+
+    /// Serves `GET /metrics` with `handle`'s rendering (Prometheus text format), beside the
+    /// API and behind no auth: the `stack` binary passes the recorder it installs
+    /// ([`metrics::install`](crate::metrics::install)); a host passes its own handle (a
+    /// recorder it installed, or [`metrics::recorder`](crate::metrics::recorder)'s).
+    /// Unset (the default), `/metrics` is not served.
+    #[must_use]
+    pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
         self
     }
 }

@@ -23,6 +23,7 @@ impl Queue for RedisQueue {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
         let mut done = self.enqueue_chunk(std::slice::from_ref(&job)).await?;
+        stack_core::metrics::enqueued_batch(std::slice::from_ref(&job), &done);
         done.pop()
             .ok_or_else(|| Error::backend("Redis queue: empty enqueue reply"))
     }
@@ -31,7 +32,9 @@ impl Queue for RedisQueue {
         validate_batch(&jobs)?;
         let mut done = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(CHUNK) {
-            done.extend(self.enqueue_chunk(chunk).await?);
+            let stored = self.enqueue_chunk(chunk).await?;
+            stack_core::metrics::enqueued_batch(chunk, &stored);
+            done.extend(stored);
         }
         Ok(done)
     }
