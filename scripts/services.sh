@@ -8,6 +8,8 @@
 #                            127.0.0.1:5433 (pg_basebackup -R into a temp dir)
 #   STACK_CHROMIUM           Debian's headless-capable chromium, for the job dashboard's
 #                            browser test (installed when missing)
+#   STACK_TEST_PROMETHEUS_BIN, STACK_TEST_PROMTOOL_BIN  Prometheus and promtool (Debian's
+#                            `prometheus` package), which the metrics test starts itself
 # Run it to print the exports (`eval "$(scripts/services.sh)"`), or source it
 # (`. scripts/services.sh`): sourced, it runs itself in a child shell and only the exports
 # reach yours, so no shell option (`set -e`) leaks into it and a failure cannot close it.
@@ -209,11 +211,21 @@ ensure_chromium() {
   STACK_CHROMIUM=$(command -v chromium)
 }
 
+# Prometheus is not started here: the metrics test starts a throwaway one of its own.
+ensure_prometheus() {
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    apt_install prometheus
+  fi
+  STACK_TEST_PROMETHEUS_BIN=$(command -v prometheus)
+  STACK_TEST_PROMTOOL_BIN=$(command -v promtool)
+}
+
 ensure_postgres
 ensure_pg_replica
 ensure_redis
 ensure_redis_cluster
 ensure_chromium
+ensure_prometheus
 
 echo "export STACK_TEST_POSTGRES_URL=$STACK_TEST_POSTGRES_URL"
 echo "export STACK_TEST_REDIS_URL=$STACK_TEST_REDIS_URL"
@@ -222,3 +234,5 @@ echo "export STACK_TEST_POSTGRES_REPLICA_URL=$STACK_TEST_POSTGRES_REPLICA_URL"
 echo "export STACK_TEST_POSTGRES_REPLICA_DIR=$REPLICA_DIR"
 echo "export STACK_TEST_PG_BIN=$(pg_bin)"
 echo "export STACK_CHROMIUM=$STACK_CHROMIUM"
+echo "export STACK_TEST_PROMETHEUS_BIN=$STACK_TEST_PROMETHEUS_BIN"
+echo "export STACK_TEST_PROMTOOL_BIN=$STACK_TEST_PROMTOOL_BIN"

@@ -17,6 +17,7 @@ pub mod config;
 pub mod datapath;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod page;
 pub mod queue;
 pub mod retry;

@@ -30,6 +30,7 @@ pub mod app;
 pub mod backends;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod rail;
 

@@ -9,11 +9,13 @@ use stack_core::scheduler::Scheduler;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppOptions;
 use crate::backends::Backends;
 use crate::cli::{ServeArgs, load_serve_config, serve_config_file};
 use crate::http::idempotency::purge_every;
 use crate::http::server::ServeOptions;
 use crate::http::shutdown::{Shutdown, Signals};
+use crate::metrics::Exporter;
 use crate::process::{self, BoxError};
 use crate::{app, http, worker};
 
@@ -32,7 +34,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
     process::run(load_serve_config(&args), "server", announce, serve)
 }
 
-/// Serves `config` until SIGINT or SIGTERM, with the cron scheduler and, when
+/// Serves `config` until SIGINT or SIGTERM, with the cron scheduler, the metrics of
+/// `metrics` (`/metrics` on the API's port or on `metrics.listen`) and, when
 /// `workers.in_serve` is on, a worker pool running the rail's jobs in this process. On the
 /// first signal it stops accepting connections, stops the scheduler and stops the pool
 /// taking jobs; in-flight requests may finish within `server.shutdown_grace` and running
@@ -45,7 +48,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
 pub async fn serve(config: Config) -> Result<(), BoxError> {
     let shutdown = Shutdown::watch(Signals::listen()?);
     let backends = Backends::open(&config).await?;
-    let app = app::build(backends.clone(), &config.api)?;
+    let exporter = Exporter::start(&config, &backends).await?;
+    let mut options = AppOptions::default();
+    if let Some(handle) = exporter.as_ref().and_then(|e| e.on_api_port.clone()) {
+        options = options.metrics(handle);
+    }
+    let app = app::build_with(backends.clone(), &config.api, options)?;
     let (host, port) = (config.server.host.as_str(), config.server.port);
     let listener = TcpListener::bind((host, port))
         .await
@@ -99,6 +107,9 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     housekeeping.cancel();
     if let Some(purge) = purge {
         let _ = purge.await;
+    }
+    if let Some(exporter) = exporter {
+        exporter.stop().await;
     }
     stopped?;
     tracing::info!("STACK stopped");

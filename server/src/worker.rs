@@ -11,6 +11,7 @@ use crate::backends::Backends;
 use crate::cli::{WorkerArgs, load_worker_config};
 use crate::http::shutdown::{Shutdown, Signals};
 use crate::jobs;
+use crate::metrics::Exporter;
 use crate::process::{self, BoxError};
 
 /// Runs the worker described by `args`; the process's exit code (2 for a configuration that
@@ -20,7 +21,8 @@ pub fn run(args: &WorkerArgs) -> ExitCode {
 }
 
 /// Runs jobs of the configured queue with `workers.count` at once (or as many as
-/// `workers.autoscale` decides) until SIGINT or SIGTERM;
+/// `workers.autoscale` decides) until SIGINT or SIGTERM, with the metrics of `metrics`
+/// (served only on `metrics.listen`);
 /// then stops reserving, lets running jobs finish within `workers.shutdown_grace` and
 /// releases the rest (a second signal releases them at once).
 ///
@@ -29,9 +31,19 @@ pub fn run(args: &WorkerArgs) -> ExitCode {
 pub async fn work(config: Config) -> Result<(), BoxError> {
     let shutdown = Shutdown::watch(Signals::listen()?);
     let backends = Backends::open(&config).await?;
+    // A worker has no API port: it serves /metrics only on `metrics.listen`.
+    let exporter = Exporter::start(&config, &backends).await?;
+    if exporter.as_ref().is_some_and(|e| e.on_api_port.is_some()) {
+        tracing::info!(
+            "metrics.listen is null: this worker records metrics but serves no /metrics"
+        );
+    }
     let pool = start(&backends, &config, "STACK worker running")?;
     let stats = drain(pool, &config, &shutdown).await;
     log_stopped(&stats, "STACK worker stopped");
+    if let Some(exporter) = exporter {
+        exporter.stop().await;
+    }
     Ok(())
 }
 

@@ -88,6 +88,8 @@ pub struct MemoryCache {
     entries: MokaCache<String, Entry>,
     options: Arc<MemoryCacheOptions>,
     counters: Arc<Counters>,
+    /// The `tier` label of its metrics: `memory`, or `first` in front of Redis.
+    tier: &'static str,
     _ticker: Option<Arc<Ticker>>,
 }
 
@@ -112,8 +114,16 @@ impl MemoryCache {
             entries,
             options: Arc::new(options),
             counters: Arc::default(),
+            tier: "memory",
             _ticker: ticker,
         }
+    }
+
+    /// The same cache, its metrics labelled `tier="first"`: the first tier of a two-tier cache.
+    #[cfg(feature = "redis")]
+    pub(crate) fn first_tier(mut self) -> Self {
+        self.tier = "first";
+        self
     }
 
     fn key(key: &str) -> String {
@@ -133,6 +143,7 @@ impl MemoryCache {
             &self.counters.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        stack_core::metrics::cache_reads(self.tier, u64::from(found), u64::from(!found));
     }
 }
 

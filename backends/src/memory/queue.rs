@@ -49,6 +49,13 @@ impl MemoryQueue {
     }
 
     fn enqueue_locked(&self, state: &mut State, job: NewJob, now: DateTime<Utc>) -> Enqueued {
+        let job_type = job.job_type.clone();
+        let enqueued = self.store_locked(state, job, now);
+        stack_core::metrics::enqueued(&job_type, &enqueued);
+        enqueued
+    }
+
+    fn store_locked(&self, state: &mut State, job: NewJob, now: DateTime<Utc>) -> Enqueued {
         // A job the queue holds already (a retried enqueue) is left as it is.
         if let Some(id) = job.id.filter(|id| state.jobs.contains_key(id)) {
             return Enqueued::Duplicate(id);

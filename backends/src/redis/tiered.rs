@@ -84,7 +84,8 @@ impl TieredCache {
         let l1 = MemoryCache::new(MemoryCacheOptions {
             default_ttl: Some(first.ttl),
             max_entries: first.max_entries,
-        });
+        })
+        .first_tier();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (ready, subscribed) = tokio::sync::oneshot::channel();
         let listener = tokio::spawn(listen(

@@ -20,6 +20,7 @@
 mod deprecation;
 mod host;
 mod load;
+mod metrics;
 mod problem;
 mod scheme;
 mod sources;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use deprecation::Deprecation;
 pub use host::APP_KEY;
 pub use load::{ConfigLoader, ENV_PREFIX, ExtraCheck};
+pub use metrics::MetricsConfig;
 pub use problem::{ConfigError, ConfigProblem};
 pub use scheme::url_scheme;
 pub use validate::log_filter;
@@ -58,6 +60,8 @@ pub struct Config {
     pub workers: WorkersConfig,
     /// The REST API.
     pub api: ApiConfig,
+    /// Prometheus metrics of the `stack` binary.
+    pub metrics: MetricsConfig,
     /// The host application's own settings, kept free-form: STACK never reads them, and a
     /// host reads them into its own type with [`Config::app_settings`] or
     /// [`ConfigLoader::load_with`], whose errors name `app.<key>`. Default none.

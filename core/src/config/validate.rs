@@ -240,6 +240,7 @@ impl Config {
         );
 
         p.0.extend(super::deprecation::check(api));
+        p.0.extend(super::metrics::check(self));
 
         if p.0.is_empty() {
             Ok(())

@@ -25,6 +25,18 @@ enum Ended {
     Aborted,
 }
 
+impl Ended {
+    /// The `outcome` label of the run's metrics.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Done => "ok",
+            Self::Failed(_) => "error",
+            Self::Stopped => "stopped",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
 /// Runs one leased job to its end and reports the outcome to the queue, inside the
 /// attempt's span.
 pub(super) async fn run_job(shared: Arc<Shared>, lease: Lease, stop: Stop) {
@@ -65,6 +77,7 @@ async fn run_attempt(shared: Arc<Shared>, lease: Lease, stop: Stop) {
     };
     let timeout = shared.options.job_timeout;
     let work = AssertUnwindSafe(shared.handlers.run(context)).catch_unwind();
+    let started = Instant::now();
     let ended = tokio::select! {
         finished = tokio::time::timeout(timeout, work) => match finished {
             Ok(Ok(Ok(()))) => Ended::Done,
@@ -82,6 +95,7 @@ async fn run_attempt(shared: Arc<Shared>, lease: Lease, stop: Stop) {
         () = shared.abort.cancelled() => Ended::Aborted,
     };
     shared.settling(&token);
+    crate::metrics::job_ended(&job_type, ended.label(), started.elapsed());
     let queue = &shared.queue;
     let counters = &shared.counters;
     match ended {
@@ -114,7 +128,10 @@ async fn run_attempt(shared: Arc<Shared>, lease: Lease, stop: Stop) {
             });
             match failed.await {
                 Some(FailOutcome::Retrying { .. }) => Counters::add(&counters.retried, 1),
-                Some(FailOutcome::Dead) => Counters::add(&counters.dead, 1),
+                Some(FailOutcome::Dead) => {
+                    Counters::add(&counters.dead, 1);
+                    crate::metrics::dead_lettered(&job_type);
+                }
                 None => {}
             }
         }
@@ -126,6 +143,7 @@ async fn run_attempt(shared: Arc<Shared>, lease: Lease, stop: Stop) {
             });
             if failed.await.is_some() {
                 Counters::add(&counters.dead, 1);
+                crate::metrics::dead_lettered(&job_type);
             }
         }
         Ended::Aborted => release(&shared, &token, &job_type).await,

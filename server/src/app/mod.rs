@@ -26,15 +26,22 @@ use options::HostApi;
 pub use parts::{NestedDocument, Parts, assemble};
 
 /// STACK's own prefixes inside the app, which a host API may not take (nor a path under
-/// them): its APIs, the docs, the probes and the root document.
-const RESERVED: [&str; 5] = ["/api", "/admin", "/docs", "/health", "/openapi.json"];
+/// them): its APIs, the docs, the probes, the metrics and the root document.
+const RESERVED: [&str; 6] = [
+    "/api",
+    "/admin",
+    "/docs",
+    "/health",
+    "/metrics",
+    "/openapi.json",
+];
 
 /// Builds the app over `backends`: the rail API under `/api` (each version's document at
 /// `/api/vN/openapi.json`; `backends` must have an SQL database), the probes and their
 /// document at `/openapi.json`, the admin API under `/admin` when `api.admin_token` is set,
 /// Swagger UI at `/docs` listing every document, the request guards (undecodable paths, API
-/// version negotiation and deprecation notices per `api`, `Allow` on 405), request tracing,
-/// and problem+json for every error. The same as [`build_with`] and the default options.
+/// version negotiation and deprecation notices per `api`, `Allow` on 405), request tracing
+/// and metrics (`stack_http_request_seconds`), and problem+json for every error. The same as [`build_with`] and the default options.
 ///
 /// # Errors
 /// When `api` names no supported version or a default outside them; `Invalid` naming
@@ -44,8 +51,9 @@ pub fn build(backends: Backends, api: &ApiConfig) -> stack_core::Result<impl End
 }
 
 /// As [`build`], shaped by `options`: every document's `servers` names the prefix the host
-/// nests the app at, the root document (the probes) has the host's title and version, and
-/// the host's APIs are served, listed on `/docs` and guarded like STACK's.
+/// nests the app at, the root document (the probes) has the host's title and version, the
+/// host's APIs are served, listed on `/docs` and guarded like STACK's, and `/metrics` is
+/// served when a recorder's handle is given.
 ///
 /// # Errors
 /// As [`build`] (the rail's only when the options want it); `Invalid` naming `app.apis` for
@@ -62,6 +70,7 @@ pub fn build_with(
         version,
         apis,
         rail: with_rail,
+        metrics,
     } = options;
     let (hosts, adds): (Vec<HostApi>, Vec<_>) = apis.into_iter().unzip();
     check_host_apis(&hosts)?;
@@ -87,6 +96,9 @@ pub fn build_with(
     parts = parts.api("", "Health", health);
     for add in adds {
         parts = add(parts, &prefix);
+    }
+    if let Some(handle) = metrics {
+        parts = parts.at("/metrics", crate::metrics::endpoint(handle));
     }
     assemble(parts, api)
 }

@@ -3,6 +3,8 @@
 
 use poem_openapi::{OpenApi, OpenApiService};
 
+use crate::metrics::PrometheusHandle;
+
 use super::parts::Parts;
 
 /// Adds one host API to the parts, given the app's prefix.
@@ -35,6 +37,8 @@ pub struct AppOptions {
     pub(super) apis: Vec<(HostApi, AddApi)>,
     /// Whether the host wants the rail API (it needs an SQL database).
     pub(super) rail: bool,
+    /// The recorder whose rendering `/metrics` serves, when set.
+    pub(super) metrics: Option<PrometheusHandle>,
 }
 
 /// What the app checks of a host API before it mounts it.
@@ -54,6 +58,7 @@ impl std::fmt::Debug for AppOptions {
             .field("version", &self.version)
             .field("apis", &self.apis.len())
             .field("rail", &self.rail)
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -66,6 +71,7 @@ impl Default for AppOptions {
             version: env!("CARGO_PKG_VERSION").into(),
             apis: Vec::new(),
             rail: true,
+            metrics: None,
         }
     }
 }
@@ -139,6 +145,17 @@ impl AppOptions {
             parts.api(&prefix, &name, service)
         });
         self.apis.push((host, add));
+        self
+    }
+
+    /// Serves `GET /metrics` with `handle`'s rendering (Prometheus text format), beside the
+    /// API and behind no auth: the `stack` binary passes the recorder it installs
+    /// ([`metrics::install`](crate::metrics::install)); a host passes its own handle (a
+    /// recorder it installed, or [`metrics::recorder`](crate::metrics::recorder)'s).
+    /// Unset (the default), `/metrics` is not served.
+    #[must_use]
+    pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
         self
     }
 }

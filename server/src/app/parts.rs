@@ -10,6 +10,7 @@ use crate::http::idempotency::AppTarget;
 use crate::http::problem;
 use crate::http::request_log::RequestLog;
 use crate::http::versions::Versioning;
+use crate::metrics::HttpMetrics;
 
 /// The documented APIs an app is assembled from, each nested at its prefix with its
 /// document at `<prefix>/openapi.json` and listed on `/docs`.
@@ -54,6 +55,20 @@ impl Parts {
         self.route = std::mem::take(&mut self.route)
             .at(spec_url, get(spec))
             .nest(mount, service);
+        self
+    }
+}
+
+impl Parts {
+    /// Serves `endpoint` at `path` as it is: undocumented, not listed on `/docs` (the
+    /// Prometheus `/metrics`).
+    #[must_use]
+    pub fn at<E>(mut self, path: &str, endpoint: E) -> Self
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        self.route = std::mem::take(&mut self.route).at(path, endpoint);
         self
     }
 }
@@ -114,6 +129,7 @@ pub fn assemble(parts: Parts, api: &ApiConfig) -> stack_core::Result<impl Endpoi
             req.extensions_mut().insert(target);
             Ok(req)
         })
+        .with(HttpMetrics)
         .with(RequestLog)
         .catch_all_error(problem::render)
         .into_endpoint())

@@ -85,10 +85,17 @@ impl IntoResponse for Problem {
 /// The response for `error`: the one an API handler already rendered (an
 /// [`ApiError`](super::api_error::ApiError)), or problem+json for an error raised by poem.
 pub fn respond(error: poem::Error) -> Response {
-    if error.is_from_response() {
-        return error.into_response();
+    // The route template the error's request matched, kept for the request metrics.
+    let pattern = error.data::<poem::PathPattern>().cloned();
+    let mut response = if error.is_from_response() {
+        error.into_response()
+    } else {
+        Problem::from_poem(&error).into_response()
+    };
+    if let Some(pattern) = pattern {
+        response.set_data(pattern);
     }
-    Problem::from_poem(&error).into_response()
+    response
 }
 
 /// The `catch_all_error` handler of the app: any error becomes problem+json. A host that

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use std::sync::atomic::Ordering;
 
 use redis::Script;
 use stack_core::{Error, Result};
@@ -73,10 +72,7 @@ impl RedisCache {
             .map(|k| found.get(k).cloned().unwrap_or((None, None)))
             .collect();
         let hits = read.iter().filter(|(v, _)| v.is_some()).count() as u64;
-        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
-        self.counters
-            .misses
-            .fetch_add(read.len() as u64 - hits, Ordering::Relaxed);
+        self.count_reads(hits, read.len() as u64 - hits);
         Ok(read)
     }
 }

@@ -92,12 +92,8 @@ impl RedisCache {
             .invoke_async::<Option<(Vec<u8>, i64)>>(&mut connection)
             .await;
         let found = self.tally(outcome)?;
-        let counter = if found.is_some() {
-            &self.counters.hits
-        } else {
-            &self.counters.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        let hit = u64::from(found.is_some());
+        self.count_reads(hit, 1 - hit);
         Ok(found.map(|(value, ms)| (value, u64::try_from(ms).ok().map(Duration::from_millis))))
     }
 
@@ -105,9 +101,17 @@ impl RedisCache {
         format!("{}{key}", self.options.key_prefix)
     }
 
+    /// Counts reads in the cache's stats and in `stack_cache_{hits,misses}_total{tier="redis"}`.
+    fn count_reads(&self, hits: u64, misses: u64) {
+        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
+        self.counters.misses.fetch_add(misses, Ordering::Relaxed);
+        stack_core::metrics::cache_reads("redis", hits, misses);
+    }
+
     fn tally<T>(&self, outcome: redis::RedisResult<T>) -> Result<T> {
         outcome.map_err(|e| {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            stack_core::metrics::cache_error("redis");
             redis_error(e)
         })
     }
@@ -168,12 +172,8 @@ impl Cache for RedisCache {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let found: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(self.key(key))).await?;
-        let counter = if found.is_some() {
-            &self.counters.hits
-        } else {
-            &self.counters.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        let hit = u64::from(found.is_some());
+        self.count_reads(hit, 1 - hit);
         Ok(found)
     }
 
@@ -198,10 +198,7 @@ impl Cache for RedisCache {
             .map(|k| found.get(k).cloned().flatten())
             .collect();
         let hits = values.iter().filter(|v| v.is_some()).count() as u64;
-        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
-        self.counters
-            .misses
-            .fetch_add(values.len() as u64 - hits, Ordering::Relaxed);
+        self.count_reads(hits, values.len() as u64 - hits);
         Ok(values)
     }
 

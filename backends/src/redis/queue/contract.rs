@@ -31,6 +31,7 @@ impl Queue for RedisQueue {
         job.validate()?;
         let job = job.traced();
         let mut done = self.enqueue_chunk(std::slice::from_ref(&job)).await?;
+        stack_core::metrics::enqueued_batch(std::slice::from_ref(&job), &done);
         done.pop()
             .ok_or_else(|| Error::backend("Redis queue: empty enqueue reply"))
     }
@@ -40,7 +41,9 @@ impl Queue for RedisQueue {
         let jobs: Vec<NewJob> = jobs.into_iter().map(NewJob::traced).collect();
         let mut done = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(CHUNK) {
-            done.extend(self.enqueue_chunk(chunk).await?);
+            let stored = self.enqueue_chunk(chunk).await?;
+            stack_core::metrics::enqueued_batch(chunk, &stored);
+            done.extend(stored);
         }
         Ok(done)
     }

@@ -103,7 +103,8 @@ pub fn statement_name(sql: &str) -> String {
 /// the number of its parameters and its duration; never the parameters' values, which may be
 /// personal data) and keeps the most recent ones in the answer, and records
 /// `stack_db_statements_total{statement, outcome}` and
-/// `stack_db_statement_seconds{statement}` through the `metrics` crate.
+/// `stack_db_statement_seconds{statement}` (and `stack_db_slow_queries_total{statement}` for
+/// the slow ones) through the `metrics` crate.
 pub fn instrument(db: &mut DatabaseConnection, log: StatementLog) -> SlowQueries {
     let slow = SlowQueries::default();
     let kept = slow.clone();
@@ -115,6 +116,7 @@ pub fn instrument(db: &mut DatabaseConnection, log: StatementLog) -> SlowQueries
         metrics::histogram!("stack_db_statement_seconds", "statement" => name.clone())
             .record(info.elapsed.as_secs_f64());
         if info.elapsed >= log.slow_threshold {
+            metrics::counter!("stack_db_slow_queries_total", "statement" => name.clone()).increment(1);
             let parameters = info.statement.values.as_ref().map_or(0, |v| v.0.len());
             let duration_ms = info.elapsed.as_secs_f64() * 1000.0;
             tracing::warn!(

@@ -50,6 +50,7 @@ impl SqlQueue {
         for chunk in self.statements_for(jobs) {
             out.extend(self.enqueue_chunk(db, chunk).await?);
         }
+        stack_core::metrics::enqueued_batch(jobs, &out);
         Ok(out)
     }
 
