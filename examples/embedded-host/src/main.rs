@@ -129,7 +129,7 @@ async fn run(args: Args) -> Result<String, BoxError> {
     let backends = Backends::builder(Arc::clone(&store), Arc::clone(&cache), Arc::clone(&queue))
         .data_path(data)
         .scheduler(scheduler.clone())
-        .build();
+        .build()?;
     let app = host::app(backends, &config, &settings, Arc::clone(&cache))?;
 
     // 5. Serve with STACK's loop; the host decides when to stop.
