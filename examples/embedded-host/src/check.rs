@@ -239,13 +239,20 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
 
     // The rail API under /stack: a user, a deposit, its confirmation; the notification the
     // rail enqueues (on the app's queue) runs on the host's workers: the same queue.
+    // Unique to this run, so a second self-check on the same database file is not a 409.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        ^ u128::from(std::process::id());
     let user = client
         .call(
             "POST",
             "/stack/api/v1/users",
             auth,
             Some(json!({
-                "email": "host@example.com", "phone": "+14155550100", "full_name": "Host User",
+                "email": format!("host-{run:x}@example.com"),
+                "phone": format!("+1415{:07}", run % 10_000_000),
+                "full_name": "Host User",
             })),
         )
         .await?
@@ -261,7 +268,7 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
             "/stack/api/v1/deposits",
             auth,
             Some(json!({
-                "user_id": user, "chain": "ethereum", "tx_hash": "0xab01",
+                "user_id": user, "chain": "ethereum", "tx_hash": format!("0x{run:x}"),
                 "output_index": 0, "asset": "USDC", "amount": "12.50",
             })),
         )
