@@ -69,6 +69,7 @@ expect_backends() {
 }
 
 echo "-- SQLite build (--no-default-features --features sqlite)"
+rm -f "$CARGO_TARGET_DIR/debug/embedded-host" # a stale binary must never pass
 cargo build "${manifest[@]}" --no-default-features --features sqlite
 check_lock
 self_check sqlite.yaml
@@ -85,6 +86,7 @@ echo "ok - the SQLite build refuses config/redis.yaml: $(grep -m1 'feature redis
 
 echo "-- Redis build (--features redis): clippy, then build"
 cargo clippy "${manifest[@]}" --all-targets --features redis -- -D warnings
+rm -f "$CARGO_TARGET_DIR/debug/embedded-host"
 cargo build "${manifest[@]}" --features redis
 check_lock
 self_check redis.yaml STACK__REDIS__URL="$STACK_TEST_REDIS_URL" \
