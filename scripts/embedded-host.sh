@@ -92,3 +92,8 @@ check_lock
 self_check redis.yaml STACK__REDIS__URL="$STACK_TEST_REDIS_URL" \
   STACK__QUEUE__KEY_PREFIX="$run_id:" STACK__CACHE__KEY_PREFIX="$run_id:cache:"
 expect_backends redis redis
+# The run's own queue, not only a Redis one: the summary names its namespace (key prefix).
+grep -q "queue namespace $run_id:" "$tmp/out" || {
+  echo "expected the queue namespace under $run_id: in the summary line" >&2
+  exit 1
+}

@@ -213,6 +213,17 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
             ));
         }
     }
+    // The same queue, not only the same kind: its namespace is the host's handle's.
+    let namespace = target.queue.location().map(|location| location.namespace);
+    let reported = ready["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "queue"))
+        .and_then(|check| check["namespace"].as_str());
+    if reported != namespace.as_deref() {
+        return Err(format!(
+            "/stack/health/ready reports the queue namespace {reported:?}, the host's queue is {namespace:?}"
+        ));
+    }
     passed(&format!(
         "/stack/health/ready reports store {} cache {} queue {queue_name}, all up",
         target.store, target.cache

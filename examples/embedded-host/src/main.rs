@@ -196,7 +196,7 @@ async fn run(args: Args) -> Result<String, BoxError> {
         check::after_stop(&format!("http://{local}"), &queue, &cache).await?;
     }
     Ok(format!(
-        "embedded-host: {}: store={} cache={} queue={}; {} checks passed, {} cron ticks; stopped from code in {} ms; workers drained (completed {}, retried {}, dead {}, released {})",
+        "embedded-host: {}: store={} cache={} queue={}; queue namespace {}; {} checks passed, {} cron ticks; stopped from code in {} ms; workers drained (completed {}, retried {}, dead {}, released {})",
         if args.self_check {
             "self-check passed"
         } else {
@@ -205,6 +205,9 @@ async fn run(args: Args) -> Result<String, BoxError> {
         store.name(),
         cache.name(),
         queue.name(),
+        queue
+            .location()
+            .map_or_else(|| "unknown".to_owned(), |location| location.namespace),
         report.checks,
         seen.ticks(),
         stopped_in.as_millis(),

@@ -68,6 +68,13 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
             ("queue".into(), "memory".into())
         ]
     );
+    // The queue's namespace is the host's handle's, beside its backend name.
+    assert_eq!(
+        checks[2]["namespace"].as_str(),
+        queue.location().map(|l| l.namespace).as_deref(),
+        "{ready_report}"
+    );
+    assert!(checks[2]["namespace"].is_string(), "{ready_report}");
     // Nothing to report on a pool or breaker the host did not give, and no panic.
     assert!(
         ready_report.get("database_pool").is_none(),
