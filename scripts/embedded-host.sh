@@ -69,6 +69,7 @@ expect_backends() {
 }
 
 echo "-- SQLite build (--no-default-features --features sqlite)"
+rm -f "$CARGO_TARGET_DIR/debug/embedded-host" # a stale binary must never pass
 cargo build "${manifest[@]}" --no-default-features --features sqlite
 check_lock
 self_check sqlite.yaml
@@ -85,8 +86,14 @@ echo "ok - the SQLite build refuses config/redis.yaml: $(grep -m1 'feature redis
 
 echo "-- Redis build (--features redis): clippy, then build"
 cargo clippy "${manifest[@]}" --all-targets --features redis -- -D warnings
+rm -f "$CARGO_TARGET_DIR/debug/embedded-host"
 cargo build "${manifest[@]}" --features redis
 check_lock
 self_check redis.yaml STACK__REDIS__URL="$STACK_TEST_REDIS_URL" \
   STACK__QUEUE__KEY_PREFIX="$run_id:" STACK__CACHE__KEY_PREFIX="$run_id:cache:"
 expect_backends redis redis
+# The run's own queue, not only a Redis one: the summary names its namespace (key prefix).
+grep -q "queue namespace $run_id:" "$tmp/out" || {
+  echo "expected the queue namespace under $run_id: in the summary line" >&2
+  exit 1
+}

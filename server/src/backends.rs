@@ -74,7 +74,32 @@ impl Backends {
         let cache = Arc::clone(&data.cache);
         Ok(Self::builder(Arc::clone(&data.store), cache, queue)
             .data_path(data)
-            .build())
+            .build()?)
+    }
+}
+
+/// Why [`BackendsBuilder::build`] refused the backends it was given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The queue is a SQL queue on another pool than the database (the SQL Store's): a job
+    /// enqueued in a unit of work (a deposit's confirmation) could never join its
+    /// transaction, and every such call would fail at run time.
+    #[error(
+        "the {queue} queue ({namespace}) is on another database pool than the database \
+         (the SQL Store's); open the queue on the store's connection (SqlStore::connection)"
+    )]
+    QueueOnAnotherPool {
+        /// The queue backend's name (`sqlite`, `postgres`).
+        queue: &'static str,
+        /// Where the queue keeps its jobs ([`Queue::location`]).
+        namespace: String,
+    },
+}
+
+impl From<BuildError> for stack_core::Error {
+    fn from(error: BuildError) -> Self {
+        Self::invalid("queue", error.to_string())
     }
 }
 
@@ -138,11 +163,16 @@ impl BackendsBuilder {
     }
 
     /// The backends.
-    pub fn build(self) -> Backends {
+    ///
+    /// # Errors
+    /// [`BuildError::QueueOnAnotherPool`]: a SQL queue on another pool than the database.
+    pub fn build(self) -> Result<Backends, BuildError> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        self.check_queue_pool()?;
         let scheduler = self
             .scheduler
             .unwrap_or_else(|| CronScheduler::new(Arc::clone(&self.queue)));
-        Backends {
+        Ok(Backends {
             store: self.store,
             cache: self.cache,
             queue: self.queue,
@@ -151,6 +181,31 @@ impl BackendsBuilder {
             breaker: self.breaker,
             #[cfg(any(feature = "sqlite", feature = "postgres"))]
             database: self.database,
+        })
+    }
+
+    /// Refuses a SQL queue on another pool than the database (see
+    /// [`BuildError::QueueOnAnotherPool`]); a queue of another kind, or without a database,
+    /// passes.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn check_queue_pool(&self) -> Result<(), BuildError> {
+        let (Some(database), Some(queue)) = (
+            self.database.as_ref(),
+            self.queue
+                .as_any()
+                .and_then(|any| any.downcast_ref::<stack_backends::sql::SqlQueue>()),
+        ) else {
+            return Ok(());
+        };
+        if queue.shares_pool_with(database) {
+            return Ok(());
         }
+        Err(BuildError::QueueOnAnotherPool {
+            queue: self.queue.name(),
+            namespace: self
+                .queue
+                .location()
+                .map_or_else(|| "unknown".to_owned(), |l| l.namespace),
+        })
     }
 }

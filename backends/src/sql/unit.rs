@@ -42,7 +42,7 @@ impl SqlTransaction {
 
 /// An identity of `db`'s pool, shared by its clones: the address of the connect options the
 /// pool holds (one allocation per pool).
-fn pool_identity(db: &DatabaseConnection) -> usize {
+pub(super) fn pool_identity(db: &DatabaseConnection) -> usize {
     let options = match db.get_database_backend() {
         DbBackend::Postgres => {
             Arc::as_ptr(&db.get_postgres_connection_pool().connect_options()).cast::<()>()

@@ -25,7 +25,20 @@ impl Problems {
     fn positive(&mut self, key: &str, value: Duration) {
         self.check(!value.is_zero(), key, "must be longer than zero");
     }
+
+    /// A grace a process waits for at shutdown: at most [`MAX_SHUTDOWN_GRACE`], so a bound
+    /// computed from it (grace + margin) cannot overflow and a stop cannot hang for ever.
+    fn grace(&mut self, key: &str, value: Duration) {
+        self.check(
+            value <= MAX_SHUTDOWN_GRACE,
+            key,
+            "must be at most 1h (a stop waits this long)",
+        );
+    }
 }
+
+/// The longest `server.shutdown_grace` and `workers.shutdown_grace` accepted.
+const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(3600);
 
 impl Config {
     /// Checks every value; the error lists each bad key.
@@ -45,6 +58,8 @@ impl Config {
             "server.port",
             "must be between 1 and 65535",
         );
+        p.grace("server.shutdown_grace", self.server.shutdown_grace);
+        p.grace("workers.shutdown_grace", self.workers.shutdown_grace);
         if let Err(error) = log_filter(&self.log.level) {
             p.check(false, "log.level", error);
         }
@@ -298,6 +313,19 @@ mod tests {
         assert_eq!(c.workers.job_timeout, Duration::from_secs(300));
         assert_eq!(c.api.default_version.to_string(), "v1");
         assert!(!c.redis.cluster_mode);
+    }
+
+    #[test]
+    fn a_shutdown_grace_beyond_an_hour_is_named() {
+        let mut config = Config::default();
+        config.server.shutdown_grace = Duration::MAX;
+        config.workers.shutdown_grace = MAX_SHUTDOWN_GRACE + Duration::from_nanos(1);
+        let error = config.validate().unwrap_err();
+        let named: Vec<_> = error.problems().iter().map(|p| p.key.clone()).collect();
+        assert_eq!(named, ["server.shutdown_grace", "workers.shutdown_grace"]);
+        config.server.shutdown_grace = MAX_SHUTDOWN_GRACE;
+        config.workers.shutdown_grace = MAX_SHUTDOWN_GRACE;
+        config.validate().unwrap();
     }
 
     #[test]

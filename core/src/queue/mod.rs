@@ -163,6 +163,13 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The backend's own handle, for a caller that must inspect it (the server's
+    /// `BackendsBuilder` checks that a SQL queue shares the database's pool); `None` by
+    /// default. A wrapper should forward its inner queue's.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// How long a completed job keeps its unique key ([`QueueOptions::completed_retention`]),
     /// when the backend says; `None` when it does not. The cron scheduler reads it to bound
     /// how late it may still enqueue a tick (see

@@ -213,6 +213,17 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
             ));
         }
     }
+    // The same queue, not only the same kind: its namespace is the host's handle's.
+    let namespace = target.queue.location().map(|location| location.namespace);
+    let reported = ready["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "queue"))
+        .and_then(|check| check["namespace"].as_str());
+    if reported != namespace.as_deref() {
+        return Err(format!(
+            "/stack/health/ready reports the queue namespace {reported:?}, the host's queue is {namespace:?}"
+        ));
+    }
     passed(&format!(
         "/stack/health/ready reports store {} cache {} queue {queue_name}, all up",
         target.store, target.cache
@@ -239,13 +250,20 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
 
     // The rail API under /stack: a user, a deposit, its confirmation; the notification the
     // rail enqueues (on the app's queue) runs on the host's workers: the same queue.
+    // Unique to this run, so a second self-check on the same database file is not a 409.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        ^ u128::from(std::process::id());
     let user = client
         .call(
             "POST",
             "/stack/api/v1/users",
             auth,
             Some(json!({
-                "email": "host@example.com", "phone": "+14155550100", "full_name": "Host User",
+                "email": format!("host-{run:x}@example.com"),
+                "phone": format!("+1415{:07}", run % 10_000_000),
+                "full_name": "Host User",
             })),
         )
         .await?
@@ -261,7 +279,7 @@ pub(crate) async fn run(target: Target) -> Result<Report, String> {
             "/stack/api/v1/deposits",
             auth,
             Some(json!({
-                "user_id": user, "chain": "ethereum", "tx_hash": "0xab01",
+                "user_id": user, "chain": "ethereum", "tx_hash": format!("0x{run:x}"),
                 "output_index": 0, "asset": "USDC", "amount": "12.50",
             })),
         )

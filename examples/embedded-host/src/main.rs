@@ -8,7 +8,7 @@
 //!    scheduler on that queue;
 //! 4. builds STACK's app over those very handles, nests it under `/stack` beside its own
 //!    `/hello`, behind its own bearer check, with STACK's problem+json for its own errors;
-//! 5. serves it with STACK's connection loop and stops it from code: on Ctrl-C, or, with
+//! 5. serves it with STACK's connection loop and stops it from code: on SIGINT (Ctrl-C) or SIGTERM, or, with
 //!    `--self-check`, once it has checked itself as an HTTP client (see `check.rs`).
 //!
 //! ```text
@@ -35,7 +35,7 @@ use stack_core::scheduler::{CronScheduler, ScheduleSpec, Scheduler};
 use stack_core::worker::{WorkerOptions, WorkerPool};
 use stack_server::backends::Backends;
 use stack_server::http::server::{ServeOptions, serve};
-use stack_server::http::shutdown::Shutdown;
+use stack_server::http::shutdown::{Shutdown, Signals};
 
 use crate::host::HostSettings;
 
@@ -129,7 +129,7 @@ async fn run(args: Args) -> Result<String, BoxError> {
     let backends = Backends::builder(Arc::clone(&store), Arc::clone(&cache), Arc::clone(&queue))
         .data_path(data)
         .scheduler(scheduler.clone())
-        .build();
+        .build()?;
     let app = host::app(backends, &config, &settings, Arc::clone(&cache))?;
 
     // 5. Serve with STACK's loop; the host decides when to stop.
@@ -137,6 +137,13 @@ async fn run(args: Args) -> Result<String, BoxError> {
         "127.0.0.1:0"
     } else {
         settings.listen.as_str()
+    };
+    // SIGINT and SIGTERM (what a service manager or `docker stop` sends), listened to from
+    // here so a signal during start-up is not lost; the self-check stops from code alone.
+    let signals = if args.self_check {
+        None
+    } else {
+        Some(Signals::listen()?)
     };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
@@ -155,8 +162,10 @@ async fn run(args: Args) -> Result<String, BoxError> {
         };
         check::run(target).await
     } else {
-        println!("serving on http://{local} (/hello, /stack/docs); Ctrl-C stops");
-        tokio::signal::ctrl_c().await?;
+        println!("serving on http://{local} (/hello, /stack/docs); Ctrl-C or SIGTERM stops");
+        if let Some(mut signals) = signals {
+            println!("{}: stopping", signals.next().await);
+        }
         Ok(check::Report::default())
     };
 
@@ -164,13 +173,19 @@ async fn run(args: Args) -> Result<String, BoxError> {
     //    finish their running jobs and release the rest.
     let stopping = Instant::now();
     trigger.stop();
-    let bound = config.server.shutdown_grace + Duration::from_secs(5);
+    let bound = config
+        .server
+        .shutdown_grace
+        .saturating_add(Duration::from_secs(5));
     tokio::time::timeout(bound, server)
         .await
         .map_err(|_| format!("the server did not stop within {bound:?}"))??;
     scheduler.stop().await?;
     let stats = tokio::time::timeout(
-        config.workers.shutdown_grace + Duration::from_secs(5),
+        config
+            .workers
+            .shutdown_grace
+            .saturating_add(Duration::from_secs(5)),
         pool.stop(),
     )
     .await
@@ -181,7 +196,7 @@ async fn run(args: Args) -> Result<String, BoxError> {
         check::after_stop(&format!("http://{local}"), &queue, &cache).await?;
     }
     Ok(format!(
-        "embedded-host: {}: store={} cache={} queue={}; {} checks passed, {} cron ticks; stopped from code in {} ms; workers drained (completed {}, retried {}, dead {}, released {})",
+        "embedded-host: {}: store={} cache={} queue={}; queue namespace {}; {} checks passed, {} cron ticks; stopped from code in {} ms; workers drained (completed {}, retried {}, dead {}, released {})",
         if args.self_check {
             "self-check passed"
         } else {
@@ -190,6 +205,9 @@ async fn run(args: Args) -> Result<String, BoxError> {
         store.name(),
         cache.name(),
         queue.name(),
+        queue
+            .location()
+            .map_or_else(|| "unknown".to_owned(), |location| location.namespace),
         report.checks,
         seen.ticks(),
         stopped_in.as_millis(),

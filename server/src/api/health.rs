@@ -49,6 +49,11 @@ pub struct BackendCheck {
     /// Why it is down.
     #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
+    /// The queue's namespace ([`Queue::location`](stack_core::queue::Queue::location)): the
+    /// Redis key prefix or the SQL rows of its jobs, so a host can tell its own queue from
+    /// another of the same backend; the queue check only.
+    #[oai(skip_serializing_if_is_none)]
+    pub namespace: Option<String>,
 }
 
 /// One database node behind the replica router.
@@ -151,6 +156,7 @@ async fn check(
         },
         latency_ms,
         error,
+        namespace: None,
     }
 }
 
@@ -219,11 +225,13 @@ impl HealthApi {
             queue,
             ..
         } = &self.backends;
-        let (store, cache, queue) = tokio::join!(
+        let (store, cache, mut queue_check) = tokio::join!(
             check("store", store.name(), store.health()),
             check("cache", cache.name(), cache.health()),
             check("queue", queue.name(), queue.health()),
         );
+        queue_check.namespace = queue.location().map(|location| location.namespace);
+        let queue = queue_check;
         let checks = vec![store, cache, queue];
         let all_up = checks.iter().all(|c| c.status == Status::Up);
         let report = Readiness {

@@ -103,7 +103,9 @@ async fn a_drop_failing_after_it_deleted_has_left_its_audit_log() {
     let store = opened.store.clone();
     let queue: Arc<dyn Queue> = faulty.clone();
     queue.enqueue(NewJob::new("w", json!({}))).await.unwrap();
-    let backends = Backends::builder(store.clone(), opened.cache.clone(), queue.clone()).build();
+    let backends = Backends::builder(store.clone(), opened.cache.clone(), queue.clone())
+        .build()
+        .unwrap();
     let options = AppOptions::new().without_rail();
     let client = admin(stack_server::app::build_with(backends, &config.api, options).unwrap());
 

@@ -37,7 +37,9 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
     let (store, cache, queue) = host_backends().await;
     let store: Arc<dyn Store> = Arc::new(store);
     // No breaker, replicas or database: the host gives only its three backends.
-    let backends = Backends::builder(store, cache, Arc::clone(&queue)).build();
+    let backends = Backends::builder(store, cache, Arc::clone(&queue))
+        .build()
+        .unwrap();
     // Without an SQL database the rail is refused unless the host says it wants none.
     for refused in [
         app::build_with(backends.clone(), &api(), AppOptions::new()).map(drop),
@@ -66,6 +68,13 @@ async fn the_app_reports_and_serves_the_host_s_own_queue() {
             ("queue".into(), "memory".into())
         ]
     );
+    // The queue's namespace is the host's handle's, beside its backend name.
+    assert_eq!(
+        checks[2]["namespace"].as_str(),
+        queue.location().map(|l| l.namespace).as_deref(),
+        "{ready_report}"
+    );
+    assert!(checks[2]["namespace"].is_string(), "{ready_report}");
     // Nothing to report on a pool or breaker the host did not give, and no panic.
     assert!(
         ready_report.get("database_pool").is_none(),
@@ -132,7 +141,8 @@ async fn a_host_s_database_brings_its_pool_figures_and_the_rail() {
     let (store, cache, queue) = host_backends().await;
     let backends = Backends::builder(Arc::new(store.clone()), cache, queue)
         .sql_store(store)
-        .build();
+        .build()
+        .unwrap();
     let app = app::build(backends, &api()).unwrap();
     let client = TestClient::new(app);
 

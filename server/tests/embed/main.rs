@@ -10,6 +10,7 @@
 
 mod backends;
 mod options;
+mod pools;
 mod serving;
 
 use std::sync::Arc;

@@ -38,6 +38,7 @@ async fn backends() -> Backends {
     Backends::builder(Arc::new(store.clone()), cache, queue)
         .sql_store(store)
         .build()
+        .unwrap()
 }
 
 #[tokio::test]

@@ -17,7 +17,8 @@ async fn bound() -> (TcpListener, impl poem::Endpoint + 'static) {
     let backends =
         stack_server::backends::Backends::builder(std::sync::Arc::new(store.clone()), cache, queue)
             .sql_store(store)
-            .build();
+            .build()
+            .unwrap();
     let app = app::build(backends, &ApiConfig::default()).unwrap();
     (TcpListener::bind("127.0.0.1:0").await.unwrap(), app)
 }
@@ -113,7 +114,8 @@ async fn a_keyed_request_replays_through_another_mount_prefix() {
     let backends =
         stack_server::backends::Backends::builder(std::sync::Arc::new(store.clone()), cache, queue)
             .sql_store(store)
-            .build();
+            .build()
+            .unwrap();
     let api = ApiConfig::default();
     let at = |prefix: &str| {
         let options = app::AppOptions::new().prefix(prefix);

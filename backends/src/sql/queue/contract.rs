@@ -92,6 +92,10 @@ impl Queue for SqlQueue {
         }
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn location(&self) -> Option<QueueLocation> {
         Some(QueueLocation {
             name: self.options.name.clone(),

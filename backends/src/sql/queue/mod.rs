@@ -117,6 +117,12 @@ impl Drop for SqlQueue {
 }
 
 impl SqlQueue {
+    /// Whether this queue runs on `store`'s pool (or a clone of it): only then can a job be
+    /// enqueued in a transaction of that store's unit of work.
+    pub fn shares_pool_with(&self, store: &super::SqlStore) -> bool {
+        super::unit::pool_identity(&self.db) == super::unit::pool_identity(store.connection())
+    }
+
     /// Opens queue `options.name` over `db` (a migrated database: see
     /// [`migrate_up`](super::migrate_up)), typically [`SqlStore::connection`](super::SqlStore::connection)
     /// so that the queue shares the Store's pool. Starts the background maintenance (sweep and
