@@ -52,9 +52,14 @@ async fn a_drop_is_confirmed_refused_while_running_unless_forced_and_audited(
         "{problem}"
     );
     assert_eq!(held(queue.as_ref()).await, before, "nothing was dropped");
-    // The refused call left its trace too: what was asked, of which queue, holding what.
-    let refused = audits(store.as_ref(), "queue.dropped").await;
+    // The refused call left its trace too: what was asked, of which queue, holding what, and
+    // its outcome under the same subject.
+    let refused = audits(store.as_ref(), "queue.drop_requested").await;
     assert_eq!(refused.len(), 1);
+    let outcome = audits(store.as_ref(), "queue.drop_refused").await;
+    assert_eq!(outcome.len(), 1, "the refusal is audited");
+    assert_eq!(outcome[0].subject_id, refused[0].subject_id);
+    assert!(audits(store.as_ref(), "queue.dropped").await.is_empty());
     let location = queue.location().unwrap();
     let detail: serde_json::Value = serde_json::from_str(&refused[0].detail).unwrap();
     assert_eq!(detail["queue"], location.name.as_str(), "{detail}");
@@ -86,9 +91,20 @@ async fn a_drop_is_confirmed_refused_while_running_unless_forced_and_audited(
         assert!(queue.get(*id).await.unwrap().is_none(), "job {id} gone");
     }
     assert_eq!(
-        audits(store.as_ref(), "queue.dropped").await.len(),
+        audits(store.as_ref(), "queue.drop_requested").await.len(),
         calls + 1
     );
+    // Each call's outcome names what it deleted: together, every job once.
+    let outcomes = audits(store.as_ref(), "queue.dropped").await;
+    assert_eq!(outcomes.len(), calls);
+    let audited: u64 = outcomes
+        .iter()
+        .map(|log| {
+            let detail: serde_json::Value = serde_json::from_str(&log.detail).unwrap();
+            detail["done"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(audited, before, "the outcomes account for every job");
     queue
 }
 
@@ -112,8 +128,11 @@ async fn a_drop_failing_after_it_deleted_has_left_its_audit_log() {
     let (status, problem) = send(client.delete("/admin/queue").query("confirm", &true)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
     assert_eq!(held(queue.as_ref()).await, 0, "the jobs were deleted");
-    let logs = audits(store.as_ref(), "queue.dropped").await;
+    let logs = audits(store.as_ref(), "queue.drop_requested").await;
     assert_eq!(logs.len(), 1, "the trace is there");
+    let failed = audits(store.as_ref(), "queue.drop_failed").await;
+    assert_eq!(failed.len(), 1, "and the failure under the same subject");
+    assert_eq!(failed[0].subject_id, logs[0].subject_id);
     let detail: serde_json::Value = serde_json::from_str(&logs[0].detail).unwrap();
     assert_eq!(detail["queue"], "default", "{detail}");
     assert_eq!(

@@ -246,9 +246,11 @@ impl QueueApi {
     /// nothing (no Redis key, no row) and still takes new jobs. Refused unless
     /// `confirm=true`; refused with 409 while a job is running unless `force=true` (a forced
     /// drop deletes running jobs, whose workers' acknowledgements are then refused; a job
-    /// whose lease lapsed does not refuse it). Each call writes the audit log `queue.dropped`
-    /// before it deletes anything, naming the queue, its namespace (Redis key prefix, SQL
-    /// rows) and what it held; a call whose audit log cannot be written deletes nothing.
+    /// whose lease lapsed does not refuse it). Each call writes the audit log
+    /// `queue.drop_requested` before it deletes anything, naming the queue, its namespace
+    /// (Redis key prefix, SQL rows) and what it held (a call whose log cannot be written
+    /// deletes nothing), then its outcome under the same subject: `queue.dropped` (done,
+    /// remaining), `queue.drop_refused` (a job runs) or `queue.drop_failed`.
     #[oai(path = "/queue", method = "delete")]
     async fn drop_queue(
         &self,
@@ -291,15 +293,41 @@ impl QueueApi {
         // after it deleted still leaves the operator's trace; no trace, no drop.
         let entry = NewAuditLog {
             user_id: None,
-            action: "queue.dropped".to_owned(),
+            action: "queue.drop_requested".to_owned(),
             subject_id: operation_id,
             detail,
         };
         let audit_id = self.backends.store.record_audit_log(entry).await?.id;
-        let progress = queue.drop_queue(force, limit).await.inspect_err(|error| {
-            tracing::warn!(action = "queue.dropped", %operation_id, %audit_id, %error, "admin action failed");
+        let outcome = queue.drop_queue(force, limit).await;
+        // The outcome, under the same operation id: what was deleted, or why nothing was.
+        let (action, detail) = match &outcome {
+            Ok(progress) => (
+                "queue.dropped",
+                serde_json::json!({"actor": "admin", "done": progress.done, "remaining": progress.remaining}),
+            ),
+            Err(error) => (
+                if error.kind() == stack_core::ErrorKind::Conflict {
+                    "queue.drop_refused"
+                } else {
+                    "queue.drop_failed"
+                },
+                serde_json::json!({"actor": "admin", "error": error.to_string()}),
+            ),
+        };
+        let entry = NewAuditLog {
+            user_id: None,
+            action: action.to_owned(),
+            subject_id: operation_id,
+            detail,
+        };
+        if let Err(error) = self.backends.store.record_audit_log(entry).await {
+            // The request's log is written; the answer (and the log line below) tell the rest.
+            tracing::warn!(action, %operation_id, %audit_id, %error, "admin action's outcome not audited");
+        }
+        let progress = outcome.inspect_err(|error| {
+            tracing::warn!(action, %operation_id, %audit_id, %error, "admin action failed");
         })?;
-        tracing::info!(action = "queue.dropped", backend = queue.name(), queue = ?location, force, done = progress.done, remaining = progress.remaining, %operation_id, %audit_id, "admin action");
+        tracing::info!(action, backend = queue.name(), queue = ?location, force, done = progress.done, remaining = progress.remaining, %operation_id, %audit_id, "admin action");
         Ok(Json(BulkOutcome {
             operation_id,
             done: progress.done,
