@@ -4,15 +4,16 @@
 //! 1. [`m0001_rail_tables`]: the tables, with the constraints correctness depends on in the
 //!    database (unique keys that make writes idempotent, a balance never negative, amounts
 //!    positive, states from their set, foreign keys);
-//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 6`
-//!    (past migrations 7 to 3) removes these and migrations 3 to 7;
+//! 2. [`m0002_list_indexes`]: the indexes the list queries use; `stack migrate down 7`
+//!    (past migrations 8 to 3) removes these and migrations 3 to 8;
 //! 3. [`m0003_deposit_output_index`]: a deposit is identified by (chain, tx_hash,
 //!    output_index), so one transaction paying two of our addresses is two deposits;
 //! 4. [`m0004_idempotency_keys`]: the table behind the API's `Idempotency-Key` (a key, the
 //!    request it was first used for, its state and lease, the stored response, its expiry);
 //! 5. [`m0005_operator_audit`]: an audit log may concern no user (an operator's action);
 //! 6. [`m0006_jobs`]: the SQL job queue's table, `stack_jobs`, and its indexes;
-//! 7. [`m0007_job_trace_context`]: a job's W3C trace context, `stack_jobs.trace_context`.
+//! 7. [`m0007_job_trace_context`]: a job's W3C trace context, `stack_jobs.trace_context`;
+//! 8. [`m0008_job_workers`]: the job queue's worker registry, `stack_job_workers`.
 //!
 //! Each step runs in a transaction on both engines and has a working `down`.
 
@@ -23,6 +24,7 @@ pub mod m0004_idempotency_keys;
 pub mod m0005_operator_audit;
 pub mod m0006_jobs;
 pub mod m0007_job_trace_context;
+pub mod m0008_job_workers;
 pub mod schema;
 
 use sea_orm_migration::prelude::*;
@@ -43,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_operator_audit::Migration),
             Box::new(m0006_jobs::Migration),
             Box::new(m0007_job_trace_context::Migration),
+            Box::new(m0008_job_workers::Migration),
         ]
     }
 }

@@ -29,30 +29,42 @@ fn migrate_up_down_status_fresh_on_sqlite() {
     let dir = std::env::temp_dir().join(stack_tests::unique("stack-migrate"));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("m.db").display());
+    let names = [
+        "m0001_rail_tables",
+        "m0002_list_indexes",
+        "m0003_deposit_output_index",
+        "m0004_idempotency_keys",
+        "m0005_operator_audit",
+        "m0006_jobs",
+        "m0007_job_trace_context",
+        "m0008_job_workers",
+    ];
+    // The status lines with the first `applied` migrations applied and the rest pending.
+    let status = |applied: usize| -> String {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let state = if i < applied { "applied" } else { "pending" };
+                format!("{state}  {n}\n")
+            })
+            .collect()
+    };
     let (ok, out, err) = migrate(&url, &["status"]);
     assert!(ok, "{err}");
-    assert_eq!(
-        out,
-        "pending  m0001_rail_tables\npending  m0002_list_indexes\npending  m0003_deposit_output_index\npending  m0004_idempotency_keys\npending  m0005_operator_audit\npending  m0006_jobs\npending  m0007_job_trace_context\n"
-    );
+    assert_eq!(out, status(0));
     let (ok, out, err) = migrate(&url, &["up"]);
     assert!(ok, "{err}");
-    assert_eq!(
-        out,
-        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\napplied  m0006_jobs\napplied  m0007_job_trace_context\n"
-    );
+    assert_eq!(out, status(names.len()));
     let (ok, out, _) = migrate(&url, &["down"]);
     assert!(ok);
-    assert_eq!(
-        out,
-        "applied  m0001_rail_tables\napplied  m0002_list_indexes\napplied  m0003_deposit_output_index\napplied  m0004_idempotency_keys\napplied  m0005_operator_audit\napplied  m0006_jobs\npending  m0007_job_trace_context\n"
-    );
-    let (ok, out, _) = migrate(&url, &["down", "6"]);
+    assert_eq!(out, status(names.len() - 1));
+    let (ok, out, _) = migrate(&url, &["down", "7"]);
     assert!(ok);
-    assert!(out.starts_with("pending  m0001"), "{out}");
+    assert_eq!(out, status(0));
     let (ok, out, _) = migrate(&url, &["fresh"]);
     assert!(ok);
-    assert_eq!(out.matches("applied").count(), 7, "{out}");
+    assert_eq!(out, status(names.len()));
     // A bad configuration is refused before anything is touched.
     let (ok, _, err) = migrate("mysql://nope", &["up"]);
     assert!(!ok);
@@ -98,9 +110,9 @@ async fn postgres_schema_behind_is_refused_and_down_2_removes_the_indexes() {
         .expect("a migrated schema opens");
 
     // Migrations 3 (the deposit key), 4 (idempotency keys), 5 (operator audit logs), 6 (the
-    // jobs table) and 7 (the jobs' trace context) came after the indexes: six steps down
-    // remove all six.
-    let (ok, _, err) = migrate(&url, &["down", "6"]);
+    // jobs table), 7 (the jobs' trace context) and 8 (the worker registry) came after the
+    // indexes: seven steps down remove the indexes too.
+    let (ok, _, err) = migrate(&url, &["down", "7"]);
     assert!(ok, "{err}");
     let left = index_names(&url).await;
     assert!(!left.iter().any(|n| n.starts_with("ix_")), "{left:?}");

@@ -263,6 +263,19 @@ impl Queue for FaultyQueue {
         }
         Ok(progress)
     }
+    async fn record_worker(
+        &self,
+        beat: &stack_core::queue::WorkerBeat,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        self.inner.record_worker(beat, ttl).await
+    }
+    async fn workers(&self) -> Result<Vec<stack_core::queue::LiveWorker>> {
+        self.inner.workers().await
+    }
+    async fn forget_worker(&self, id: uuid::Uuid) -> Result<()> {
+        self.inner.forget_worker(id).await
+    }
     async fn health(&self) -> Result<()> {
         self.inner.health().await
     }

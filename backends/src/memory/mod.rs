@@ -7,6 +7,7 @@
 mod cache;
 mod queue;
 mod queue_state;
+mod workers;
 
 pub use cache::{MemoryCache, MemoryCacheOptions};
 pub use queue::MemoryQueue;

@@ -8,11 +8,12 @@ use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, JobState, Lease, LeaseToken,
     ListedJob, ListedState, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
-    QueueLocation, QueueOptions, QueueStats, validate_batch, validate_lease, validate_limit,
+    LiveWorker, QueueLocation, QueueOptions, QueueStats, WorkerBeat, validate_batch, validate_lease, validate_limit,
     validate_reserve, validate_type_filter,
 };
 
 use super::queue_state::{State, after, now_ms};
+use super::workers::WorkerBook;
 
 /// An in-process job queue with the full semantics of [`Queue`]: strict priorities, FIFO
 /// within a priority, delayed jobs, batched leases with expiry and fencing, backoff stored as
@@ -26,6 +27,7 @@ pub struct MemoryQueue {
     state: Mutex<State>,
     /// Wakes idle workers when work may have become ready.
     wake: tokio::sync::Notify,
+    workers: Mutex<WorkerBook>,
 }
 
 impl MemoryQueue {
@@ -39,6 +41,7 @@ impl MemoryQueue {
             options,
             state: Mutex::new(State::default()),
             wake: tokio::sync::Notify::new(),
+            workers: Mutex::default(),
         })
     }
 
@@ -46,6 +49,11 @@ impl MemoryQueue {
         // Every transition completes under the lock before it is released; a panic cannot
         // leave a half-made one, so a poisoned lock still guards consistent data.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn workers_book(&self) -> MutexGuard<'_, WorkerBook> {
+        // Reports are inserted and removed whole.
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn enqueue_locked(&self, state: &mut State, job: NewJob, now: DateTime<Utc>) -> Enqueued {
@@ -342,7 +350,25 @@ impl Queue for MemoryQueue {
             return Err(running_refusal(running));
         }
         let (done, remaining) = state.drop_some(limit);
+        if remaining == 0 {
+            self.workers_book().clear();
+        }
         Ok(Progress { done, remaining })
+    }
+
+    async fn record_worker(&self, beat: &WorkerBeat, ttl: Duration) -> Result<()> {
+        beat.validate(ttl)?;
+        self.workers_book().record(beat, ttl, now_ms());
+        Ok(())
+    }
+
+    async fn workers(&self) -> Result<Vec<LiveWorker>> {
+        Ok(self.workers_book().list(now_ms()))
+    }
+
+    async fn forget_worker(&self, id: uuid::Uuid) -> Result<()> {
+        self.workers_book().forget(id);
+        Ok(())
     }
 
     async fn health(&self) -> Result<()> {

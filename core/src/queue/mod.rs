@@ -21,16 +21,16 @@ mod job;
 mod lease;
 mod listing;
 mod location;
+mod options;
 mod stats;
 mod trace;
 mod typed;
+mod workers;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 pub use bounds::{
     EARLIEST_RUN_AT_MS, LATEST_RUN_AT_MS, MAX_DELAY, MAX_RETENTION, latest_run_at, run_time_after,
@@ -43,111 +43,20 @@ pub use job::{
 pub use lease::{Enqueued, FailOutcome, Failure, Lease, LeaseToken};
 pub use listing::{JobCursor, JobList, JobListing, ListedJob, ListedState, MAX_LIST_LIMIT};
 pub use location::QueueLocation;
+pub use options::{Progress, QueueCapabilities, QueueOptions, validate_limit};
 pub use stats::{PriorityStats, QueueStats};
 pub use trace::{MAX_TRACESTATE, TraceContext};
 pub use typed::{QueueExt, TypedJob};
+pub use workers::{
+    LiveWorker, MAX_BEAT_JOBS, MAX_BEAT_TTL, MAX_HOST, WorkerBeat, sort_workers, ttl_millis,
+};
 
 use crate::Result;
 use crate::page::{Page, PageRequest};
-use crate::retry::Backoff;
-
-/// How far a bounded admin operation got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Progress {
-    /// What this call did.
-    pub done: u64,
-    /// What is left for further calls.
-    pub remaining: u64,
-}
-
-/// Checks the `limit` of a bounded admin operation.
-///
-/// # Errors
-/// [`Error::Invalid`](crate::Error::Invalid) naming `limit` when it is zero.
-pub fn validate_limit(limit: usize) -> Result<()> {
-    if limit == 0 {
-        return Err(crate::Error::invalid("limit", "must be at least 1"));
-    }
-    Ok(())
-}
 
 /// A caller's open database transaction, handed to [`Queue::enqueue_in`] so a job is stored
 /// if and only if the caller's writes commit (see [`crate::unit`]).
 pub use crate::unit::Transaction;
-
-/// What a queue backend can do; the conformance suite reads it to pick its trials. Built by
-/// name: `QueueCapabilities::default().with_durable(true)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[non_exhaustive]
-pub struct QueueCapabilities {
-    /// Jobs live in a server, not in this process: they survive a restart of the application
-    /// and every handle opened on the same queue name sees the same jobs.
-    pub durable: bool,
-    /// A job can be enqueued inside the caller's database transaction.
-    pub transactional_enqueue: bool,
-}
-
-impl QueueCapabilities {
-    /// Sets [`QueueCapabilities::durable`].
-    #[must_use]
-    pub const fn with_durable(mut self, on: bool) -> Self {
-        self.durable = on;
-        self
-    }
-
-    /// Sets [`QueueCapabilities::transactional_enqueue`].
-    #[must_use]
-    pub const fn with_transactional_enqueue(mut self, on: bool) -> Self {
-        self.transactional_enqueue = on;
-        self
-    }
-}
-
-/// Settings every queue backend takes.
-#[derive(Debug, Clone)]
-pub struct QueueOptions {
-    /// The queue's name; backends keep queues of different names apart.
-    pub name: String,
-    /// How long to wait before each retry.
-    pub backoff: Arc<Backoff>,
-    /// How long a completed job (and so its unique key) is remembered. A cron tick's key must
-    /// outlive the slowest instance that could fire the same tick.
-    pub completed_retention: Duration,
-}
-
-impl QueueOptions {
-    /// Options for queue `name` with the default backoff and a day's retention.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            backoff: Arc::new(Backoff::default()),
-            completed_retention: Duration::from_secs(24 * 3600),
-        }
-    }
-
-    /// Checks the options the way every backend does when it opens a queue.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) naming `queue.name`, as
-    /// [`validate_queue_name`], or `completed_retention` past [`MAX_RETENTION`].
-    pub fn validate(&self) -> Result<()> {
-        validate_queue_name(&self.name)?;
-        validate_retention(self.completed_retention)
-    }
-
-    /// Uses `backoff` between retries.
-    #[must_use]
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = Arc::new(backoff);
-        self
-    }
-}
-
-impl Default for QueueOptions {
-    fn default() -> Self {
-        Self::new("default")
-    }
-}
 
 /// A durable job queue. See the [module documentation](self) for its guarantees.
 #[async_trait]
@@ -323,8 +232,8 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 
     /// One page of the jobs in one state (running, scheduled or ready), optionally of one
     /// type, after a cursor: running jobs by lease expiry then id, pending ones by run time
-    /// then id. For a running job the page gives its lease expiry; no backend records which
-    /// worker holds a lease. Read-only.
+    /// then id. For a running job the page gives its lease expiry; which worker holds it is
+    /// in that worker's report ([`Queue::workers`]). Read-only.
     ///
     /// # Errors
     /// [`Error::Invalid`](crate::Error::Invalid) as [`JobListing::validate`] (a `limit` of 0
@@ -397,6 +306,45 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         let _ = (force, limit);
         Err(crate::Error::unsupported(format!(
             "dropping the {} queue",
+            self.name()
+        )))
+    }
+
+    /// Records `beat` as worker `beat.id`'s state, listed by [`Queue::workers`] until `ttl`
+    /// passes (by the backend's clock) without another report; a later report replaces it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) as [`WorkerBeat::validate`] (nothing is
+    /// stored); [`Error::Unsupported`](crate::Error::Unsupported) by default; otherwise as
+    /// [`Queue::recover_expired`].
+    async fn record_worker(&self, beat: &WorkerBeat, ttl: Duration) -> Result<()> {
+        beat.validate(ttl)?;
+        Err(crate::Error::unsupported(format!(
+            "a worker registry on the {} queue",
+            self.name()
+        )))
+    }
+
+    /// The workers whose last report has not expired, ordered by [`sort_workers`]. Expired
+    /// reports are not listed (and may be deleted by the call).
+    ///
+    /// # Errors
+    /// As [`Queue::record_worker`].
+    async fn workers(&self) -> Result<Vec<LiveWorker>> {
+        Err(crate::Error::unsupported(format!(
+            "a worker registry on the {} queue",
+            self.name()
+        )))
+    }
+
+    /// Forgets worker `id` at once (its pool stopped); nothing when it is not listed.
+    ///
+    /// # Errors
+    /// As [`Queue::record_worker`].
+    async fn forget_worker(&self, id: uuid::Uuid) -> Result<()> {
+        let _ = id;
+        Err(crate::Error::unsupported(format!(
+            "a worker registry on the {} queue",
             self.name()
         )))
     }

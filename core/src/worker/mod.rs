@@ -37,6 +37,12 @@
 //! size; the gauges `stack_workers_current` and `stack_workers_max` report it through the
 //! `metrics` facade.
 //!
+//! Every `report_every` (default 5 s) the pool reports itself to its queue's worker
+//! registry ([`Queue::record_worker`](crate::queue::Queue::record_worker)): its id
+//! ([`WorkerHandle::id`]), host and process, size, the jobs it holds and its counts, listed by
+//! [`Queue::workers`](crate::queue::Queue::workers) for three report intervals; it says
+//! goodbye once stopped. A report that fails is logged and never slows the pool.
+//!
 //! A job whose type has no handler in this pool is dead-lettered with an error naming the
 //! type; requeue it by type once a worker that knows it runs.
 
@@ -46,6 +52,7 @@ mod capacity;
 mod dispatch;
 mod handler;
 mod pool;
+mod report;
 mod run;
 
 use std::time::Duration;
@@ -79,6 +86,9 @@ pub struct WorkerOptions {
     /// Resize the pool at run time by these rules, from `min` to `max`, instead of running
     /// `concurrency` jobs at once. Default `None`.
     pub autoscale: Option<Autoscale>,
+    /// How often the pool reports itself to its queue's worker registry (listed for three
+    /// times this). Default 5 s; from 10 ms to 8 h.
+    pub report_every: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -91,6 +101,7 @@ impl Default for WorkerOptions {
             max_idle_wait: Duration::from_secs(1),
             prefetch: 10,
             autoscale: None,
+            report_every: Duration::from_secs(5),
         }
     }
 }
@@ -124,6 +135,10 @@ impl WorkerOptions {
             if value.is_zero() {
                 return Err(Error::invalid(field, "must be positive"));
             }
+        }
+        if !(Duration::from_millis(10)..=Duration::from_secs(8 * 3600)).contains(&self.report_every)
+        {
+            return Err(Error::invalid("report_every", "must be from 10ms to 8h"));
         }
         if self.lease < Duration::from_millis(300) {
             return Err(Error::invalid(

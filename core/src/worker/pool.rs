@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::ack::acknowledge;
 use super::capacity::{Capacity, PoolSize, autoscale};
 use super::dispatch::dispatch;
+use super::report::{Identity, report};
 use super::run::heartbeat;
 use super::{Handlers, WorkerOptions};
 use crate::Result;
@@ -21,7 +22,7 @@ use crate::queue::{JobId, LeaseToken, Queue};
 use crate::retry::Backoff;
 
 /// What a pool has done so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WorkerStats {
     /// Leases held now: running jobs and those fetched ahead of a free slot.
     pub running: u64,
@@ -146,6 +147,19 @@ impl Shared {
         self.released.notify_waiters();
     }
 
+    /// What the pool has done so far, and the leases it holds now.
+    pub(super) fn stats_now(&self) -> WorkerStats {
+        let c = &self.counters;
+        WorkerStats {
+            running: self.running().len() as u64,
+            completed: c.completed.load(Ordering::Relaxed),
+            retried: c.retried.load(Ordering::Relaxed),
+            dead: c.dead.load(Ordering::Relaxed),
+            released: c.released.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
+        }
+    }
+
     /// How long `token`'s lease still has, `None` once it lapsed or was lost.
     pub(super) fn lease_left(&self, token: &LeaseToken) -> Option<Duration> {
         let running = self.running();
@@ -201,15 +215,18 @@ impl WorkerPool {
             report_backoff,
             capacity,
         });
+        let identity = Identity::new();
+        let id = identity.id;
         let mut tasks = vec![
             tokio::spawn(dispatch(Arc::clone(&shared))),
             tokio::spawn(heartbeat(Arc::clone(&shared))),
             tokio::spawn(acknowledge(Arc::clone(&shared), received)),
+            tokio::spawn(report(Arc::clone(&shared), identity)),
         ];
         if let Some(rules) = rules {
             tasks.push(tokio::spawn(autoscale(Arc::clone(&shared), rules)));
         }
-        Ok(WorkerHandle { shared, tasks })
+        Ok(WorkerHandle { shared, tasks, id })
     }
 }
 
@@ -237,11 +254,13 @@ impl Stopper {
 pub struct WorkerHandle {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    id: uuid::Uuid,
 }
 
 impl std::fmt::Debug for WorkerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkerHandle")
+            .field("id", &self.id)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -250,15 +269,12 @@ impl std::fmt::Debug for WorkerHandle {
 impl WorkerHandle {
     /// What the pool has done so far.
     pub fn stats(&self) -> WorkerStats {
-        let c = &self.shared.counters;
-        WorkerStats {
-            running: self.shared.running().len() as u64,
-            completed: c.completed.load(Ordering::Relaxed),
-            retried: c.retried.load(Ordering::Relaxed),
-            dead: c.dead.load(Ordering::Relaxed),
-            released: c.released.load(Ordering::Relaxed),
-            lost: c.lost.load(Ordering::Relaxed),
-        }
+        self.shared.stats_now()
+    }
+
+    /// The pool's id in its queue's worker registry ([`Queue::workers`]), random per start.
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
     }
 
     /// The pool's size (jobs it may run at once) now and as it changes, with its bounds; the
@@ -308,14 +324,9 @@ impl WorkerHandle {
                 tracing::error!(error = %e, "a worker pool task failed");
             }
         }
-        let c = &self.shared.counters;
         WorkerStats {
             running: 0,
-            completed: c.completed.load(Ordering::Relaxed),
-            retried: c.retried.load(Ordering::Relaxed),
-            dead: c.dead.load(Ordering::Relaxed),
-            released: c.released.load(Ordering::Relaxed),
-            lost: c.lost.load(Ordering::Relaxed),
+            ..self.shared.stats_now()
         }
     }
 

@@ -11,6 +11,7 @@ mod identity;
 mod leases;
 mod listing;
 mod trace;
+mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use identity::*;
 pub use leases::*;
 pub use listing::*;
 pub use trace::*;
+pub use workers::*;
 
 /// Builds a fresh, empty queue with the given options.
 pub type QueueFactory =
@@ -139,6 +141,7 @@ macro_rules! queue_conformance {
                 a_trace_context_round_trips_through_reserve_dead_letters_and_requeue,
                 a_malformed_trace_context_is_dropped_not_refused,
                 jobs_are_listed_by_state_in_order_across_pages,
+                workers_are_listed_until_they_expire_or_are_forgotten,
             );
         }
     };

@@ -6,11 +6,13 @@
 
 mod autoscale;
 mod faults;
+mod registry;
 mod shutdown;
 mod typed;
 
 pub use autoscale::*;
 pub use faults::*;
+pub use registry::*;
 pub use shutdown::*;
 pub use typed::*;
 
@@ -39,6 +41,7 @@ fn pool_options() -> WorkerOptions {
         max_idle_wait: Duration::from_millis(200),
         prefetch: 4,
         autoscale: None,
+        report_every: Duration::from_millis(50),
     }
 }
 
@@ -303,6 +306,7 @@ macro_rules! worker_conformance {
                 an_unserializable_payload_is_invalid_and_enqueues_nothing,
                 an_autoscaled_pool_grows_under_a_backlog_and_shrinks_when_idle,
                 a_pool_at_its_bounds_keeps_its_size,
+                a_running_pool_is_listed_with_its_jobs_and_leaves_when_stopped,
             );
         }
     };

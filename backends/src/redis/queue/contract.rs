@@ -339,6 +339,18 @@ impl Queue for RedisQueue {
         })
     }
 
+    async fn record_worker(&self, beat: &WorkerBeat, ttl: Duration) -> Result<()> {
+        self.record_worker_entry(beat, ttl).await
+    }
+
+    async fn workers(&self) -> Result<Vec<LiveWorker>> {
+        self.worker_entries().await
+    }
+
+    async fn forget_worker(&self, id: uuid::Uuid) -> Result<()> {
+        self.forget_worker_entry(id).await
+    }
+
     async fn health(&self) -> Result<()> {
         let mut connection = self.connection.clone();
         redis::cmd("PING")

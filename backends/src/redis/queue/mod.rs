@@ -4,6 +4,7 @@ mod contract;
 mod eviction;
 mod rows;
 mod scripts;
+mod workers;
 
 use std::time::Duration;
 
@@ -12,9 +13,9 @@ use chrono::{DateTime, Utc};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobCursor, JobId, JobList, JobListing, Lease, LeaseToken,
-    ListedJob, ListedState, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
-    QueueLocation, QueueOptions, QueueStats, validate_batch, validate_lease, validate_limit,
-    validate_reserve, validate_type_filter,
+    ListedJob, ListedState, LiveWorker, NewJob, Priority, PriorityStats, Progress, Queue,
+    QueueCapabilities, QueueLocation, QueueOptions, QueueStats, WorkerBeat, validate_batch,
+    validate_lease, validate_limit, validate_reserve, validate_type_filter,
 };
 use stack_core::{Error, Result};
 use tokio::sync::{Mutex, Notify};

@@ -9,7 +9,7 @@ use crate::redis::connection::redis_error;
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
 /// Names of the keys of one queue, in the order `prelude.lua` reads them from `KEYS`.
-const KEY_NAMES: [&str; 15] = [
+const KEY_NAMES: [&str; 16] = [
     "pending:critical",
     "pending:high",
     "pending:normal",
@@ -25,6 +25,7 @@ const KEY_NAMES: [&str; 15] = [
     "errors",
     "seq",
     "marker",
+    "workers",
 ];
 
 /// Where the marker list sits in [`KEY_NAMES`].
@@ -63,7 +64,7 @@ impl Keys {
     }
 }
 
-/// The four scripts, loaded once per queue handle (redis-rs sends `EVALSHA` and falls back to
+/// The five scripts, loaded once per queue handle (redis-rs sends `EVALSHA` and falls back to
 /// `EVAL` when a server has not seen a script yet).
 #[derive(Debug)]
 pub(super) struct Scripts {
@@ -71,6 +72,7 @@ pub(super) struct Scripts {
     reserve: Script,
     settle: Script,
     admin: Script,
+    workers: Script,
 }
 
 /// Which script to run.
@@ -84,6 +86,8 @@ pub(super) enum Op {
     Settle,
     /// Reads and bounded maintenance.
     Admin,
+    /// The worker registry.
+    Workers,
 }
 
 impl Scripts {
@@ -94,6 +98,7 @@ impl Scripts {
             reserve: with_prelude(include_str!("lua/reserve.lua")),
             settle: with_prelude(include_str!("lua/settle.lua")),
             admin: with_prelude(include_str!("lua/admin.lua")),
+            workers: with_prelude(include_str!("lua/workers.lua")),
         }
     }
 
@@ -110,6 +115,7 @@ impl Scripts {
             Op::Reserve => &self.reserve,
             Op::Settle => &self.settle,
             Op::Admin => &self.admin,
+            Op::Workers => &self.workers,
         };
         let mut invocation = script.prepare_invoke();
         for key in &keys.all {

@@ -7,15 +7,15 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Value};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, Lease, LeaseToken, NewJob,
-    Priority, PriorityStats, Progress, Queue, QueueCapabilities, QueueLocation, QueueStats,
-    Transaction, validate_batch, validate_lease, validate_limit, validate_reserve,
+    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, Lease, LeaseToken,
+    LiveWorker, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
+    QueueLocation, QueueStats, Transaction, WorkerBeat, validate_batch, validate_lease, validate_limit, validate_reserve,
     validate_type_filter,
 };
 use stack_core::{Error, Result};
 
 use super::rows::{get, job};
-use super::{CHUNK, SqlQueue, int};
+use super::{CHUNK, SqlQueue};
 
 impl SqlQueue {
     /// Wakes this process's idle workers after an enqueue on SQLite (PostgreSQL's enqueue
@@ -26,60 +26,8 @@ impl SqlQueue {
         }
     }
 
-    fn name_value(&self) -> Value {
+    pub(super) fn name_value(&self) -> Value {
         self.options.name.clone().into()
-    }
-
-    /// The condition on dead jobs of this queue, of `job_type` when given; its values.
-    fn dead_where(&self, job_type: Option<&str>) -> (&'static str, Vec<Value>) {
-        match job_type {
-            Some(t) => (
-                "queue = $1 AND state = 'dead' AND job_type = $2",
-                vec![self.name_value(), t.to_owned().into()],
-            ),
-            None => ("queue = $1 AND state = 'dead'", vec![self.name_value()]),
-        }
-    }
-
-    async fn dead_count(&self, job_type: Option<&str>) -> Result<u64> {
-        let (cond, values) = self.dead_where(job_type);
-        let sql = format!("SELECT COUNT(*) AS n FROM stack_jobs WHERE {cond}");
-        self.number("count dead letters", sql, values).await
-    }
-
-    /// Up to `limit` dead jobs of `job_type` (oldest death first) back to pending, or deleted.
-    async fn dead_batch(
-        &self,
-        job_type: Option<&str>,
-        limit: usize,
-        requeue: bool,
-    ) -> Result<Progress> {
-        let (cond, mut values) = self.dead_where(job_type);
-        let limit_param = values.len() + 1;
-        values.push(int(limit.min(CHUNK)));
-        let oldest = format!(
-            "SELECT id FROM stack_jobs WHERE {cond} ORDER BY dead_seq, id LIMIT ${limit_param}"
-        );
-        let sql = if requeue {
-            format!(
-                "UPDATE stack_jobs SET state = 'pending', attempts = 0, run_at = {}, \
-                 finished_at = NULL, dead_seq = NULL WHERE state = 'dead' AND id IN ({oldest})",
-                self.dialect.now()
-            )
-        } else {
-            format!("DELETE FROM stack_jobs WHERE state = 'dead' AND id IN ({oldest})")
-        };
-        let done = sea_orm::ConnectionTrait::execute_raw(&self.db, self.statement(sql, values))
-            .await
-            .map_err(|e| super::db_error("move dead letters", e))?
-            .rows_affected();
-        if requeue && done > 0 {
-            self.announce().await;
-        }
-        Ok(Progress {
-            done,
-            remaining: self.dead_count(job_type).await?,
-        })
     }
 }
 
@@ -424,6 +372,18 @@ impl Queue for SqlQueue {
     async fn drop_queue(&self, force: bool, limit: usize) -> Result<Progress> {
         validate_limit(limit)?;
         self.drop_some(force, limit).await
+    }
+
+    async fn record_worker(&self, beat: &WorkerBeat, ttl: Duration) -> Result<()> {
+        self.record_worker_row(beat, ttl).await
+    }
+
+    async fn workers(&self) -> Result<Vec<LiveWorker>> {
+        self.worker_rows().await
+    }
+
+    async fn forget_worker(&self, id: uuid::Uuid) -> Result<()> {
+        self.forget_worker_row(id).await
     }
 
     async fn health(&self) -> Result<()> {

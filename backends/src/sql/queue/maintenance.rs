@@ -112,6 +112,9 @@ impl SqlQueue {
         let remaining = self
             .number("count the queue's jobs", sql.to_owned(), vec![name()])
             .await?;
+        if remaining == 0 {
+            self.forget_all_workers().await?;
+        }
         Ok(Progress { done, remaining })
     }
 

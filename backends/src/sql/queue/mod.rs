@@ -1,6 +1,7 @@
 //! The job queue on PostgreSQL and SQLite: see [`SqlQueue`].
 
 mod contract;
+mod dead;
 mod dialect;
 mod enqueue;
 mod listing;
@@ -8,6 +9,7 @@ mod maintenance;
 mod rows;
 mod settle;
 mod wake;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
