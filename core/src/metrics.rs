@@ -176,6 +176,18 @@ pub const SERIES: &[Series] = &[
         "jobs in the dead-letter queue (sampled)",
     ),
     series(
+        "stack_queue_worker_pools",
+        Gauge,
+        &["queue"],
+        "worker pools whose last report to the queue is live, in every process (sampled)",
+    ),
+    series(
+        "stack_queue_worker_capacity",
+        Gauge,
+        &["queue"],
+        "jobs those pools may run at once, their sizes added up (sampled)",
+    ),
+    series(
         "stack_queue_sample_errors_total",
         Counter,
         &["queue"],
@@ -275,6 +287,18 @@ pub fn queue_stats(queue: &str, stats: &QueueStats) {
             .set(count as f64);
     }
     metrics::gauge!("stack_queue_dead_letters", "queue" => queue.to_owned()).set(stats.dead as f64);
+}
+
+/// Sets the worker gauges of `queue` from its registry: live pools and their sizes added up.
+pub fn queue_workers(queue: &str, workers: &[crate::queue::LiveWorker]) {
+    let capacity = workers
+        .iter()
+        .map(|w| w.beat.size)
+        .fold(0u64, u64::saturating_add);
+    metrics::gauge!("stack_queue_worker_pools", "queue" => queue.to_owned())
+        .set(workers.len() as f64);
+    metrics::gauge!("stack_queue_worker_capacity", "queue" => queue.to_owned())
+        .set(capacity as f64);
 }
 
 #[cfg(test)]

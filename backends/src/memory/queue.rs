@@ -7,9 +7,9 @@ use stack_core::Result;
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
     Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, JobState, Lease, LeaseToken,
-    ListedJob, ListedState, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
-    LiveWorker, QueueLocation, QueueOptions, QueueStats, WorkerBeat, validate_batch, validate_lease, validate_limit,
-    validate_reserve, validate_type_filter,
+    ListedJob, ListedState, LiveWorker, NewJob, Priority, PriorityStats, Progress, Queue,
+    QueueCapabilities, QueueLocation, QueueOptions, QueueStats, WorkerBeat, validate_batch,
+    validate_lease, validate_limit, validate_reserve, validate_type_filter,
 };
 
 use super::queue_state::{State, after, now_ms};

@@ -111,7 +111,14 @@ impl LiveWorker {
 /// Orders a listing: by host, then process id, then start, then id.
 pub fn sort_workers(workers: &mut [LiveWorker]) {
     workers.sort_by(|a, b| {
-        let key = |w: &LiveWorker| (w.beat.host.clone(), w.beat.pid, w.beat.started_at, w.beat.id);
+        let key = |w: &LiveWorker| {
+            (
+                w.beat.host.clone(),
+                w.beat.pid,
+                w.beat.started_at,
+                w.beat.id,
+            )
+        };
         key(a).cmp(&key(b))
     });
 }

@@ -128,6 +128,8 @@ async fn goodbye(queue: &dyn Queue, id: Uuid) {
         Ok(Err(error)) => {
             tracing::warn!(%error, worker = %id, "could not remove this worker from its queue's list; it expires");
         }
-        Err(_) => tracing::warn!(worker = %id, "removing this worker from its queue's list timed out; it expires"),
+        Err(_) => {
+            tracing::warn!(worker = %id, "removing this worker from its queue's list timed out; it expires")
+        }
     }
 }

@@ -35,13 +35,23 @@ pub async fn sample_every(
 }
 
 /// One sample of `backends` into gauges: the queue's depth by priority and state, its
-/// oldest ready job's age and dead letters (one `Queue::stats` call), the primary pool's
+/// oldest ready job's age and dead letters (one `Queue::stats` call), the live worker pools
+/// (one `Queue::workers` call; none on a backend without a registry), the primary pool's
 /// connections, the breaker's state, each replica's health, lag and reads.
 pub async fn sample(backends: &Backends, queue: &str) {
     match backends.queue.stats().await {
         Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
         Err(error) => {
             tracing::debug!(%error, "queue stats for metrics failed");
+            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
+                .increment(1);
+        }
+    }
+    match backends.queue.workers().await {
+        Ok(live) => stack_core::metrics::queue_workers(queue, &live),
+        Err(stack_core::Error::Unsupported { .. }) => {}
+        Err(error) => {
+            tracing::debug!(%error, "queue workers for metrics failed");
             metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
                 .increment(1);
         }

@@ -43,6 +43,7 @@ async fn the_page_and_its_assets_need_no_token_and_carry_a_strict_policy() {
     for (path, kind) in [
         ("/admin/dashboard", "text/html"),
         ("/admin/dashboard/app.js", "text/javascript"),
+        ("/admin/dashboard/workers.js", "text/javascript"),
         ("/admin/dashboard/app.css", "text/css"),
     ] {
         let response = client.get(path).send().await;
@@ -188,6 +189,7 @@ async fn the_dashboard_replays_a_dead_letter_in_chromium() {
     let replayed = dead_letter(queue.as_ref(), "email.send").await;
     let purged = dead_letter(queue.as_ref(), "report.build").await;
     let (running, scheduled) = running_and_scheduled(queue.as_ref()).await;
+    super::workers::report_holding(queue.as_ref(), "dash-host", vec![running]).await;
     let nightly = ScheduleSpec::new("nightly-report", "0 30 2 * * *", "report.build");
     backends.scheduler.add(nightly).await.unwrap();
     let (port, _server) = served(&config, backends).await;
@@ -269,11 +271,18 @@ fn drive(url: &str, replayed: JobId, purged: JobId, listed: (JobId, JobId)) -> V
     browser.wait_until(
         &format!(
             "(r => r !== null && r.textContent.includes('video.encode') \
-             && r.textContent.includes('since enqueue') && r.textContent.includes(' (in '))\
+             && r.textContent.includes('since enqueue') && r.textContent.includes(' (in ') \
+             && r.textContent.includes('dash-host:4242'))\
              (document.querySelector('#running-table tr[data-job-id=\"{running}\"]'))"
         ),
         limit,
-        "the running job is listed with its age and lease expiry",
+        "the running job is listed with its age, lease expiry and worker",
+    );
+    browser.wait_until(
+        "document.getElementById('workers-summary').textContent.startsWith('pools: 1, processes: 1, jobs that may run at once: 6,') \
+         && document.querySelector('#workers-table tr[data-worker-id]').textContent.includes('6 of max 12')",
+        limit,
+        "the worker processes are listed with their counts",
     );
     browser.wait_until(
         &format!(

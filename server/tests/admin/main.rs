@@ -14,6 +14,7 @@ mod diagnostics;
 mod queue;
 mod queue_drop;
 mod schedules;
+mod workers;
 
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestRequestBuilder};

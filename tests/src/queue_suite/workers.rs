@@ -48,7 +48,10 @@ pub async fn workers_are_listed_until_they_expire_or_are_forgotten(make: QueueFa
     let opts = options();
     let queue = make(opts.clone()).await;
     let other = make(options()).await;
-    assert!(listed(queue.as_ref()).await.is_empty(), "a new queue lists no worker");
+    assert!(
+        listed(queue.as_ref()).await.is_empty(),
+        "a new queue lists no worker"
+    );
 
     let mut a = beat("h|1}{é", MAX_BEAT_JOBS);
     let b = beat(&"b".repeat(MAX_HOST), 0);
@@ -65,16 +68,26 @@ pub async fn workers_are_listed_until_they_expire_or_are_forgotten(make: QueueFa
     assert!(listed(other.as_ref()).await.is_empty(), "queues are apart");
     if queue.capabilities().durable {
         let twin = make(opts.clone()).await;
-        assert_eq!(listed(twin.as_ref()).await.len(), 2, "a second handle sees both");
+        assert_eq!(
+            listed(twin.as_ref()).await.len(),
+            2,
+            "a second handle sees both"
+        );
     }
 
     a.size = 7;
     a.jobs.truncate(1);
-    queue.record_worker(&a, MINUTE).await.expect("report a again");
+    queue
+        .record_worker(&a, MINUTE)
+        .await
+        .expect("report a again");
     assert_eq!(listed(queue.as_ref()).await, vec![b.clone(), a.clone()]);
 
     queue.forget_worker(b.id).await.expect("forget b");
-    queue.forget_worker(Uuid::new_v4()).await.expect("forget an unknown worker");
+    queue
+        .forget_worker(Uuid::new_v4())
+        .await
+        .expect("forget an unknown worker");
     assert_eq!(listed(queue.as_ref()).await, vec![a.clone()]);
 
     let mut bad = Vec::new();
@@ -95,7 +108,11 @@ pub async fn workers_are_listed_until_they_expire_or_are_forgotten(make: QueueFa
             report.host
         );
     }
-    assert_eq!(listed(queue.as_ref()).await, vec![a.clone()], "refusals change nothing");
+    assert_eq!(
+        listed(queue.as_ref()).await,
+        vec![a.clone()],
+        "refusals change nothing"
+    );
 
     let brief = beat("brief", 0);
     queue
@@ -116,13 +133,22 @@ pub async fn workers_are_listed_until_they_expire_or_are_forgotten(make: QueueFa
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    queue.record_worker(&b, MINUTE).await.expect("report b again");
+    queue
+        .record_worker(&b, MINUTE)
+        .await
+        .expect("report b again");
     loop {
         let progress = queue.drop_queue(true, 1000).await.expect("drop the queue");
         if progress.remaining == 0 {
             break;
         }
     }
-    assert!(listed(queue.as_ref()).await.is_empty(), "a dropped queue lists no worker");
-    other.drop_queue(true, 1000).await.expect("drop the other queue");
+    assert!(
+        listed(queue.as_ref()).await.is_empty(),
+        "a dropped queue lists no worker"
+    );
+    other
+        .drop_queue(true, 1000)
+        .await
+        .expect("drop the other queue");
 }

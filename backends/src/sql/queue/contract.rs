@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Value};
 use stack_core::page::{Page, PageRequest};
 use stack_core::queue::{
-    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, Lease, LeaseToken,
-    LiveWorker, NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities,
-    QueueLocation, QueueStats, Transaction, WorkerBeat, validate_batch, validate_lease, validate_limit, validate_reserve,
+    Enqueued, FailOutcome, Failure, Job, JobId, JobList, JobListing, Lease, LeaseToken, LiveWorker,
+    NewJob, Priority, PriorityStats, Progress, Queue, QueueCapabilities, QueueLocation, QueueStats,
+    Transaction, WorkerBeat, validate_batch, validate_lease, validate_limit, validate_reserve,
     validate_type_filter,
 };
 use stack_core::{Error, Result};

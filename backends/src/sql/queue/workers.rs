@@ -52,7 +52,9 @@ impl SqlQueue {
             let expires: i64 = get(row, "expires_at")?;
             match LiveWorker::from_stored(&report, seen, expires) {
                 Some(worker) => live.push(worker),
-                None => tracing::warn!(queue = %self.options.name, "a worker report that cannot be read is skipped"),
+                None => {
+                    tracing::warn!(queue = %self.options.name, "a worker report that cannot be read is skipped")
+                }
             }
         }
         sort_workers(&mut live);
@@ -69,8 +71,12 @@ impl SqlQueue {
     /// Deletes every worker report of the queue (it was dropped).
     pub(super) async fn forget_all_workers(&self) -> Result<()> {
         let sql = "DELETE FROM stack_job_workers WHERE queue = $1".to_owned();
-        self.execute("forget the queue's workers", sql, vec![self.options.name.clone().into()])
-            .await
+        self.execute(
+            "forget the queue's workers",
+            sql,
+            vec![self.options.name.clone().into()],
+        )
+        .await
     }
 
     async fn execute(&self, doing: &str, sql: String, values: Vec<Value>) -> Result<()> {

@@ -122,7 +122,7 @@ function fillJobs(id, jobs, cells, empty) {
   if (rows.length === 0) {
     const row = el("tr");
     const cell = el("td", empty, "empty");
-    cell.colSpan = 6;
+    cell.colSpan = $(id + "-table").tHead.rows[0].cells.length;
     row.appendChild(cell);
     rows.push(row);
   }
@@ -140,6 +140,7 @@ function refreshRunning() {
     el("td", `${job.attempts}/${job.max_attempts}`),
     el("td", ageText(Math.max(0, Date.now() - new Date(job.enqueued_at).getTime())) + " since enqueue"),
     el("td", `${when(job.lease_expires_at)} (${fromNow(job.lease_expires_at)})`),
+    workerCell(job),
   ], "no running jobs");
 }
 
@@ -337,6 +338,7 @@ async function refreshSchedules() {
 
 async function refreshAll() {
   try {
+    await refreshWorkers();
     await Promise.all([refreshStats(), refreshRunning(), refreshScheduled(), refreshDead(),
       refreshSchedules()]);
   } catch (e) {

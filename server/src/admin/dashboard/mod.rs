@@ -1,4 +1,4 @@
-//! `/admin/dashboard`: the job dashboard, a static page (HTML, one script, one style sheet)
+//! `/admin/dashboard`: the job dashboard, a static page (HTML, two scripts, one style sheet)
 //! compiled into the binary, with no CDN and no build step.
 //!
 //! The page is a shell that carries no data: it asks for the admin token, keeps it in the
@@ -18,6 +18,8 @@ use poem::{Response, Route, get, handler};
 const INDEX: &str = include_str!("index.html");
 /// Its script.
 const SCRIPT: &str = include_str!("app.js");
+/// The worker processes panel's script, loaded before [`SCRIPT`].
+const WORKERS_SCRIPT: &str = include_str!("workers.js");
 /// Its style sheet.
 const STYLE: &str = include_str!("app.css");
 
@@ -58,18 +60,25 @@ fn script() -> Response {
 }
 
 #[handler]
+fn workers_script() -> Response {
+    asset(WORKERS_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+#[handler]
 fn style() -> Response {
     asset(STYLE, "text/css; charset=utf-8")
 }
 
 /// `route` with the dashboard at `/dashboard` (to nest at `/admin`, outside the token's
-/// gate), its script at `/dashboard/app.js` and its style sheet at `/dashboard/app.css`. The
+/// gate), its scripts at `/dashboard/app.js` and `/dashboard/workers.js` and its style sheet
+/// at `/dashboard/app.css`. The
 /// page's URL has no trailing slash, so that its relative asset URLs resolve; nothing else
 /// is served under `/dashboard/`.
 pub fn mount(route: Route) -> Route {
     route
         .at("/dashboard", get(index))
         .at("/dashboard/app.js", get(script))
+        .at("/dashboard/workers.js", get(workers_script))
         .at("/dashboard/app.css", get(style))
 }
 
@@ -80,18 +89,21 @@ mod tests {
     #[test]
     fn the_page_loads_its_assets_from_this_origin_and_runs_no_inline_script() {
         assert!(INDEX.contains(r#"<script src="dashboard/app.js" defer></script>"#));
+        assert!(INDEX.contains(r#"<script src="dashboard/workers.js" defer></script>"#));
         assert!(INDEX.contains(r#"<link rel="stylesheet" href="dashboard/app.css">"#));
         assert_eq!(
             INDEX.matches("<script").count(),
-            1,
-            "one script, no inline one"
+            2,
+            "two scripts, no inline one"
         );
         assert!(!INDEX.contains("<style") && !INDEX.contains(" style="));
         assert!(
             !INDEX.contains("http://") && !INDEX.contains("https://"),
             "no CDN"
         );
-        assert!(!SCRIPT.contains("innerHTML"), "the DOM is built from text");
-        assert!(!SCRIPT.contains("eval("));
+        for source in [SCRIPT, WORKERS_SCRIPT] {
+            assert!(!source.contains("innerHTML"), "the DOM is built from text");
+            assert!(!source.contains("eval("));
+        }
     }
 }

@@ -1,8 +1,9 @@
-//! `/admin/queue`: stats, one job by id, the dead-letter queue (list, replay one, replay by type, purge),
-//! and dropping the whole queue. Replays, purges and drops are bounded (`limit` jobs per
+//! `/admin/queue`: stats, one job by id, jobs by state, the worker processes, the dead-letter
+//! queue (list, replay one, replay by type, purge), and dropping the whole queue. Replays, purges and drops are bounded (`limit` jobs per
 //! call, with what remains in the answer) and each writes an operator audit log.
 
 mod wire;
+mod workers;
 
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -16,6 +17,7 @@ pub use wire::{
     AttemptView, BulkOutcome, DeadLetterPage, JobListPage, JobView, ListedJobView, PriorityView,
     QueueStatsView, Replayed,
 };
+pub use workers::{WorkerView, WorkersView};
 
 use super::auth::AdminAuth;
 use super::{Tag, audit, bad_query, invalid, query_error};
@@ -73,7 +75,8 @@ impl QueueApi {
     /// One page of the jobs in one state: `running` (by lease expiry, then id), `scheduled`
     /// (run time ahead; by run time, then id) or `ready` (run time passed; by run time, then
     /// id), optionally of one type. `after` is the previous page's `next`; `limit` 1-1000,
-    /// default 50. Which worker holds a lease is not recorded by any backend.
+    /// default 50. A running job names the worker pool whose last report lists it
+    /// (`GET /admin/queue/workers`).
     #[oai(path = "/queue/jobs", method = "get")]
     async fn list_jobs(
         &self,
@@ -109,11 +112,37 @@ impl QueueApi {
             other => query_error("type", other),
         })?;
         let page = self.backends.queue.list_jobs(&listing).await?;
+        let holders = if listed == ListedState::Running {
+            let live = workers::live_workers(self.backends.queue.as_ref()).await?;
+            workers::holders(&live.unwrap_or_default())
+        } else {
+            Default::default()
+        };
+        let items = page
+            .jobs
+            .into_iter()
+            .map(|listed| {
+                let worker = holders.get(&listed.job.id).copied();
+                ListedJobView {
+                    worker,
+                    ..ListedJobView::from(listed)
+                }
+            })
+            .collect();
         Ok(Json(JobListPage {
             state: state.0,
-            items: page.jobs.into_iter().map(ListedJobView::from).collect(),
+            items,
             next: page.next.map(|c| c.to_string()),
         }))
+    }
+
+    /// The worker pools that reported to the queue within their last report's lifetime
+    /// (three report intervals), with their host, process, size, the jobs they hold and
+    /// their counts; and the totals (pools, distinct processes, size, held leases).
+    #[oai(path = "/queue/workers", method = "get")]
+    async fn workers(&self, _auth: AdminAuth) -> ApiResult<Json<WorkersView>> {
+        let live = workers::live_workers(self.backends.queue.as_ref()).await?;
+        Ok(Json(WorkersView::new(live)))
     }
 
     /// Dead letters, oldest death first, optionally of one job type, by page (`page` from

@@ -216,6 +216,9 @@ pub struct ListedJobView {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The last failure's message.
     pub last_error: Option<String>,
+    /// For a running job, the worker pool whose last report lists it (its `id` in
+    /// `GET /admin/queue/workers`); absent when no live report does.
+    pub worker: Option<Uuid>,
 }
 
 impl From<ListedJob> for ListedJobView {
@@ -232,6 +235,7 @@ impl From<ListedJob> for ListedJobView {
             run_at: job.run_at,
             lease_expires_at: listed.lease_expires_at,
             last_error: job.last_error,
+            worker: None,
         }
     }
 }
