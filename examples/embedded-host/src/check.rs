@@ -2,16 +2,19 @@
 //! each check polled against a deadline (never a sleep taken for an answer). The first
 //! failure ends the check with a message naming what was expected and what came.
 
+mod client;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use stack_core::cache::Cache;
 use stack_core::queue::{Queue, QueueExt};
 
 use crate::host::VISITS;
 use crate::jobs::{Greet, Seen};
+use client::Client;
 
 /// How long any one thing may take to happen (a job to run, a cron tick to fire).
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -37,100 +40,6 @@ pub(crate) struct Target {
 pub(crate) struct Report {
     /// How many checks passed.
     pub(crate) checks: u32,
-}
-
-/// One HTTP answer.
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Reply {
-    /// The body as JSON, after checking the status is `status`.
-    fn expect(self, what: &str, status: u16) -> Result<Value, String> {
-        if self.status != status {
-            return Err(format!(
-                "{what}: expected {status}, got {} ({}): {}",
-                self.status, self.content_type, self.body
-            ));
-        }
-        serde_json::from_str(&self.body)
-            .map_err(|e| format!("{what}: not JSON ({e}): {}", self.body))
-    }
-}
-
-/// A blocking client (ureq) run off the runtime's threads.
-#[derive(Clone)]
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-}
-
-impl Client {
-    fn new(base: &str) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build();
-        Self {
-            agent: config.into(),
-            base: base.to_owned(),
-        }
-    }
-
-    /// `method path` with `authorization` (when given) and a JSON `body` (POST).
-    async fn call(
-        &self,
-        method: &'static str,
-        path: &str,
-        authorization: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Reply, String> {
-        let (agent, url) = (self.agent.clone(), format!("{}{path}", self.base));
-        let authorization = authorization.map(str::to_owned);
-        let what = format!("{method} {path}");
-        let context = what.clone();
-        tokio::task::spawn_blocking(move || {
-            let sent = if method == "GET" {
-                let request = agent.get(&url);
-                match &authorization {
-                    Some(value) => request.header("authorization", value).call(),
-                    None => request.call(),
-                }
-            } else {
-                let mut request = agent.post(&url);
-                if let Some(value) = &authorization {
-                    request = request.header("authorization", value);
-                }
-                match body {
-                    Some(body) => request
-                        .header("content-type", "application/json")
-                        .send(body.to_string()),
-                    None => request.send_empty(),
-                }
-            };
-            let mut response = sent.map_err(|e| format!("{what}: {e}"))?;
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let body = response
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| format!("{what}: reading the body: {e}"))?;
-            Ok(Reply {
-                status: response.status().as_u16(),
-                content_type,
-                body,
-            })
-        })
-        .await
-        .map_err(|e| format!("{context}: the client task failed: {e}"))?
-    }
 }
 
 /// Polls `probe` until it says yes, for at most [`DEADLINE`].

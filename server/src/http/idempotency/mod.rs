@@ -42,6 +42,8 @@
 //!   idempotent by themselves).
 
 mod purge;
+mod request;
+mod settle;
 mod stored;
 
 use std::sync::Arc;
@@ -49,19 +51,18 @@ use std::time::Duration;
 
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use sha2::{Digest, Sha256};
 use stack_core::config::ApiConfig;
-use stack_core::idempotency::{
-    Begun, Claim, IdempotencyKey, IdempotencyStore, RequestFingerprint, StoredResponse,
-};
+use stack_core::idempotency::{Begun, IdempotencyKey, IdempotencyStore, RequestFingerprint};
 use stack_core::unit::{TransactionSource, Unit};
-use stack_core::version::ApiVersion;
 
 pub use purge::{PURGE_BATCH, purge_every, purge_expired};
+pub use request::AppTarget;
 pub use stored::{NotStored, REPLAYED_HEADER, mark_refused, not_stored};
 
 use super::api_error::ApiError;
 use super::problem::Problem;
+use request::{fingerprint, key_of};
+use settle::{Held, abandon, commit_with, end};
 
 /// The request header carrying the key.
 pub const KEY_HEADER: &str = "idempotency-key";
@@ -137,59 +138,6 @@ fn refuse(status: StatusCode, detail: impl Into<String>) -> Response {
     Problem::new(status, Some(detail.into())).into_response()
 }
 
-/// The key of `req`, `None` when it sends none, or why it is refused (a 400).
-fn key_of(req: &Request) -> std::result::Result<Option<IdempotencyKey>, String> {
-    let mut values = req.headers().get_all(KEY_HEADER).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err("Idempotency-Key: send it once".to_owned());
-    }
-    let parsed = value
-        .to_str()
-        .map_err(|_| stack_core::Error::invalid("Idempotency-Key", "must be visible ASCII"))
-        .and_then(IdempotencyKey::parse);
-    match parsed {
-        Ok(key) => Ok(Some(key)),
-        Err(stack_core::Error::Invalid { field, reason, .. }) => Err(format!("{field}: {reason}")),
-        Err(other) => Err(other.to_string()),
-    }
-}
-
-/// The target of a request as STACK's app received it (after the host's prefix is stripped),
-/// put in the request's extensions by the app for the fingerprint.
-#[derive(Debug, Clone)]
-pub struct AppTarget(pub poem::http::Uri);
-
-/// What identifies `req` with `body`: method, the target relative to STACK's app (with the
-/// API version the guards resolved, when they did), and a SHA-256 of the body. Relative to
-/// the app, so the mount prefix a host nests it at (or changes) is no part of it.
-fn fingerprint(req: &Request, body: &[u8]) -> RequestFingerprint {
-    // The app records the target as it received it ([`AppTarget`]); outside an app (the
-    // middleware alone) the server's record of the target the client sent, and a request
-    // built in-process has the default `/` there and its own URI instead.
-    let uri = match req.extensions().get::<AppTarget>() {
-        Some(AppTarget(uri)) => uri,
-        None if req.original_uri().path() == "/" => req.uri(),
-        None => req.original_uri(),
-    };
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    let target = match req.extensions().get::<ApiVersion>() {
-        Some(version) => format!("{version} {target}"),
-        None => target,
-    };
-    let digest = Sha256::digest(body);
-    let body_sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-    RequestFingerprint {
-        method: req.method().as_str().to_owned(),
-        target,
-        body_sha256,
-    }
-}
-
 fn in_flight(retry_after: Duration) -> Response {
     let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
     let mut response = refuse(
@@ -215,42 +163,6 @@ fn mismatch(first: &RequestFingerprint, now: &RequestFingerprint) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY,
         format!("this Idempotency-Key belongs to another request: {what}; use a new key"),
     )
-}
-
-/// Frees the key if the request is dropped (its client went away) or panics before it
-/// settled, so a retry need not wait out the lease.
-struct Held {
-    store: Arc<dyn IdempotencyStore>,
-    claim: Claim,
-    armed: bool,
-    /// The runtime the request runs on, taken while it runs: a dropped future may be
-    /// dropped outside it (an aborted task, a runtime shutting down).
-    runtime: Option<tokio::runtime::Handle>,
-}
-
-impl Held {
-    /// The claim, now settled by the caller.
-    fn settle(mut self) -> Claim {
-        self.armed = false;
-        self.claim.clone()
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let (store, claim) = (Arc::clone(&self.store), self.claim.clone());
-        tracing::debug!(key = %claim.key, "request dropped before it settled; freeing its key");
-        if let Some(runtime) = &self.runtime {
-            runtime.spawn(async move {
-                if let Err(error) = store.abandon(&claim).await {
-                    tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
-                }
-            });
-        }
-    }
 }
 
 impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
@@ -298,12 +210,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             Ok(Begun::Mismatch { first }) => return Ok(mismatch(&first, &request)),
             Err(error) => return Ok(ApiError::from(error).into_response()),
         };
-        let held = Held {
-            store: Arc::clone(store),
-            claim,
-            armed: true,
-            runtime: tokio::runtime::Handle::try_current().ok(),
-        };
+        let held = Held::new(Arc::clone(store), claim);
         let unit = match &self.wrapper.units {
             Some(units) => match Unit::begin(units.as_ref()).await {
                 Ok(unit) => Some(unit),
@@ -356,51 +263,5 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             }
         }
         Ok(response)
-    }
-}
-
-/// Stores `response` for `claim` inside `unit` and commits both with the handler's writes.
-/// When that fails, the handler's writes are undone (or their fate is unknown: a commit
-/// whose reply was lost) and the key is freed unless it was stored.
-///
-/// # Errors
-/// `Conflict` when another request took the key over; the database's.
-async fn commit_with(
-    unit: Unit,
-    claim: &Claim,
-    response: &StoredResponse,
-    store: &dyn IdempotencyStore,
-) -> stack_core::Result<()> {
-    let outcome = match unit.run(store.finish(claim, response)).await {
-        Ok(()) => unit.commit().await,
-        Err(error) => {
-            if let Err(rollback) = unit.rollback().await {
-                tracing::warn!(error = %rollback, "rolling back a keyed request failed");
-            }
-            Err(error)
-        }
-    };
-    if let Err(error) = &outcome {
-        tracing::warn!(%error, key = %claim.key, "a keyed request's writes were not committed");
-        // Frees the key only while it is still this claim's and running: a commit that went
-        // through stored the response, and a retry replays it.
-        abandon(store, claim).await;
-    }
-    outcome
-}
-
-/// Ends a request whose response is not stored: its writes roll back and its key is freed.
-async fn end(unit: Option<Unit>, claim: &Claim, store: &dyn IdempotencyStore) {
-    if let Some(unit) = unit
-        && let Err(error) = unit.rollback().await
-    {
-        tracing::warn!(%error, "rolling back a keyed request failed");
-    }
-    abandon(store, claim).await;
-}
-
-async fn abandon(store: &dyn IdempotencyStore, claim: &Claim) {
-    if let Err(error) = store.abandon(claim).await {
-        tracing::warn!(%error, key = %claim.key, "freeing an idempotency key failed");
     }
 }
