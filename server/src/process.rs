@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use stack_core::config::{Config, ConfigError};
 
 use crate::logging;
+#[cfg(feature = "otlp")]
+use crate::otlp::Export;
 
 /// What a command's work may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -66,12 +68,9 @@ where
         }
     };
     // The last spans are sent while the runtime, which runs the export, still runs.
-    #[cfg(feature = "otlp")]
     if let Some(export) = export {
         export.shutdown();
     }
-    #[cfg(not(feature = "otlp"))]
-    let () = export;
     // Tasks cut at the end of a grace are still parked; do not wait on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     code
@@ -80,7 +79,7 @@ where
 /// Installs logging, with the OTLP exporter's layer when `tracing.otlp_endpoint` is set;
 /// the exporter to shut down at exit. Runs inside the runtime.
 #[cfg(feature = "otlp")]
-fn start_logging(config: &Config) -> Result<Option<crate::otlp::Export>, String> {
+fn start_logging(config: &Config) -> Result<Option<Export>, String> {
     let (export, layer) = crate::otlp::Export::start(&config.tracing)?.unzip();
     logging::init(&config.log, layer)?;
     if let Some(url) = config.tracing.traces_url().and_then(Result::ok) {
@@ -92,6 +91,18 @@ fn start_logging(config: &Config) -> Result<Option<crate::otlp::Export>, String>
 /// Installs logging. A `tracing.otlp_endpoint` never gets here: the configuration's checks
 /// refuse it in a build without feature `otlp`.
 #[cfg(not(feature = "otlp"))]
-fn start_logging(config: &Config) -> Result<(), String> {
-    logging::init(&config.log, None)
+fn start_logging(config: &Config) -> Result<Option<Export>, String> {
+    logging::init(&config.log, None).map(|()| None)
+}
+
+/// No span export in a build without feature `otlp`: there is never one to shut down.
+#[cfg(not(feature = "otlp"))]
+enum Export {}
+
+#[cfg(not(feature = "otlp"))]
+impl Export {
+    /// Never called: no value of this type exists.
+    fn shutdown(self) {
+        match self {}
+    }
 }

@@ -139,7 +139,10 @@ fn confirm_a_deposit(port: u16, headers: &str) -> String {
     });
     let (status, deposit) = call(port, "POST", "/api/v1/deposits", "", Some(&deposit));
     assert_eq!(status, 201, "{deposit}");
-    let confirm = format!("/api/v1/deposits/{}/confirm", deposit["id"].as_str().unwrap());
+    let confirm = format!(
+        "/api/v1/deposits/{}/confirm",
+        deposit["id"].as_str().unwrap()
+    );
     let (status, body) = call(port, "POST", &confirm, headers, None);
     assert_eq!(status, 200, "{body}");
     user
@@ -168,7 +171,11 @@ fn the_job_attempt_span_reaches_the_collector_in_the_callers_trace() {
     assert!(status.success(), "{status:?}\n{}", logs.all());
     let (service, attempt) = collector.attempt();
     assert_eq!(service, "rail-test");
-    let trace: String = attempt.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    let trace: String = attempt
+        .trace_id
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(trace, TRACE_ID, "the attempt continues the request's trace");
 }
 

@@ -84,7 +84,10 @@ pub fn traces_url(endpoint: &str) -> Result<String, OtlpEndpointError> {
 pub(super) fn check(tracing: &TracingConfig) -> Vec<ConfigProblem> {
     let mut found = Vec::new();
     if let Some(Err(error)) = tracing.traces_url() {
-        found.push(ConfigProblem::new("tracing.otlp_endpoint", error.to_string()));
+        found.push(ConfigProblem::new(
+            "tracing.otlp_endpoint",
+            error.to_string(),
+        ));
     }
     if tracing.service_name.trim().is_empty() {
         found.push(ConfigProblem::new(
@@ -113,7 +116,12 @@ mod tests {
         assert!(c.tracing.otlp_endpoint.is_none() && c.tracing.traces_url().is_none());
         assert_eq!(c.tracing.service_name, "stack");
         assert!(keys("tracing:\n  otlp_endpoint: http://127.0.0.1:4318\n").is_empty());
-        assert!(keys("tracing:\n  otlp_endpoint: https://otel.example.com/base/\n  service_name: rail\n").is_empty());
+        assert!(
+            keys(
+                "tracing:\n  otlp_endpoint: https://otel.example.com/base/\n  service_name: rail\n"
+            )
+            .is_empty()
+        );
         assert_eq!(
             traces_url("https://otel.example.com/base/").as_deref(),
             Ok("https://otel.example.com/base/v1/traces")
@@ -144,6 +152,9 @@ mod tests {
             keys("tracing:\n  service_name: \" \"\n"),
             ["tracing.service_name"]
         );
-        assert_eq!(keys("tracing:\n  sample_ratio: 0.5\n"), ["tracing.sample_ratio"]);
+        assert_eq!(
+            keys("tracing:\n  sample_ratio: 0.5\n"),
+            ["tracing.sample_ratio"]
+        );
     }
 }
