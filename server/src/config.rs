@@ -3,16 +3,30 @@
 
 use std::path::Path;
 
-use stack_core::config::{ConfigLoader, ConfigProblem, log_filter};
+use stack_core::config::{Config, ConfigLoader, ConfigProblem, log_filter};
 
 /// The loader of the file at `path` (when given) with every check the server makes: the
-/// configuration's own, the backends this build can open, and `RUST_LOG` when it is set
-/// (it overrides `log.level`).
+/// configuration's own, the backends this build can open, an OTLP endpoint only when this
+/// build can export, and `RUST_LOG` when it is set (it overrides `log.level`).
 pub fn loader(path: Option<&Path>) -> ConfigLoader {
     ConfigLoader::new()
         .file(path)
         .check(stack_backends::registry::check_config)
+        .check(check_otlp_built)
         .check(|_| check_rust_log(std::env::var("RUST_LOG").ok().as_deref()))
+}
+
+/// A `tracing.otlp_endpoint` in a binary built without feature `otlp` is refused, never
+/// silently ignored.
+fn check_otlp_built(config: &Config) -> Vec<ConfigProblem> {
+    if cfg!(feature = "otlp") || config.tracing.otlp_endpoint.is_none() {
+        return Vec::new();
+    }
+    vec![ConfigProblem::new(
+        "tracing.otlp_endpoint",
+        "this stack binary was built without feature `otlp`: rebuild with \
+         `--features otlp`, or set null",
+    )]
 }
 
 /// `RUST_LOG`'s problem, blamed on `RUST_LOG` (not on `log.level`).

@@ -19,7 +19,7 @@
 //!   scope where it uses the macros (`use stack_server::{poem, poem_openapi};`).
 //!
 //! The modules hidden from these docs (`cli`, `process`, `serve`, `worker`, `migrate`,
-//! `logging`, `config`) are the `stack` binary's and may change without notice.
+//! `logging`, `config`, `otlp`) are the `stack` binary's and may change without notice.
 
 pub use poem;
 pub use poem_openapi;
@@ -45,6 +45,9 @@ pub mod logging;
 #[doc(hidden)]
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod migrate;
+#[doc(hidden)]
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[doc(hidden)]
 pub mod process;
 #[doc(hidden)]

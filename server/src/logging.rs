@@ -6,14 +6,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use stack_core::config::{LogConfig, LogFormat, log_filter};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{Layer, Registry};
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides `log.level`. Text logs
-/// are coloured only on a terminal and never when `NO_COLOR` is set.
+/// A layer installed beside the log lines (the OTLP exporter's), under the same filter.
+pub type ExtraLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// Installs the global subscriber: log lines, and `extra` when given. `RUST_LOG`, when set,
+/// overrides `log.level`; the filter applies to both. Text logs are coloured only on a
+/// terminal and never when `NO_COLOR` is set.
 ///
 /// # Errors
 /// When the filter is refused (naming `RUST_LOG` or `log.level`, whichever gave it) or a
 /// subscriber is already installed.
-pub fn init(config: &LogConfig) -> Result<(), String> {
+pub fn init(config: &LogConfig, extra: Option<ExtraLayer>) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => {
             log_filter(&directives).map_err(|e| format!("RUST_LOG: {e}"))
@@ -22,17 +29,20 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
     }?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = std::io::stdout().is_terminal() && !no_color;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(true)
         .with_ansi(ansi)
         .with_writer(LogOutput::default())
         .log_internal_errors(false);
-    let installed = match config.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let lines: ExtraLayer = match config.format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
     };
-    installed.map_err(|e| e.to_string())
+    let layers: Vec<ExtraLayer> = std::iter::once(lines).chain(extra).collect();
+    tracing_subscriber::registry()
+        .with(layers.with_filter(filter))
+        .try_init()
+        .map_err(|e| e.to_string())
 }
 
 /// Standard output for log lines. A write that fails (the reader went away: `| head`, a

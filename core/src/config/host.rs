@@ -188,7 +188,7 @@ mod tests {
                 .load_with::<Shop>(),
         );
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].starts_with("databse: unknown key; the keys here are: server, log, database, redis, cache, queue, workers, api, metrics, app"), "{found:?}");
+        assert!(found[0].starts_with("databse: unknown key; the keys here are: server, log, database, redis, cache, queue, workers, api, metrics, tracing, app"), "{found:?}");
         assert!(
             found[1].starts_with("workers.cuont: unknown key"),
             "{found:?}"

@@ -24,6 +24,7 @@ mod metrics;
 mod problem;
 mod scheme;
 mod sources;
+mod traces;
 mod validate;
 
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub use load::{ConfigLoader, ENV_PREFIX, ExtraCheck};
 pub use metrics::MetricsConfig;
 pub use problem::{ConfigError, ConfigProblem};
 pub use scheme::url_scheme;
+pub use traces::{OtlpEndpointError, TracingConfig, traces_url as otlp_traces_url};
 pub use validate::log_filter;
 
 use crate::version::ApiVersion;
@@ -62,6 +64,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Prometheus metrics of the `stack` binary.
     pub metrics: MetricsConfig,
+    /// Span export over OTLP of the `stack` binary.
+    pub tracing: TracingConfig,
     /// The host application's own settings, kept free-form: STACK never reads them, and a
     /// host reads them into its own type with [`Config::app_settings`] or
     /// [`ConfigLoader::load_with`], whose errors name `app.<key>`. Default none.

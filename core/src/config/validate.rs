@@ -256,6 +256,7 @@ impl Config {
 
         p.0.extend(super::deprecation::check(api));
         p.0.extend(super::metrics::check(self));
+        p.0.extend(super::traces::check(&self.tracing));
 
         if p.0.is_empty() {
             Ok(())
