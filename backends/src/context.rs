@@ -111,9 +111,22 @@ impl BackendContext {
     /// A replica URL that is not PostgreSQL; `Unavailable` when one cannot be reached; `Invalid` when the configuration names a backend
     /// this build cannot open (see [`BackendContext::new`]).
     pub async fn replicas(&self) -> Result<Vec<Arc<dyn Replica>>> {
+        Ok(self
+            .sql_replicas()
+            .await?
+            .into_iter()
+            .map(|replica| Arc::new(replica) as Arc<dyn Replica>)
+            .collect())
+    }
+
+    /// As [`BackendContext::replicas`], each as its SQL replica (its own pool's figures).
+    ///
+    /// # Errors
+    /// As [`BackendContext::replicas`].
+    pub async fn sql_replicas(&self) -> Result<Vec<crate::sql::SqlReplica>> {
         self.checked(&["database"])?;
         let options = registry::sql_options(&self.config.database);
-        let mut replicas: Vec<Arc<dyn Replica>> = Vec::new();
+        let mut replicas = Vec::new();
         for (i, url) in self.config.database.read_replicas.iter().enumerate() {
             registry::resolve(
                 &format!("database.read_replicas[{i}]"),
@@ -122,7 +135,7 @@ impl BackendContext {
             )?;
             let replica = crate::sql::SqlReplica::open(url, &options).await?;
             let primary = self.database().await?.clone();
-            replicas.push(Arc::new(replica.with_primary(primary)));
+            replicas.push(replica.with_primary(primary));
         }
         Ok(replicas)
     }

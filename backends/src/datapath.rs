@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use stack_core::cache::{Cache, TypedCache};
 use stack_core::datapath::{
-    BreakerOptions, CachingStore, CircuitBreaker, Instrumented, Layered, ReplicaOptions,
+    BreakerOptions, CachingStore, CircuitBreaker, Instrumented, Layered, Replica, ReplicaOptions,
     ReplicaRouter,
 };
 use stack_core::store::Store;
@@ -43,6 +43,8 @@ pub struct DataPath {
     pub breaker: CircuitBreaker,
     /// The read-replica router, when `database.read_replicas` names any.
     pub replicas: Option<ReplicaRouter>,
+    /// The pool of each replica behind `replicas`, for its figures (metrics); none without.
+    pub replica_pools: Vec<sql::SqlReplica>,
     /// The primary's bare pool (migrated): transactions, idempotency keys, pool figures and
     /// the slow-query log. Writes through it bypass the breaker and the caching layer.
     pub database: SqlStore,
@@ -96,7 +98,11 @@ pub async fn open_layered(context: &BackendContext) -> Result<DataPath> {
         },
     );
     let primary: Arc<dyn Store> = Arc::new(Layered::new(breaker.clone()));
-    let replicas = context.replicas().await?;
+    let replica_pools = context.sql_replicas().await?;
+    let replicas: Vec<Arc<dyn Replica>> = replica_pools
+        .iter()
+        .map(|replica| Arc::new(replica.clone()) as Arc<dyn Replica>)
+        .collect();
     let (store, replicas): (Arc<dyn Store>, _) = if replicas.is_empty() {
         (primary, None)
     } else {
@@ -123,6 +129,7 @@ pub async fn open_layered(context: &BackendContext) -> Result<DataPath> {
         store,
         breaker,
         replicas,
+        replica_pools,
         database,
         cache,
     })

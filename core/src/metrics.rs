@@ -82,8 +82,14 @@ pub const SERIES: &[Series] = &[
     series(
         "stack_db_acquire_timeouts_total",
         Counter,
-        &[],
-        "callers that waited the whole database.acquire_timeout for a connection",
+        &["node"],
+        "callers that waited the whole database.acquire_timeout for a connection, by node (`primary` or a replica's label)",
+    ),
+    series(
+        "stack_db_acquire_probe_seconds",
+        Gauge,
+        &["node"],
+        "how long one connection took to acquire from a node's pool at the last sample, given up after half the sample interval (sampled)",
     ),
     series(
         "stack_store_calls_total",

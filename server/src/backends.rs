@@ -10,7 +10,7 @@ use stack_core::scheduler::CronScheduler;
 use stack_core::store::Store;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-use stack_backends::sql::SqlStore;
+use stack_backends::sql::{SqlReplica, SqlStore};
 
 /// Everything the routes and workers share. Read its fields; make it with
 /// [`Backends::open`] (from configuration) or [`Backends::builder`] (from a host's own
@@ -37,6 +37,11 @@ pub struct Backends {
     /// idempotency keys (the rail is mounted only with one).
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub database: Option<SqlStore>,
+    /// The pool of each replica behind `replicas`, when they are SQL replicas of a data
+    /// path ([`BackendsBuilder::data_path`]): their figures in the metrics beside the
+    /// primary's.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub replica_pools: Vec<SqlReplica>,
 }
 
 impl Backends {
@@ -56,6 +61,8 @@ impl Backends {
             breaker: None,
             #[cfg(any(feature = "sqlite", feature = "postgres"))]
             database: None,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            replica_pools: Vec::new(),
         }
     }
 
@@ -115,6 +122,8 @@ pub struct BackendsBuilder {
     breaker: Option<CircuitBreaker>,
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     database: Option<SqlStore>,
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    replica_pools: Vec<SqlReplica>,
 }
 
 impl BackendsBuilder {
@@ -150,14 +159,15 @@ impl BackendsBuilder {
     }
 
     /// Serves a data path of [`open_layered`](stack_backends::datapath::open_layered): its
-    /// layered Store in place of the builder's, its breaker and replica router, and its
-    /// primary's pool as the database (see [`BackendsBuilder::sql_store`]), all of one
+    /// layered Store in place of the builder's, its breaker, its replica router and its
+    /// replicas' pools, and its primary's pool as the database (see [`BackendsBuilder::sql_store`]), all of one
     /// configuration. The builder's cache and queue stay.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub fn data_path(mut self, data: stack_backends::datapath::DataPath) -> Self {
         self.store = data.store;
         self.breaker = Some(data.breaker);
         self.replicas = data.replicas;
+        self.replica_pools = data.replica_pools;
         self.database = Some(data.database);
         self
     }
@@ -181,6 +191,8 @@ impl BackendsBuilder {
             breaker: self.breaker,
             #[cfg(any(feature = "sqlite", feature = "postgres"))]
             database: self.database,
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            replica_pools: self.replica_pools,
         })
     }
 

@@ -1,6 +1,8 @@
 //! `/health/ready` over the production data path: PostgreSQL with the streaming standby
 //! `scripts/services.sh` starts as a read replica. It shows the breaker's state, the pool's
-//! figures and every database node with its lag; so does the admin API's status.
+//! figures and every database node with its lag; so does the admin API's status. The metrics
+//! show each node's pool, and a pool held to its last connection in its acquire probe and in
+//! its own count of acquire timeouts.
 
 use std::time::Duration;
 
@@ -8,11 +10,12 @@ use poem::test::TestClient;
 use stack_backends::sql::{SqlOptions, SqlReplica};
 use stack_core::config::Config;
 use stack_core::datapath::Replica;
-use stack_server::app;
+use stack_core::store::UserStore;
 use stack_server::backends::Backends;
+use stack_server::{app, metrics};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
+/// A fresh migrated PostgreSQL database, and its URL on the standby once the standby has it.
+async fn database_and_standby() -> (String, String) {
     let url = stack_tests::services::fresh_postgres_database().await;
     let primary = stack_backends::sql::open(&url, &SqlOptions::default())
         .await
@@ -38,7 +41,14 @@ async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (url, replica_url)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
+    let (url, replica_url) = database_and_standby().await;
+    let db_name = url.rsplit('/').next().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut config = Config::default();
     config.database.url = url.clone();
     config.database.read_replicas = vec![replica_url];
@@ -98,3 +108,150 @@ async fn ready_shows_the_breaker_the_pool_and_every_database_node() {
 }
 
 const ADMIN_TOKEN: &str = "datapath-admin-token-0123";
+
+/// The value of the series `name{labels}` in a Prometheus text rendering (labels as rendered,
+/// in order); `None` when absent.
+fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|v| v.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_shows_its_pool_and_a_held_pool_its_acquire_waits() {
+    let handle = metrics::install().unwrap();
+    let (url, replica_url) = database_and_standby().await;
+    let mut config = Config::default();
+    config.database.url = url;
+    config.database.read_replicas = vec![replica_url];
+    config.queue.backend = "memory://".into();
+    config.database.max_open_conns = 1;
+    config.database.max_idle_conns = 1;
+    config.database.acquire_timeout = Duration::from_millis(500);
+    let backends = Backends::open(&config).await.expect("the data path opens");
+    let replica = backends.replica_pools[0].clone();
+    let node = replica.label();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !backends.replicas.as_ref().unwrap().status()[1].healthy {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never joined"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let within = Duration::from_secs(2);
+    let sampled = || async {
+        metrics::sample(&backends, "default", within).await;
+        handle.render()
+    };
+    let probe = |text: &str, node: &str| {
+        value(
+            text,
+            "stack_db_acquire_probe_seconds",
+            &format!(r#"node="{node}""#),
+        )
+    };
+    let timeouts = |text: &str, node: &str| {
+        value(
+            text,
+            "stack_db_acquire_timeouts_total",
+            &format!(r#"node="{node}""#),
+        )
+        .unwrap_or(0.0)
+    };
+
+    // Both nodes' pools, each from its own figures; free pools answer the probe at once.
+    let text = loop {
+        let text = sampled().await;
+        let quick = ["primary", node.as_str()]
+            .iter()
+            .all(|n| probe(&text, n).is_some_and(|s| s < 0.2));
+        if quick {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow probes:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for n in ["primary", node.as_str()] {
+        let labels = format!(r#"node="{n}""#);
+        assert_eq!(
+            value(&text, "stack_db_pool_max_connections", &labels),
+            Some(1.0),
+            "{text}"
+        );
+        for state in ["idle", "in_use"] {
+            let labels = format!(r#"node="{n}",state="{state}""#);
+            assert!(
+                value(&text, "stack_db_pool_connections", &labels).is_some(),
+                "no {state} connections of {n}:\n{text}"
+            );
+        }
+    }
+
+    // The replica's only connection held: a read on it waits the whole acquire timeout,
+    // counted under the replica, and so does the probe; the primary counts nothing.
+    let primary_before = timeouts(&text, "primary");
+    let replica_before = timeouts(&text, &node);
+    let held = replica
+        .database()
+        .connection()
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .unwrap();
+    let read = replica.store().user(uuid::Uuid::new_v4()).await;
+    assert!(
+        read.as_ref()
+            .is_err_and(|e| e.kind() == stack_core::ErrorKind::Unavailable),
+        "{read:?}"
+    );
+    let text = sampled().await;
+    assert_eq!(
+        value(
+            &text,
+            "stack_db_pool_connections",
+            &format!(r#"node="{node}",state="in_use""#)
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(timeouts(&text, &node) > replica_before, "{text}");
+    assert!(probe(&text, &node).unwrap() >= 0.45, "{text}");
+    assert_eq!(timeouts(&text, "primary"), primary_before, "{text}");
+    drop(held);
+
+    // The primary's held the same way: counted under the primary.
+    let database = backends.database.clone().unwrap();
+    let held = database
+        .connection()
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .unwrap();
+    let read = database.user(uuid::Uuid::new_v4()).await;
+    assert!(read.is_err(), "{read:?}");
+    let text = sampled().await;
+    assert!(timeouts(&text, "primary") > primary_before, "{text}");
+    assert!(probe(&text, "primary").unwrap() >= 0.45, "{text}");
+    drop(held);
+
+    // Given back: the probes fall again.
+    loop {
+        let text = sampled().await;
+        if ["primary", node.as_str()]
+            .iter()
+            .all(|n| probe(&text, n).is_some_and(|s| s < 0.2))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow probes:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -51,7 +51,7 @@ async fn metrics_label_requests_by_route_template_and_version_and_show_the_sampl
         .send()
         .await
         .assert_status(StatusCode::NOT_FOUND);
-    metrics::sample(&backends, "default").await;
+    metrics::sample(&backends, "default", std::time::Duration::from_secs(1)).await;
 
     let scraped = client.get("/metrics").send().await;
     scraped.assert_status_is_ok();
@@ -69,6 +69,7 @@ async fn metrics_label_requests_by_route_template_and_version_and_show_the_sampl
         r#"stack_queue_ready_jobs{queue="default",priority="critical"} 0"#,
         r#"stack_queue_dead_letters{queue="default"} 0"#,
         r#"stack_db_pool_max_connections{node="primary"} 1"#,
+        r#"stack_db_acquire_probe_seconds{node="primary"} "#,
         r#"stack_db_breaker_state{state="closed"} 1"#,
         "stack_db_statement_seconds_bucket{",
     ] {

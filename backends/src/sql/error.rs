@@ -1,9 +1,30 @@
 //! SeaORM's errors as core errors: the kind a caller acts on, the database's own error kept
 //! as the source.
 
+use std::future::Future;
+use std::sync::Arc;
+
 use sea_orm::sqlx::error::ErrorKind as SqlxKind;
 use sea_orm::{DbErr, RuntimeErr};
 use stack_core::Error;
+
+tokio::task_local! {
+    /// The database node a call runs on, when it is not the primary: a replica's label, set
+    /// by [`on_node`] around every call of a replica's Store.
+    static NODE: Arc<str>;
+}
+
+/// Runs `call` as a call on the node `node` (a replica's label): an error [`db_error`] maps
+/// inside it is counted under that node rather than the primary.
+pub(super) async fn on_node<F: Future>(node: Arc<str>, call: F) -> F::Output {
+    NODE.scope(node, call).await
+}
+
+/// The node the current call runs on: the label [`on_node`] set, else `primary`.
+fn node() -> String {
+    NODE.try_with(|node| node.to_string())
+        .unwrap_or_else(|_| "primary".to_owned())
+}
 
 /// The kind of a database-level failure, when the database reported one.
 fn database_kind(error: &DbErr) -> Option<SqlxKind> {
@@ -60,7 +81,7 @@ pub(super) fn db_error(doing: &str, error: DbErr) -> Error {
         if is_acquire_timeout(&error) {
             // Callers waited the whole acquire timeout for a connection: the pool is too
             // small for the load, or the database is slow to hand connections back.
-            metrics::counter!("stack_db_acquire_timeouts_total").increment(1);
+            metrics::counter!("stack_db_acquire_timeouts_total", "node" => node()).increment(1);
         }
         return Error::unavailable(format!("database ({doing})"), error);
     }

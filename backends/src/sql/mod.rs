@@ -26,6 +26,8 @@ mod unnest;
 mod users;
 mod wallets;
 
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionOptions,
@@ -132,6 +134,33 @@ impl SqlStore {
             idle,
             in_use: size.saturating_sub(idle),
         }
+    }
+
+    /// How long a new caller waits for a connection now: one connection taken from the pool
+    /// (opening one if the pool may, checking an idle one as every caller's is checked) and
+    /// given back at once, abandoned after `within`. It waits in the same queue as the
+    /// callers, so it shows a saturated pool as they see it; a refused connection ends it
+    /// early (logged). sqlx times no acquire of the callers themselves.
+    pub async fn probe_acquire(&self, within: Duration) -> Duration {
+        let started = Instant::now();
+        let acquired = match self.backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                tokio::time::timeout(within, pool.acquire())
+                    .await
+                    .map(|c| c.map(drop))
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                tokio::time::timeout(within, pool.acquire())
+                    .await
+                    .map(|c| c.map(drop))
+            }
+        };
+        if let Ok(Err(error)) = acquired {
+            tracing::debug!(%error, "the acquire probe got no connection");
+        }
+        started.elapsed()
     }
 
     fn backend(&self) -> DbBackend {

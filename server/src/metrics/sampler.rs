@@ -10,7 +10,8 @@ use crate::backends::Backends;
 
 /// Samples `backends` every `every` until `stop` is cancelled (see [`sample`]); `queue` is
 /// the `queue` label (`queue.name`). A sample that takes longer than `every` is abandoned and
-/// counted as a failure.
+/// counted as a failure; the acquire probes give up after half of `every`, so a saturated
+/// pool shows in its probe rather than in an abandoned sample.
 pub async fn sample_every(
     backends: Backends,
     queue: String,
@@ -24,7 +25,7 @@ pub async fn sample_every(
             _ = ticks.tick() => {}
             () = stop.cancelled() => return,
         }
-        if tokio::time::timeout(every, sample(&backends, &queue))
+        if tokio::time::timeout(every, sample(&backends, &queue, every / 2))
             .await
             .is_err()
         {
@@ -36,9 +37,12 @@ pub async fn sample_every(
 
 /// One sample of `backends` into gauges: the queue's depth by priority and state, its
 /// oldest ready job's age and dead letters (one `Queue::stats` call), the live worker pools
-/// (one `Queue::workers` call; none on a backend without a registry), the primary pool's
-/// connections, the breaker's state, each replica's health, lag and reads.
-pub async fn sample(backends: &Backends, queue: &str) {
+/// (one `Queue::workers` call; none on a backend without a registry), the breaker's state,
+/// each replica's health, lag and reads, and the pool of each node (the primary and every
+/// replica of [`Backends::replica_pools`]): its connections, and how long one acquire took
+/// ([`SqlStore::probe_acquire`](stack_backends::sql::SqlStore::probe_acquire), given up after
+/// `probe_within`; the pools are probed together, last).
+pub async fn sample(backends: &Backends, queue: &str, probe_within: Duration) {
     match backends.queue.stats().await {
         Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
         Err(error) => {
@@ -56,7 +60,6 @@ pub async fn sample(backends: &Backends, queue: &str) {
                 .increment(1);
         }
     }
-    pool(backends);
     if let Some(breaker) = &backends.breaker {
         let now = breaker.state();
         for (state, name) in [
@@ -93,22 +96,43 @@ pub async fn sample(backends: &Backends, queue: &str) {
                 .set(lag as f64 / 1000.0);
         }
     }
+    pools(backends, probe_within).await;
 }
 
-/// The primary pool's connections.
+/// Each node's pool: its connections now, then one acquire timed on every pool at once.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn pool(backends: &Backends) {
-    let Some(database) = &backends.database else {
-        return;
-    };
-    let stats = database.pool_stats();
-    for (state, count) in [("idle", stats.idle), ("in_use", stats.in_use)] {
-        metrics::gauge!("stack_db_pool_connections", "node" => "primary", "state" => state)
-            .set(f64::from(count));
+async fn pools(backends: &Backends, probe_within: Duration) {
+    use stack_core::datapath::Replica;
+
+    let primary = backends
+        .database
+        .iter()
+        .map(|db| ("primary".to_owned(), db));
+    let replicas = backends
+        .replica_pools
+        .iter()
+        .map(|replica| (replica.label(), replica.database()));
+    let nodes: Vec<_> = primary.chain(replicas).collect();
+    for (node, database) in &nodes {
+        let stats = database.pool_stats();
+        for (state, count) in [("idle", stats.idle), ("in_use", stats.in_use)] {
+            metrics::gauge!("stack_db_pool_connections", "node" => node.clone(), "state" => state)
+                .set(f64::from(count));
+        }
+        metrics::gauge!("stack_db_pool_max_connections", "node" => node.clone())
+            .set(f64::from(stats.max));
     }
-    metrics::gauge!("stack_db_pool_max_connections", "node" => "primary").set(f64::from(stats.max));
+    let waits = futures::future::join_all(
+        nodes
+            .iter()
+            .map(|(_, database)| database.probe_acquire(probe_within)),
+    )
+    .await;
+    for ((node, _), waited) in nodes.into_iter().zip(waits) {
+        metrics::gauge!("stack_db_acquire_probe_seconds", "node" => node).set(waited.as_secs_f64());
+    }
 }
 
 /// No SQL pool in a build without an SQL backend.
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-fn pool(_backends: &Backends) {}
+async fn pools(_backends: &Backends, _probe_within: Duration) {}

@@ -1,18 +1,20 @@
 //! A PostgreSQL hot standby as a [`Replica`] for the core [`ReplicaRouter`](stack_core::datapath::ReplicaRouter).
 
 mod history;
+mod node;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, Statement};
-use stack_core::datapath::Replica;
+use stack_core::datapath::{Layered, Replica};
 use stack_core::store::Store;
 use stack_core::{Error, Result};
 
 use self::history::WalHistory;
-use super::error::db_error;
+use self::node::OnNode;
+use super::error::{db_error, on_node};
 use super::{SqlOptions, SqlStore, open};
 
 /// Whether the server is a standby; whether its WAL receiver runs, and its state
@@ -58,6 +60,8 @@ const PRIMARY_LSN: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::
 #[derive(Debug, Clone)]
 pub struct SqlReplica {
     store: SqlStore,
+    /// `store` as the router serves it: each call on this replica's node.
+    serving: Arc<dyn Store>,
     label: String,
     /// When a check last saw the WAL receiver streaming.
     streaming_at: Arc<Mutex<Option<Instant>>>,
@@ -81,9 +85,12 @@ impl SqlReplica {
                 "replicas are PostgreSQL hot standbys (postgres://...)",
             ));
         }
+        let store = open(url, options).await?.outside_units();
+        let label = label(url);
         Ok(Self {
-            store: open(url, options).await?.outside_units(),
-            label: label(url),
+            serving: Arc::new(Layered::new(OnNode::new(store.clone(), &label))),
+            store,
+            label,
             streaming_at: Arc::default(),
             primary: None,
             history: Arc::default(),
@@ -96,6 +103,13 @@ impl SqlReplica {
     pub fn with_primary(mut self, primary: SqlStore) -> Self {
         self.primary = Some(primary);
         self
+    }
+
+    /// The replica's own pool, for its figures ([`SqlStore::pool_stats`],
+    /// [`SqlStore::probe_acquire`]). Serve reads through [`Replica::store`] instead: an
+    /// acquire timeout of a call made on this one directly is counted as the primary's.
+    pub fn database(&self) -> &SqlStore {
+        &self.store
     }
 
     /// The WAL bytes the standby had not replayed at the last check that compared it with
@@ -145,8 +159,10 @@ impl Replica for SqlReplica {
         self.label.clone()
     }
 
+    /// The replica's pool, each call counted under this replica's label (its acquire
+    /// timeouts in `stack_db_acquire_timeouts_total`).
     fn store(&self) -> Arc<dyn Store> {
-        Arc::new(self.store.clone())
+        Arc::clone(&self.serving)
     }
 
     async fn replay_lag(&self) -> Result<Duration> {
@@ -154,13 +170,14 @@ impl Replica for SqlReplica {
         // before the standby was asked.
         let compared = self.primary_position().await.is_some();
         let db = self.store.connection();
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                REPLAY_LAG,
-            ))
-            .await
-            .map_err(|e| db_error("replay lag", e))?
+        let statement = Statement::from_string(db.get_database_backend(), REPLAY_LAG);
+        let asked = async {
+            db.query_one_raw(statement)
+                .await
+                .map_err(|e| db_error("replay lag", e))
+        };
+        let row = on_node(Arc::from(self.label.as_str()), asked)
+            .await?
             .ok_or_else(|| Error::backend("replay lag: no row"))?;
         let get = |column: &str| row.try_get::<Option<bool>>("", column);
         let standby = get("standby").map_err(|e| db_error("replay lag", e))?;
