@@ -57,6 +57,11 @@ const CHECKS: &[(&str, &str, &[&str])] = &[
         &[],
     ),
     (
+        "acquire probe by node",
+        "max by (node) (max_over_time(stack_db_acquire_probe_seconds[5m]))",
+        &["primary"],
+    ),
+    (
         "API p95 by version",
         "histogram_quantile(0.95, sum by (le, version) (rate(stack_http_request_seconds_bucket{version!=\"none\"}[1m])))",
         &["v1", "v2"],
