@@ -4,6 +4,8 @@
 //! show each node's pool, and a pool held to its last connection in its acquire probe and in
 //! its own count of acquire timeouts.
 
+#![allow(clippy::unwrap_used, reason = "a failed call must fail the test")]
+
 use std::time::Duration;
 
 use poem::test::TestClient;
