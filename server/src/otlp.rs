@@ -77,3 +77,53 @@ impl Export {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    /// A collector that accepts connections and never answers (a hung proxy, a stuck
+    /// collector): the documented bound on the exit's wait is one export, [`EXPORT_TIMEOUT`].
+    #[test]
+    fn a_hung_collector_holds_the_exit_for_at_most_one_export() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().map_while(Result::ok) {
+                held.push(stream); // read nothing, answer nothing
+            }
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = TracingConfig {
+            otlp_endpoint: Some(url),
+            service_name: "hung".into(),
+        };
+        let (export, layer) = {
+            let _inside = runtime.enter();
+            Export::start(&config).unwrap().unwrap()
+        };
+        let subscriber = tracing_subscriber::registry().with(layer);
+        // A busy server's last seconds: three full batches and some, under the queue's 2048.
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..1800 {
+                tracing::info_span!("request", i).in_scope(|| {});
+            }
+        });
+        let started = Instant::now();
+        export.shutdown();
+        let took = started.elapsed();
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        assert!(
+            took < EXPORT_TIMEOUT + Duration::from_secs(2),
+            "the exit waited {took:?} for a hung collector (documented: at most {EXPORT_TIMEOUT:?})"
+        );
+    }
+}
