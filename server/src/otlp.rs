@@ -69,11 +69,32 @@ impl Export {
     }
 
     /// Exports the spans still buffered and stops. Call it outside the runtime's tasks, while
-    /// the runtime still runs (the export is one of its tasks); it waits for that export, at
-    /// most [`EXPORT_TIMEOUT`] when the collector does not answer.
+    /// the runtime still runs (the export is one of its tasks). Waits at most
+    /// [`EXPORT_TIMEOUT`] and a second: the SDK's shutdown has no bound of its own (each
+    /// batch queued before it gets a whole export timeout against a collector that does not
+    /// answer), so it runs on a thread of its own that is abandoned when the wait is over,
+    /// with the spans it had not sent.
     pub fn shutdown(self) {
-        if let Err(error) = self.provider.shutdown() {
+        let (done, outcome) = std::sync::mpsc::channel();
+        let provider = self.provider;
+        let spawned = std::thread::Builder::new()
+            .name("otlp-shutdown".into())
+            .spawn(move || {
+                let _ = done.send(provider.shutdown());
+            });
+        if let Err(error) = spawned {
             tracing::warn!(%error, "the last spans could not be exported over OTLP");
+            return;
+        }
+        match outcome.recv_timeout(EXPORT_TIMEOUT + Duration::from_secs(1)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the last spans could not be exported over OTLP");
+            }
+            Err(_) => tracing::warn!(
+                waited = ?(EXPORT_TIMEOUT + Duration::from_secs(1)),
+                "the OTLP collector did not take the last spans in time: they are dropped"
+            ),
         }
     }
 }

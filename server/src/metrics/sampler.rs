@@ -34,28 +34,12 @@ pub async fn sample_every(
     }
 }
 
-/// One sample of `backends` into gauges: the queue's depth by priority and state, its
-/// oldest ready job's age and dead letters (one `Queue::stats` call), the live worker pools
-/// (one `Queue::workers` call; none on a backend without a registry), the primary pool's
-/// connections, the breaker's state, each replica's health, lag and reads.
+/// One sample of `backends` into gauges: the primary pool's connections, the breaker's
+/// state, each replica's health, lag and reads (read from this process), then the queue's
+/// depth by priority and state, its oldest ready job's age and dead letters (one
+/// `Queue::stats` call) and the live worker pools (one `Queue::workers` call; none on a
+/// backend without a registry).
 pub async fn sample(backends: &Backends, queue: &str) {
-    match backends.queue.stats().await {
-        Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
-        Err(error) => {
-            tracing::debug!(%error, "queue stats for metrics failed");
-            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
-                .increment(1);
-        }
-    }
-    match backends.queue.workers().await {
-        Ok(live) => stack_core::metrics::queue_workers(queue, &live),
-        Err(stack_core::Error::Unsupported { .. }) => {}
-        Err(error) => {
-            tracing::debug!(%error, "queue workers for metrics failed");
-            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
-                .increment(1);
-        }
-    }
     pool(backends);
     if let Some(breaker) = &backends.breaker {
         let now = breaker.state();
@@ -91,6 +75,25 @@ pub async fn sample(backends: &Backends, queue: &str) {
         if let Some(lag) = node.lag_ms {
             metrics::gauge!("stack_db_replica_lag_seconds", "node" => label)
                 .set(lag as f64 / 1000.0);
+        }
+    }
+    // The queue last: its calls go over the network (and may hang until the sample is cut
+    // off); the gauges above are read from this process and are set whatever it does.
+    match backends.queue.stats().await {
+        Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
+        Err(error) => {
+            tracing::debug!(%error, "queue stats for metrics failed");
+            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
+                .increment(1);
+        }
+    }
+    match backends.queue.workers().await {
+        Ok(live) => stack_core::metrics::queue_workers(queue, &live),
+        Err(stack_core::Error::Unsupported { .. }) => {}
+        Err(error) => {
+            tracing::debug!(%error, "queue workers for metrics failed");
+            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
+                .increment(1);
         }
     }
 }
