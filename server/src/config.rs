@@ -19,7 +19,7 @@ pub fn loader(path: Option<&Path>) -> ConfigLoader {
 /// A `tracing.otlp_endpoint` in a binary built without feature `otlp` is refused, never
 /// silently ignored.
 fn check_otlp_built(config: &Config) -> Vec<ConfigProblem> {
-    if cfg!(feature = "otlp") || config.tracing.otlp_endpoint.is_none() {
+    if cfg!(feature = "otlp") || config.tracing.endpoint().is_none() {
         return Vec::new();
     }
     vec![ConfigProblem::new(

@@ -10,12 +10,14 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry};
 
-/// A layer installed beside the log lines (the OTLP exporter's), under the same filter.
+/// A layer installed beside the log lines (the OTLP exporter's), with a filter of its own.
 pub type ExtraLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Installs the global subscriber: log lines, and `extra` when given. `RUST_LOG`, when set,
-/// overrides `log.level`; the filter applies to both. Text logs are coloured only on a
-/// terminal and never when `NO_COLOR` is set.
+/// overrides `log.level` for the log lines. `extra` keeps every span and event at `info` and
+/// above whatever the log level, so that a quieter log (`warn`) neither breaks the traces
+/// that jobs carry nor empties the export. Text logs are coloured only on a terminal and
+/// never when `NO_COLOR` is set.
 ///
 /// # Errors
 /// When the filter is refused (naming `RUST_LOG` or `log.level`, whichever gave it) or a
@@ -35,12 +37,17 @@ pub fn init(config: &LogConfig, extra: Option<ExtraLayer>) -> Result<(), String>
         .with_writer(LogOutput::default())
         .log_internal_errors(false);
     let lines: ExtraLayer = match config.format {
-        LogFormat::Text => lines.boxed(),
-        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines.with_filter(filter).boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).with_filter(filter).boxed(),
     };
+    let extra = extra.map(|layer| {
+        layer
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+            .boxed()
+    });
     let layers: Vec<ExtraLayer> = std::iter::once(lines).chain(extra).collect();
     tracing_subscriber::registry()
-        .with(layers.with_filter(filter))
+        .with(layers)
         .try_init()
         .map_err(|e| e.to_string())
 }

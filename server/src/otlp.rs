@@ -69,11 +69,82 @@ impl Export {
     }
 
     /// Exports the spans still buffered and stops. Call it outside the runtime's tasks, while
-    /// the runtime still runs (the export is one of its tasks); it waits for that export, at
-    /// most [`EXPORT_TIMEOUT`] when the collector does not answer.
+    /// the runtime still runs (the export is one of its tasks). Waits at most
+    /// [`EXPORT_TIMEOUT`] and a second: the SDK's shutdown has no bound of its own (each
+    /// batch queued before it gets a whole export timeout against a collector that does not
+    /// answer), so it runs on a thread of its own that is abandoned when the wait is over,
+    /// with the spans it had not sent.
     pub fn shutdown(self) {
-        if let Err(error) = self.provider.shutdown() {
+        let (done, outcome) = std::sync::mpsc::channel();
+        let provider = self.provider;
+        let spawned = std::thread::Builder::new()
+            .name("otlp-shutdown".into())
+            .spawn(move || {
+                let _ = done.send(provider.shutdown());
+            });
+        if let Err(error) = spawned {
             tracing::warn!(%error, "the last spans could not be exported over OTLP");
+            return;
         }
+        match outcome.recv_timeout(EXPORT_TIMEOUT + Duration::from_secs(1)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the last spans could not be exported over OTLP");
+            }
+            Err(_) => tracing::warn!(
+                waited = ?(EXPORT_TIMEOUT + Duration::from_secs(1)),
+                "the OTLP collector did not take the last spans in time: they are dropped"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    /// A collector that accepts connections and never answers (a hung proxy, a stuck
+    /// collector): the documented bound on the exit's wait is one export, [`EXPORT_TIMEOUT`].
+    #[test]
+    fn a_hung_collector_holds_the_exit_for_at_most_one_export() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().map_while(Result::ok) {
+                held.push(stream); // read nothing, answer nothing
+            }
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = TracingConfig {
+            otlp_endpoint: Some(url),
+            service_name: "hung".into(),
+        };
+        let (export, layer) = {
+            let _inside = runtime.enter();
+            Export::start(&config).unwrap().unwrap()
+        };
+        let subscriber = tracing_subscriber::registry().with(layer);
+        // A busy server's last seconds: three full batches and some, under the queue's 2048.
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..1800 {
+                tracing::info_span!("request", i).in_scope(|| {});
+            }
+        });
+        let started = Instant::now();
+        export.shutdown();
+        let took = started.elapsed();
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        assert!(
+            took < EXPORT_TIMEOUT + Duration::from_secs(2),
+            "the exit waited {took:?} for a hung collector (documented: at most {EXPORT_TIMEOUT:?})"
+        );
     }
 }

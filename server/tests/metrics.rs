@@ -51,6 +51,20 @@ async fn metrics_label_requests_by_route_template_and_version_and_show_the_sampl
         .send()
         .await
         .assert_status(StatusCode::NOT_FOUND);
+    for size in [4, 8] {
+        let beat = stack_core::queue::WorkerBeat {
+            id: uuid::Uuid::new_v4(),
+            host: "metrics-host".into(),
+            pid: 7,
+            started_at: chrono::Utc::now(),
+            size,
+            max: size,
+            jobs: Vec::new(),
+            stats: stack_core::worker::WorkerStats::default(),
+        };
+        let ttl = std::time::Duration::from_secs(60);
+        backends.queue.record_worker(&beat, ttl).await.unwrap();
+    }
     metrics::sample(&backends, "default", std::time::Duration::from_secs(1)).await;
 
     let scraped = client.get("/metrics").send().await;
@@ -68,6 +82,8 @@ async fn metrics_label_requests_by_route_template_and_version_and_show_the_sampl
         r#"stack_http_request_seconds_bucket{version="v1",route="/api/v1/users",method="POST",status="201",le="0.0005"}"#,
         r#"stack_queue_ready_jobs{queue="default",priority="critical"} 0"#,
         r#"stack_queue_dead_letters{queue="default"} 0"#,
+        r#"stack_queue_worker_pools{queue="default"} 2"#,
+        r#"stack_queue_worker_capacity{queue="default"} 12"#,
         r#"stack_db_pool_max_connections{node="primary"} 1"#,
         r#"stack_db_acquire_probe_seconds{node="primary"} "#,
         r#"stack_db_breaker_state{state="closed"} 1"#,

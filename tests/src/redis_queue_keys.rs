@@ -219,3 +219,55 @@ pub async fn a_prefix_that_breaks_the_hash_tag_is_refused(target: RedisTarget) {
         "an empty prefix works"
     );
 }
+
+/// Worker reports leave no key behind: a forgotten one at once, expired ones once the
+/// registry is read (the hash and the sorted set of expiries both go, found by `SCAN`).
+pub async fn worker_reports_leave_no_key_once_forgotten_or_expired(target: RedisTarget) {
+    use stack_core::queue::WorkerBeat;
+    let prefix = fresh_prefix();
+    let queue = open(&target, options(), &prefix).await;
+    let beat = |host: &str| WorkerBeat {
+        id: uuid::Uuid::new_v4(),
+        host: host.to_owned(),
+        pid: 1,
+        started_at: chrono::Utc::now(),
+        size: 1,
+        max: 1,
+        jobs: Vec::new(),
+        stats: stack_core::worker::WorkerStats::default(),
+    };
+    let kept = beat("kept");
+    queue
+        .record_worker(&kept, LONG_LEASE)
+        .await
+        .expect("report");
+    assert_eq!(
+        keys_under(&target, &prefix).await.len(),
+        2,
+        "the hash and its expiries"
+    );
+    queue.forget_worker(kept.id).await.expect("forget");
+    assert_eq!(keys_under(&target, &prefix).await, Vec::<String>::new());
+
+    for host in ["brief-1", "brief-2"] {
+        let report = beat(host);
+        queue
+            .record_worker(&report, Duration::from_millis(50))
+            .await
+            .expect("report");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = queue.workers().await.expect("list");
+        let left = keys_under(&target, &prefix).await;
+        if listed.is_empty() && left.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expired reports left {left:?} (listed {})",
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

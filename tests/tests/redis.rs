@@ -86,6 +86,16 @@ mod queue_keys {
     }
 
     #[tokio::test]
+    async fn worker_reports_leave_no_key_once_forgotten_or_expired() {
+        keys::worker_reports_leave_no_key_once_forgotten_or_expired(single().await).await;
+    }
+
+    #[tokio::test]
+    async fn worker_reports_leave_no_key_once_forgotten_or_expired_on_the_cluster() {
+        keys::worker_reports_leave_no_key_once_forgotten_or_expired(cluster()).await;
+    }
+
+    #[tokio::test]
     async fn a_queue_whose_jobs_all_ended_leaves_no_key() {
         keys::a_queue_whose_jobs_all_ended_leaves_no_key(single().await).await;
     }

@@ -12,7 +12,7 @@ use super::ConfigProblem;
 pub struct TracingConfig {
     /// The OTLP/HTTP collector's base URL (`http://127.0.0.1:4318`); spans are POSTed to
     /// `<endpoint>/v1/traces` as protobuf. `null` (the default) exports nothing. Needs the
-    /// `stack` binary built with feature `otlp`, else it is refused at start.
+    /// `stack` binary built with feature `otlp`, else it is refused at start. Empty is `null`.
     pub otlp_endpoint: Option<String>,
     /// The `service.name` resource attribute of every exported span. Default `stack`.
     pub service_name: String,
@@ -28,12 +28,21 @@ impl Default for TracingConfig {
 }
 
 impl TracingConfig {
-    /// The URL spans are POSTed to (`<otlp_endpoint>/v1/traces`), when an endpoint is set.
+    /// The URL spans are POSTed to (`<otlp_endpoint>/v1/traces`), when an endpoint is set;
+    /// an empty one (`STACK__TRACING__OTLP_ENDPOINT=`) is unset, as in the OpenTelemetry
+    /// variables.
     ///
     /// # Errors
     /// Why the endpoint is refused.
     pub fn traces_url(&self) -> Option<Result<String, OtlpEndpointError>> {
-        self.otlp_endpoint.as_deref().map(traces_url)
+        self.endpoint().map(traces_url)
+    }
+
+    /// The endpoint, unless unset or empty.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .filter(|endpoint| !endpoint.trim().is_empty())
     }
 }
 
@@ -101,7 +110,7 @@ pub(super) fn check(tracing: &TracingConfig) -> Vec<ConfigProblem> {
 #[cfg(test)]
 mod tests {
     use super::super::Config;
-    use super::{OtlpEndpointError, traces_url};
+    use super::{OtlpEndpointError, TracingConfig, check, traces_url};
 
     fn keys(yaml: &str) -> Vec<String> {
         match Config::from_yaml_str(yaml) {
@@ -114,6 +123,14 @@ mod tests {
     fn defaults_export_nothing_and_valid_endpoints_pass() {
         let c = Config::default();
         assert!(c.tracing.otlp_endpoint.is_none() && c.tracing.traces_url().is_none());
+        let empty = TracingConfig {
+            otlp_endpoint: Some("  ".into()),
+            ..TracingConfig::default()
+        };
+        assert!(
+            empty.endpoint().is_none() && check(&empty).is_empty(),
+            "empty is unset"
+        );
         assert_eq!(c.tracing.service_name, "stack");
         assert!(keys("tracing:\n  otlp_endpoint: http://127.0.0.1:4318\n").is_empty());
         assert!(

@@ -3,7 +3,10 @@
 //! that; and a goodbye ([`Queue::forget_worker`]) once it has stopped.
 //!
 //! A report that fails is logged and tried again at the next tick; it never slows or stops
-//! the pool. A backend without a registry (`Unsupported`) is not asked again.
+//! the pool's jobs. Each call is cut off after [`CALL_LIMIT`], so a queue that hangs delays
+//! the end of [`WorkerHandle::join`](super::WorkerHandle::join) by at most twice that (the
+//! report in flight, then the goodbye); after a report that failed no goodbye is tried (the
+//! report expires). A backend without a registry (`Unsupported`) is not asked again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use crate::queue::{MAX_BEAT_JOBS, MAX_BEAT_TTL, MAX_HOST, Queue, WorkerBeat};
 
 /// How long one report or goodbye may take before it is given up (a queue that hangs must
 /// not hold the pool's end).
-const CALL_LIMIT: Duration = Duration::from_secs(5);
+pub(super) const CALL_LIMIT: Duration = Duration::from_secs(2);
 
 /// Who a pool is, fixed at its start.
 #[derive(Debug, Clone)]
@@ -119,7 +122,9 @@ pub(super) async fn report(shared: Arc<Shared>, me: Identity) {
             () = tokio::time::sleep(every) => {}
         }
     }
-    goodbye(shared.queue.as_ref(), me.id).await;
+    if !failing {
+        goodbye(shared.queue.as_ref(), me.id).await;
+    }
 }
 
 async fn goodbye(queue: &dyn Queue, id: Uuid) {

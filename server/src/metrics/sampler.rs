@@ -35,31 +35,17 @@ pub async fn sample_every(
     }
 }
 
-/// One sample of `backends` into gauges: the queue's depth by priority and state, its
-/// oldest ready job's age and dead letters (one `Queue::stats` call), the live worker pools
-/// (one `Queue::workers` call; none on a backend without a registry), the breaker's state,
-/// each replica's health, lag and reads, and the pool of each node (the primary and every
-/// replica of [`Backends::replica_pools`]): its connections, and how long one acquire took
+/// One sample of `backends` into gauges. First what this process knows: the pool figures
+/// of each node (the primary and every replica of [`Backends::replica_pools`]), the
+/// breaker's state, each replica's health, lag and reads. Then, together, what goes over the
+/// network: one acquire timed on each node's pool
 /// ([`SqlStore::probe_acquire`](stack_backends::sql::SqlStore::probe_acquire), given up after
-/// `probe_within`; the pools are probed together, last).
+/// `probe_within`), and the queue's depth by priority and state, its oldest ready job's age
+/// and dead letters (one `Queue::stats` call) and the live worker pools (one `Queue::workers`
+/// call; none on a backend without a registry). Each gauge is set as soon as its own answer
+/// comes, so a queue that hangs until the sample is cut off does not hold back the probes.
 pub async fn sample(backends: &Backends, queue: &str, probe_within: Duration) {
-    match backends.queue.stats().await {
-        Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
-        Err(error) => {
-            tracing::debug!(%error, "queue stats for metrics failed");
-            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
-                .increment(1);
-        }
-    }
-    match backends.queue.workers().await {
-        Ok(live) => stack_core::metrics::queue_workers(queue, &live),
-        Err(stack_core::Error::Unsupported { .. }) => {}
-        Err(error) => {
-            tracing::debug!(%error, "queue workers for metrics failed");
-            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
-                .increment(1);
-        }
-    }
+    pool_figures(backends);
     if let Some(breaker) = &backends.breaker {
         let now = breaker.state();
         for (state, name) in [
@@ -96,12 +82,37 @@ pub async fn sample(backends: &Backends, queue: &str, probe_within: Duration) {
                 .set(lag as f64 / 1000.0);
         }
     }
-    pools(backends, probe_within).await;
+    tokio::join!(
+        probes(backends, probe_within),
+        queue_gauges(backends, queue)
+    );
 }
 
-/// Each node's pool: its connections now, then one acquire timed on every pool at once.
+/// The queue's gauges (see [`sample`]); a failed call is counted in
+/// `stack_queue_sample_errors_total`.
+async fn queue_gauges(backends: &Backends, queue: &str) {
+    match backends.queue.stats().await {
+        Ok(stats) => stack_core::metrics::queue_stats(queue, &stats),
+        Err(error) => {
+            tracing::debug!(%error, "queue stats for metrics failed");
+            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
+                .increment(1);
+        }
+    }
+    match backends.queue.workers().await {
+        Ok(live) => stack_core::metrics::queue_workers(queue, &live),
+        Err(stack_core::Error::Unsupported { .. }) => {}
+        Err(error) => {
+            tracing::debug!(%error, "queue workers for metrics failed");
+            metrics::counter!("stack_queue_sample_errors_total", "queue" => queue.to_owned())
+                .increment(1);
+        }
+    }
+}
+
+/// Each node's pool with its `node` label: the primary's, then each replica's.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-async fn pools(backends: &Backends, probe_within: Duration) {
+fn nodes(backends: &Backends) -> Vec<(String, &stack_backends::sql::SqlStore)> {
     use stack_core::datapath::Replica;
 
     let primary = backends
@@ -112,27 +123,41 @@ async fn pools(backends: &Backends, probe_within: Duration) {
         .replica_pools
         .iter()
         .map(|replica| (replica.label(), replica.database()));
-    let nodes: Vec<_> = primary.chain(replicas).collect();
-    for (node, database) in &nodes {
+    primary.chain(replicas).collect()
+}
+
+/// Each node's pool connections now.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn pool_figures(backends: &Backends) {
+    for (node, database) in nodes(backends) {
         let stats = database.pool_stats();
         for (state, count) in [("idle", stats.idle), ("in_use", stats.in_use)] {
             metrics::gauge!("stack_db_pool_connections", "node" => node.clone(), "state" => state)
                 .set(f64::from(count));
         }
-        metrics::gauge!("stack_db_pool_max_connections", "node" => node.clone())
-            .set(f64::from(stats.max));
+        metrics::gauge!("stack_db_pool_max_connections", "node" => node).set(f64::from(stats.max));
     }
-    let waits = futures::future::join_all(
-        nodes
-            .iter()
-            .map(|(_, database)| database.probe_acquire(probe_within)),
+}
+
+/// One acquire timed on every node's pool at once, each gauge set when its probe ends.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn probes(backends: &Backends, within: Duration) {
+    futures::future::join_all(
+        nodes(backends)
+            .into_iter()
+            .map(|(node, database)| async move {
+                let waited = database.probe_acquire(within).await;
+                metrics::gauge!("stack_db_acquire_probe_seconds", "node" => node)
+                    .set(waited.as_secs_f64());
+            }),
     )
     .await;
-    for ((node, _), waited) in nodes.into_iter().zip(waits) {
-        metrics::gauge!("stack_db_acquire_probe_seconds", "node" => node).set(waited.as_secs_f64());
-    }
 }
 
 /// No SQL pool in a build without an SQL backend.
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-async fn pools(_backends: &Backends, _probe_within: Duration) {}
+fn pool_figures(_backends: &Backends) {}
+
+/// No SQL pool in a build without an SQL backend.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+async fn probes(_backends: &Backends, _within: Duration) {}

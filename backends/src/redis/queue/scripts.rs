@@ -9,7 +9,7 @@ use crate::redis::connection::redis_error;
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
 /// Names of the keys of one queue, in the order `prelude.lua` reads them from `KEYS`.
-const KEY_NAMES: [&str; 16] = [
+const KEY_NAMES: [&str; 17] = [
     "pending:critical",
     "pending:high",
     "pending:normal",
@@ -26,6 +26,7 @@ const KEY_NAMES: [&str; 16] = [
     "seq",
     "marker",
     "workers",
+    "workers:due",
 ];
 
 /// Where the marker list sits in [`KEY_NAMES`].

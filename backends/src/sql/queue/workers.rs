@@ -1,5 +1,6 @@
 //! The SQL queue's worker registry: rows of `stack_job_workers` (migration 8), one per worker
-//! pool of a queue, with times by the database's clock.
+//! pool of a queue, with times by the database's clock. Listing only reads; each report
+//! deletes the queue's expired rows.
 
 use std::time::Duration;
 
@@ -28,16 +29,24 @@ impl SqlQueue {
             beat.to_json()?.into(),
             Value::from(ttl_millis(ttl)),
         ];
-        self.execute("report a worker", sql, values).await
+        self.execute("report a worker", sql, values).await?;
+        // The reports of pools that died go with the next report of any pool; a failure here
+        // costs nothing but a row that the listing skips.
+        let sql = format!("DELETE FROM stack_job_workers WHERE queue = $1 AND expires_at <= {now}");
+        let name = vec![self.options.name.clone().into()];
+        if let Err(error) = self
+            .execute("delete expired worker reports", sql, name)
+            .await
+        {
+            tracing::debug!(%error, "expired worker reports were not deleted");
+        }
+        Ok(())
     }
 
-    /// The live reports; expired ones are deleted first.
+    /// The live reports (a read: expired rows are skipped, and deleted by the next report).
     pub(super) async fn worker_rows(&self) -> Result<Vec<LiveWorker>> {
         let now = self.dialect.now();
         let name = || Value::from(self.options.name.clone());
-        let sql = format!("DELETE FROM stack_job_workers WHERE queue = $1 AND expires_at <= {now}");
-        self.execute("delete expired worker reports", sql, vec![name()])
-            .await?;
         let sql = format!(
             "SELECT report, seen_at, expires_at FROM stack_job_workers \
              WHERE queue = $1 AND expires_at > {now}"

@@ -17,8 +17,16 @@ function workerCell(job) {
   return cell;
 }
 
+/** Refreshes the panel; a failure shows in it and leaves the other panels alone. */
 async function refreshWorkers() {
-  const view = await api("GET", "/queue/workers");
+  let view;
+  try {
+    view = await api("GET", "/queue/workers");
+  } catch (e) {
+    if (e.message === "signed out") throw e;
+    $("workers-summary").textContent = "the worker list could not be read: " + e.message;
+    return;
+  }
   workersById = new Map(view.items.map((w) => [w.id, w]));
   $("workers-summary").textContent = view.supported
     ? `pools: ${view.pools}, processes: ${view.processes}, jobs that may run at once: ${view.size}, leases held: ${view.held}`

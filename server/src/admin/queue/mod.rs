@@ -113,8 +113,15 @@ impl QueueApi {
         })?;
         let page = self.backends.queue.list_jobs(&listing).await?;
         let holders = if listed == ListedState::Running {
-            let live = workers::live_workers(self.backends.queue.as_ref()).await?;
-            workers::holders(&live.unwrap_or_default())
+            // Which pool holds each job adds to the page; a registry that cannot be read
+            // leaves the column empty rather than failing the listing.
+            match workers::live_workers(self.backends.queue.as_ref()).await {
+                Ok(live) => workers::holders(&live.unwrap_or_default()),
+                Err(error) => {
+                    tracing::warn!(%error, "the worker registry could not be read for the running jobs");
+                    Default::default()
+                }
+            }
         } else {
             Default::default()
         };

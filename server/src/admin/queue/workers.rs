@@ -120,9 +120,13 @@ pub(super) async fn live_workers(queue: &dyn Queue) -> stack_core::Result<Option
     }
 }
 
-/// Which worker holds each job its reports list.
+/// Which worker holds each job its reports list; a job in two reports (a lease that lapsed
+/// in one pool and was taken by another) goes to the latest report.
 pub(super) fn holders(live: &[LiveWorker]) -> HashMap<JobId, Uuid> {
-    live.iter()
+    let mut by_arrival: Vec<&LiveWorker> = live.iter().collect();
+    by_arrival.sort_by_key(|w| w.seen_at);
+    by_arrival
+        .into_iter()
         .flat_map(|w| w.beat.jobs.iter().map(|job| (*job, w.beat.id)))
         .collect()
 }

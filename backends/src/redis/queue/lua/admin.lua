@@ -242,7 +242,7 @@ elseif action == 'drop' then
     end
     left = left + size
   end
-  if left == 0 then redis.call('DEL', K_MARKER, K_SEQ, K_WORKERS) end
+  if left == 0 then redis.call('DEL', K_MARKER, K_SEQ, K_WORKERS, K_WORKERS_DUE) end
   return {str(#picked), str(left)}
 elseif action == 'list' then
   local state, job_type, limit = ARGV[2], ARGV[3], whole(ARGV[6], 1, 1000)

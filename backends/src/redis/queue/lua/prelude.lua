@@ -18,6 +18,7 @@ local K_ERRORS = KEYS[13]    -- hash: id -> JSON array of {attempt, at, message}
 local K_SEQ = KEYS[14]       -- counter: death order (lease ids are made by the client)
 local K_MARKER = KEYS[15]    -- list: wakes idle workers blocked on BLPOP
 local K_WORKERS = KEYS[16]   -- hash: worker id -> "seen ms|expires ms|report JSON" (workers.lua)
+local K_WORKERS_DUE = KEYS[17] -- zset: worker id -> expiry ms
 -- States in meta: p(ending), r(unning), c(ompleted), d(ead).
 
 -- The latest time kept, 9999-12-31T23:59:59.999Z in ms (exact in a double); see core's bounds.
