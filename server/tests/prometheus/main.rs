@@ -151,6 +151,21 @@ fn a_real_prometheus_finds_every_series_of_the_monitoring_list_moving() {
     .collect();
     runtime.block_on(queue.enqueue_batch(jobs)).unwrap();
 
+    // Reads that keep the pool busy beside the rounds below, so that samples (every 250 ms)
+    // find connections in use: "pool utilisation" is a point reading, and single requests
+    // between samples are easily missed.
+    let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let reading = std::sync::Arc::clone(&reading);
+            std::thread::spawn(move || {
+                while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = http(api, "GET", "/api/v1/users?limit=100", None);
+                    assert_eq!(status, 200, "{body}");
+                }
+            })
+        })
+        .collect();
     let mut worker = None;
     let mut round = 0;
     let mut waiting = unmet(prometheus);
@@ -187,6 +202,10 @@ fn a_real_prometheus_finds_every_series_of_the_monitoring_list_moving() {
         }
         std::thread::sleep(Duration::from_millis(500));
         waiting = unmet(prometheus);
+    }
+    reading.store(false, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        reader.join().unwrap();
     }
     eprintln!(
         "every series moved after {:?} ({round} rounds)",
