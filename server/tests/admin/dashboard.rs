@@ -278,6 +278,32 @@ fn drive(url: &str, replayed: JobId, purged: JobId, listed: (JobId, JobId)) -> V
         limit,
         "the running job is listed with its age, lease expiry and worker",
     );
+    // Search by type: only that type's running jobs are listed.
+    browser.eval(
+        "document.getElementById('listed-type').value = 'no.such.type'; \
+         document.getElementById('listed-filter').requestSubmit(); true",
+    );
+    browser.wait_until(
+        &format!(
+            "document.querySelector('#running-table tr[data-job-id=\"{running}\"]') === null \
+             && document.querySelector('#running-table td.empty') !== null"
+        ),
+        limit,
+        "a type filter hides the running jobs of other types",
+    );
+    browser.eval(
+        "document.getElementById('listed-type').value = 'video.encode'; \
+         document.getElementById('listed-filter').requestSubmit(); true",
+    );
+    browser.wait_until(
+        &format!("document.querySelector('#running-table tr[data-job-id=\"{running}\"]') !== null"),
+        limit,
+        "its own type lists it again",
+    );
+    browser.eval(
+        "document.getElementById('listed-type').value = ''; \
+         document.getElementById('listed-filter').requestSubmit(); true",
+    );
     browser.wait_until(
         "document.getElementById('workers-summary').textContent.startsWith('pools: 1, processes: 1, jobs that may run at once: 6,') \
          && document.querySelector('#workers-table tr[data-worker-id]').textContent.includes('6 of max 12')",

@@ -130,7 +130,10 @@ function fillJobs(id, jobs, cells, empty) {
 }
 
 async function refreshListed(state, cells, empty) {
-  const page = await api("GET", "/queue/jobs?" + new URLSearchParams({ state, limit: LISTED }));
+  const query = { state, limit: LISTED };
+  const type = $("listed-type").value.trim();
+  if (type) query.type = type;
+  const page = await api("GET", "/queue/jobs?" + new URLSearchParams(query));
   fillJobs(state, page.items, cells, empty);
   $(state + "-more").textContent = page.next ? `the first ${page.items.length} shown; more follow` : "";
 }
@@ -379,5 +382,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("replay-type").addEventListener("click", replayType);
   $("purge").addEventListener("click", purge);
   $("job-form").addEventListener("submit", findJob);
+  $("listed-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    Promise.all([refreshRunning(), refreshScheduled()]).catch((e) => say("refresh failed: " + e.message));
+  });
   if (sessionStorage.getItem(TOKEN_KEY)) start();
 });
