@@ -1,10 +1,11 @@
 //! A [`Queue`] decorator that injects faults on demand, for trials of what callers do when the
 //! queue misbehaves: enqueues that fail or hang, reports (complete, fail, release) that fail
-//! as if the queue were down, and heartbeats of one attempt that never reach it. Every other
+//! as if the queue were down, heartbeats of one attempt that never reach it, and reserves
+//! slowed down as a distant database's would be. Every other
 //! call goes to the queue it wraps.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +25,8 @@ pub struct FaultyQueue {
     hang: AtomicBool,
     hang_reserves: AtomicBool,
     hung_reserves: AtomicU32,
+    /// Milliseconds each reserve waits before reaching the queue.
+    reserve_delay_ms: AtomicU64,
     attempts: AtomicU32,
     reports_failing: AtomicU32,
     reports_refused: AtomicU32,
@@ -55,6 +58,7 @@ impl FaultyQueue {
             hang: AtomicBool::new(false),
             hang_reserves: AtomicBool::new(false),
             hung_reserves: AtomicU32::new(0),
+            reserve_delay_ms: AtomicU64::new(0),
             attempts: AtomicU32::new(0),
             reports_failing: AtomicU32::new(0),
             reports_refused: AtomicU32::new(0),
@@ -116,6 +120,13 @@ impl FaultyQueue {
         self.hang_reserves.store(true, Ordering::SeqCst);
     }
 
+    /// Every reserve from now on waits `delay` before reaching the queue (a round trip to a
+    /// distant database, or a durable commit).
+    pub fn slow_reserves(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.reserve_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
     /// How many reserves hang now.
     pub fn hung_reserves(&self) -> u32 {
         self.hung_reserves.load(Ordering::SeqCst)
@@ -161,6 +172,10 @@ impl Queue for FaultyQueue {
         if self.hang_reserves.load(Ordering::SeqCst) {
             self.hung_reserves.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
+        }
+        let delay = self.reserve_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         self.inner.reserve(max, lease_for).await
     }

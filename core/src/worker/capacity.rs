@@ -1,16 +1,20 @@
 //! The pool's size at run time: the job slots and the fetcher's room (`size + prefetch`
-//! leases), both resizable without touching a running job, and the autoscaler that resizes
-//! them from samples of the queue.
+//! leases), both resizable without touching a running job (the prefetch too, which adapts
+//! between `prefetch` and [`PREFETCH_GROWTH`] times it), and the autoscaler that resizes them
+//! from samples of the queue.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use super::MAX_UNACKNOWLEDGED;
 use super::autoscale::{Autoscale, Sample, Scaler};
 use super::pool::Shared;
+
+/// The most leases fetched ahead, as a multiple of [`WorkerOptions::prefetch`](super::WorkerOptions::prefetch).
+pub(super) const PREFETCH_GROWTH: usize = 4;
 
 /// Which of the two resizable limits a permit counts against.
 #[derive(Debug, Clone, Copy)]
@@ -33,13 +37,21 @@ struct Debt {
 pub(super) struct Capacity {
     /// One permit per job running at once.
     pub(super) slots: Arc<Semaphore>,
-    /// One permit per lease held (running or fetched ahead): `size + prefetch`.
+    /// One permit per lease held (running or fetched ahead): `size + prefetch`, with the
+    /// prefetch now.
     pub(super) room: Arc<Semaphore>,
+    /// Signalled when the prefetch changes.
+    pub(super) changed: Notify,
+    /// The fetcher's last reserve was full (the queue has a backlog) and no slot has grown
+    /// the prefetch since.
+    pub(super) backlog: AtomicBool,
     debt: Mutex<Debt>,
     size: watch::Sender<usize>,
     min: usize,
     max: usize,
-    prefetch: usize,
+    /// The prefetch now: from `least_prefetch` to `PREFETCH_GROWTH` times it, by steps.
+    prefetch: AtomicUsize,
+    least_prefetch: usize,
     busy: AtomicUsize,
     backend: &'static str,
 }
@@ -56,11 +68,14 @@ impl Capacity {
         let capacity = Self {
             slots: Arc::new(Semaphore::new(size)),
             room: Arc::new(Semaphore::new(size + prefetch)),
+            changed: Notify::new(),
+            backlog: AtomicBool::new(false),
             debt: Mutex::new(Debt::default()),
             size: watch::Sender::new(size),
             min,
             max,
-            prefetch,
+            prefetch: AtomicUsize::new(prefetch),
+            least_prefetch: prefetch,
             busy: AtomicUsize::new(0),
             backend,
         };
@@ -85,7 +100,43 @@ impl Capacity {
 
     /// The most leases held before the fetcher waits for acknowledgements.
     pub(super) fn most_held(&self) -> usize {
-        self.size() + self.prefetch + MAX_UNACKNOWLEDGED
+        self.size() + self.prefetch() + MAX_UNACKNOWLEDGED
+    }
+
+    /// Leases fetched ahead now (beyond the running jobs).
+    pub(super) fn prefetch(&self) -> usize {
+        self.prefetch.load(Ordering::Relaxed)
+    }
+
+    /// How much the prefetch moves at a time: half the configured one (at least 1).
+    pub(super) fn prefetch_step(&self) -> usize {
+        (self.least_prefetch / 2).max(1)
+    }
+
+    /// Moves the prefetch one step up (at most `PREFETCH_GROWTH` times the configured one; a
+    /// prefetch of 0 stays 0) or back down toward the configured one, resizing the room as
+    /// [`Capacity::resize`] does, so that no held lease is touched; whether it moved.
+    pub(super) fn step_prefetch(&self, up: bool) -> bool {
+        let mut debt = self.debt.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.prefetch();
+        let step = self.prefetch_step();
+        let to = if up {
+            now.saturating_add(step)
+                .min(self.least_prefetch.saturating_mul(PREFETCH_GROWTH))
+        } else {
+            now.saturating_sub(step).max(self.least_prefetch)
+        };
+        if to > now {
+            grow(&self.room, &mut debt.room, to - now);
+        } else if to < now {
+            shrink(&self.room, &mut debt.room, now - to);
+        } else {
+            return false;
+        }
+        self.prefetch.store(to, Ordering::Relaxed);
+        drop(debt);
+        self.changed.notify_waiters();
+        true
     }
 
     /// Jobs running now.

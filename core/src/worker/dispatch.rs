@@ -1,6 +1,7 @@
 //! The dispatcher and its fetcher: the fetcher keeps up to `size + prefetch` leases
 //! (reserving in batches while jobs run, and waiting for work when there is none); the
-//! dispatcher starts a held lease whenever one of the `size` slots is free. The size is the
+//! dispatcher starts a held lease whenever one of the `size` slots is free. What the two see
+//! adapts the prefetch ([`prefetch`](super::prefetch)). The size is the
 //! pool's current one ([`Capacity`](super::capacity::Capacity)), which an autoscaler may
 //! change while jobs run. At shutdown, leases not started are released at once and running
 //! jobs get the grace.
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 
 use super::ack::report;
 use super::capacity::Limit;
+use super::prefetch::{Starts, reserved};
 use super::pool::{Counters, Shared, Stop};
 use super::run::run_job;
 use crate::queue::Lease;
@@ -36,6 +38,7 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
     let fetcher = tokio::spawn(fetch(Arc::clone(&shared), fetched));
     let slots = Arc::clone(&shared.capacity.slots);
     let mut jobs = JoinSet::new();
+    let mut starts = Starts::default();
     loop {
         while jobs.try_join_next().is_some() {}
         let slot = tokio::select! {
@@ -43,9 +46,18 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
             () = shared.shutdown.cancelled() => break,
         };
         let Ok(slot) = slot else { break };
-        let next = tokio::select! {
-            next = held.recv() => next,
-            () = shared.shutdown.cancelled() => break,
+        let next = match held.try_recv() {
+            Ok(next) => {
+                starts.found(&shared.capacity, held.len());
+                Some(next)
+            }
+            Err(_) => {
+                starts.starved(&shared.capacity);
+                tokio::select! {
+                    next = held.recv() => next,
+                    () = shared.shutdown.cancelled() => break,
+                }
+            }
         };
         let Some((lease, stop, lease_permit)) = next else {
             shared.capacity.give_back(Limit::Slot, slot);
@@ -122,17 +134,23 @@ async fn wait_for_acknowledgements(shared: &Shared) {
 /// Keeps leases coming while there is room for them; waits for work when there is none.
 async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
     let options = shared.options.clone();
-    let room = Arc::clone(&shared.capacity.room);
-    // While the queue has a backlog (the last reserve was full), reserve once half the
-    // prefetched leases were started rather than after each one: fewer, larger reserves, and
-    // no slot waits, since a free slot leaves at least `prefetch` of the room free.
-    let refill = u32::try_from((options.prefetch / 2).clamp(1, MAX_BATCH)).unwrap_or(1);
+    let capacity = &shared.capacity;
+    let room = Arc::clone(&capacity.room);
     let mut backlog = false;
     while !shared.shutdown.is_cancelled() {
         wait_for_acknowledgements(&shared).await;
+        // While the queue has a backlog (the last reserve was full), reserve once half the
+        // prefetched leases were started rather than after each one: fewer, larger reserves,
+        // and no slot waits, since a free slot leaves at least `prefetch` of the room free.
+        // The prefetch may change meanwhile (and shrink the room below that): then again.
+        let changed = capacity.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let refill = u32::try_from((capacity.prefetch() / 2).clamp(1, MAX_BATCH)).unwrap_or(1);
         let least = if backlog { refill } else { 1 };
         let first = tokio::select! {
             permit = Arc::clone(&room).acquire_many_owned(least) => permit,
+            () = changed => continue,
             () = shared.shutdown.cancelled() => return,
         };
         let Ok(mut first) = first else { return };
@@ -152,6 +170,7 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
         match shared.queue.reserve(asked_for, options.lease).await {
             Ok(leases) if !leases.is_empty() => {
                 backlog = leases.len() == asked_for;
+                let got = leases.len();
                 let mut permits = permits.into_iter();
                 for (lease, permit) in leases.into_iter().zip(&mut permits) {
                     let stop = shared.hold(lease.token, asked);
@@ -163,9 +182,13 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
                     }
                 }
                 give_back_room(&shared, permits);
+                // Only once all are sent: a slot that found none between two sends did not
+                // starve for want of prefetch.
+                reserved(capacity, asked_for, got);
             }
             Ok(_) => {
                 backlog = false;
+                reserved(capacity, asked_for, 0);
                 give_back_room(&shared, permits);
                 tokio::select! {
                     waited = shared.queue.wait_for_work(options.max_idle_wait) => {
@@ -179,6 +202,7 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
             }
             Err(e) => {
                 backlog = false;
+                capacity.backlog.store(false, std::sync::atomic::Ordering::Relaxed);
                 give_back_room(&shared, permits);
                 tracing::warn!(error = %e, "reserving jobs failed; retrying");
                 pause(&shared, Duration::from_secs(1)).await;

@@ -16,7 +16,15 @@
 //! rather than polling.
 //!
 //! Leases are fetched ahead: up to `prefetch` beyond the running jobs, reserved in one call
-//! while jobs run, so a freed slot starts its next job at once. Once [`MAX_UNACKNOWLEDGED`]
+//! while jobs run, so a freed slot starts its next job at once. The prefetch adapts while the
+//! pool runs, between `prefetch` and four times it: when a freed slot finds no lease held
+//! and must wait for a reserve while the queue has a backlog (the last reserve was full), jobs
+//! are short next to the reserve's round trip, and the prefetch grows by half the configured
+//! one (at most once per reserve); it shrinks by as much when a reserve comes back short (the
+//! queue runs dry) or when, over as many starts as the prefetch, every started job left more
+//! than that step still waiting (more held than needed). Long jobs always find a lease
+//! waiting, so they never grow it; a prefetch of 0 stays 0. Growing or shrinking touches no
+//! held lease (the room follows as in a resize). [`WorkerHandle::prefetch`] reads it. Once [`MAX_UNACKNOWLEDGED`]
 //! jobs have run and wait for their acknowledgement, the pool stops reserving until the queue
 //! takes some: a queue slow to acknowledge slows the pool instead of piling up leases.
 //!
@@ -33,7 +41,7 @@
 //! a threshold, and shrinks by a step once idle for a while, never twice within a cooldown
 //! and never outside `[min, max]`. A shrink never stops a running job: it only stops starting
 //! new ones until the running ones are within the new size. The fetched-ahead leases follow
-//! the current size (`size + prefetch`), never the maximum. [`WorkerHandle::size`] reads the
+//! the current size (`size + prefetch`, with the prefetch now), never the maximum. [`WorkerHandle::size`] reads the
 //! size; the gauges `stack_workers_current` and `stack_workers_max` report it through the
 //! `metrics` facade.
 //!
@@ -52,6 +60,7 @@ mod capacity;
 mod dispatch;
 mod handler;
 mod pool;
+mod prefetch;
 mod report;
 mod run;
 
@@ -79,9 +88,12 @@ pub struct WorkerOptions {
     /// The longest an idle pool waits before asking the queue again. Default 1 s.
     pub max_idle_wait: Duration,
     /// Leases held ready beyond the running jobs, reserved while those run, so a slot that
-    /// frees up starts its next job without a round trip to the queue. Default 10. Set 0
-    /// for long jobs, where a held job would wait behind running ones while another worker
-    /// idles.
+    /// frees up starts its next job without a round trip to the queue. Default 10. The
+    /// least the pool fetches ahead: while jobs are short and the queue has a backlog, it
+    /// grows by steps of half this up to four times it, and comes back as the queue runs
+    /// dry or leases wait unneeded (see the [module documentation](crate::worker)). Set 0 for long
+    /// jobs, where a held job would wait behind running ones while another worker idles (0
+    /// never grows).
     pub prefetch: usize,
     /// Resize the pool at run time by these rules, from `min` to `max`, instead of running
     /// `concurrency` jobs at once. Default `None`.

@@ -283,6 +283,13 @@ impl WorkerHandle {
         self.shared.capacity.watch()
     }
 
+    /// Leases the pool fetches ahead now, beyond its running jobs: from
+    /// [`WorkerOptions::prefetch`] up to four times it while jobs are short and the queue has
+    /// a backlog (see the [module documentation](super)).
+    pub fn prefetch(&self) -> usize {
+        self.shared.capacity.prefetch()
+    }
+
     /// Stops job `id` if this pool runs it: its handler is dropped and the job goes to the
     /// dead-letter queue as cancelled (from where it can be requeued). Whether it was running.
     pub fn cancel(&self, id: JobId) -> bool {

@@ -1,17 +1,19 @@
 //! The worker pool over a real queue: handlers by type, bad payloads, panics, timeouts,
 //! handler-chosen retries, cancellation, heartbeats, graceful shutdown ([`shutdown`]) and
 //! faults of the queue under a running pool ([`faults`]), typed jobs end to end
-//! ([`typed`]), and autoscaling ([`autoscale`]). Each trial runs a pool on a queue of its own from the factory, so the suite
+//! ([`typed`]), autoscaling ([`autoscale`]) and the adaptive prefetch ([`prefetch`]). Each trial runs a pool on a queue of its own from the factory, so the suite
 //! runs on every backend.
 
 mod autoscale;
 mod faults;
+mod prefetch;
 mod registry;
 mod shutdown;
 mod typed;
 
 pub use autoscale::*;
 pub use faults::*;
+pub use prefetch::*;
 pub use registry::*;
 pub use shutdown::*;
 pub use typed::*;
@@ -306,6 +308,8 @@ macro_rules! worker_conformance {
                 an_unserializable_payload_is_invalid_and_enqueues_nothing,
                 an_autoscaled_pool_grows_under_a_backlog_and_shrinks_when_idle,
                 a_pool_at_its_bounds_keeps_its_size,
+                the_prefetch_grows_under_a_backlog_of_short_jobs,
+                long_jobs_never_grow_the_prefetch,
                 a_running_pool_is_listed_with_its_jobs_and_leaves_when_stopped,
             );
         }
