@@ -191,7 +191,8 @@ pub async fn a_reserve_that_hangs_does_not_hold_up_shutdown(new_queue: QueueFact
 }
 
 /// While the queue takes no acknowledgements, the pool stops reserving once
-/// [`MAX_UNACKNOWLEDGED`] run jobs wait for theirs (plus what one reserve in flight may add),
+/// [`MAX_UNACKNOWLEDGED`] run jobs wait for theirs (plus what one reserve in flight may add,
+/// with the prefetch grown),
 /// instead of leasing the whole backlog; once the queue takes them again every job completes,
 /// each having run once.
 pub async fn a_queue_slow_to_acknowledge_slows_reserving(new_queue: QueueFactory) {
@@ -206,7 +207,8 @@ pub async fn a_queue_slow_to_acknowledge_slows_reserving(new_queue: QueueFactory
     let total = 2 * MAX_UNACKNOWLEDGED as u64;
     let ids = enqueue(&queue, "a", total).await;
     let opts = pool_options();
-    let most = MAX_UNACKNOWLEDGED + 2 * (opts.concurrency + opts.prefetch);
+    // The prefetch may have grown to four times the setting (short jobs, a backlog).
+    let most = MAX_UNACKNOWLEDGED + 2 * (opts.concurrency + 4 * opts.prefetch);
     let pool = WorkerPool::start(Arc::clone(&queue), handlers, opts).unwrap();
     until("the pool reached its bound", || async {
         runs.lock().unwrap().len() >= MAX_UNACKNOWLEDGED
