@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::ack::report;
 use super::capacity::Limit;
-use super::prefetch::{Starts, reserved};
 use super::pool::{Counters, Shared, Stop};
+use super::prefetch::{Starts, reserved};
 use super::run::run_job;
 use crate::queue::Lease;
 
@@ -202,7 +202,9 @@ async fn fetch(shared: Arc<Shared>, fetched: mpsc::UnboundedSender<Held>) {
             }
             Err(e) => {
                 backlog = false;
-                capacity.backlog.store(false, std::sync::atomic::Ordering::Relaxed);
+                capacity
+                    .backlog
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 give_back_room(&shared, permits);
                 tracing::warn!(error = %e, "reserving jobs failed; retrying");
                 pause(&shared, Duration::from_secs(1)).await;

@@ -81,7 +81,10 @@ mod tests {
         }
         assert_eq!(capacity.prefetch(), 16);
         assert_eq!(capacity.room.available_permits(), 2 + 16);
-        assert_eq!(capacity.most_held(), 2 + 16 + super::super::MAX_UNACKNOWLEDGED);
+        assert_eq!(
+            capacity.most_held(),
+            2 + 16 + super::super::MAX_UNACKNOWLEDGED
+        );
         reserved(&capacity, 10, 3);
         assert_eq!(capacity.prefetch(), 14, "a step back");
         for _ in 0..10 {
